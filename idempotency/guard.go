@@ -1,0 +1,138 @@
+package idempotency
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"time"
+)
+
+// Func is the operation a Guard protects. It must record its effect and
+// its Record durably under the key in one atomic step (for example one
+// database transaction with a unique key on the key column), so that a
+// second run for the same key makes no effect. If the key already has a
+// record, Func returns that stored record with existed true.
+type Func func(ctx context.Context) (rec Record, existed bool, err error)
+
+// Guard runs a Func at most once per key and replays its Record to
+// duplicates. It uses Store, when set, to answer duplicates from a cache
+// and to turn away concurrent duplicates with ErrInFlight; when Store fails
+// the Guard degrades to Func's own fence for Backoff before trying the
+// Store again. A Guard is safe for concurrent use.
+type Guard struct {
+	Store   Store         // optional accelerator; nil means fence only
+	Lease   time.Duration // how long a claim lives
+	TTL     time.Duration // how long a completed record is cached
+	Backoff time.Duration // how long to bypass a failing Store; 0 means 1s
+
+	// OnStoreError, when set, is told of each Store failure (degraded mode).
+	OnStoreError func(op string, err error)
+
+	downUntil atomic.Int64 // unix nanoseconds; Store bypassed before then
+}
+
+// Result is what Do returns on success.
+type Result struct {
+	Record
+	Replayed bool // true when Record was produced by an earlier request
+}
+
+// Do returns the Record for key: a replay when the key already completed
+// with fingerprint fp, or the Record of running fn. It returns ErrMismatch
+// when the key completed with another fingerprint and ErrInFlight when
+// another request holds the key's claim. Errors of fn are returned as is.
+func (g *Guard) Do(ctx context.Context, key, fp string, fn Func) (Result, error) {
+	if res, ok, err := g.cached(ctx, key, fp); ok || err != nil {
+		return res, err
+	}
+	token, err := g.claim(ctx, key)
+	if errors.Is(err, ErrInFlight) {
+		if res, ok, err := g.cached(ctx, key, fp); ok || err != nil {
+			return res, err
+		}
+		return Result{}, ErrInFlight
+	}
+	if token != "" {
+		defer g.release(ctx, key, token)
+	}
+	rec, existed, err := fn(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	g.put(ctx, key, rec)
+	return replay(rec, existed, fp)
+}
+
+// Available reports whether the Guard currently uses its Store.
+func (g *Guard) Available() bool {
+	return g.Store != nil && time.Now().UnixNano() >= g.downUntil.Load()
+}
+
+func replay(rec Record, existed bool, fp string) (Result, error) {
+	if existed && rec.Fingerprint != fp {
+		return Result{}, ErrMismatch
+	}
+	return Result{Record: rec, Replayed: existed}, nil
+}
+
+// cached looks key up in the Store; ok reports a hit.
+func (g *Guard) cached(ctx context.Context, key, fp string) (Result, bool, error) {
+	if !g.Available() {
+		return Result{}, false, nil
+	}
+	rec, err := g.Store.Get(ctx, key)
+	if err != nil {
+		g.failed("get", err)
+		return Result{}, false, nil
+	}
+	res, err := replay(rec, true, fp)
+	return res, true, err
+}
+
+func (g *Guard) claim(ctx context.Context, key string) (string, error) {
+	if !g.Available() {
+		return "", nil
+	}
+	token, err := g.Store.Claim(ctx, key, g.Lease)
+	if err != nil && !errors.Is(err, ErrInFlight) {
+		g.failed("claim", err)
+		return "", nil
+	}
+	return token, err
+}
+
+func (g *Guard) put(ctx context.Context, key string, rec Record) {
+	if !g.Available() || rec.Status >= 500 {
+		return
+	}
+	ctx, cancel := detached(ctx)
+	defer cancel()
+	g.failed("put", g.Store.Put(ctx, key, rec, g.TTL))
+}
+
+func (g *Guard) release(ctx context.Context, key, token string) {
+	ctx, cancel := detached(ctx)
+	defer cancel()
+	g.failed("release", g.Store.Release(ctx, key, token))
+}
+
+// detached keeps ctx's values but not its cancellation, so that cleanup
+// still happens after the client went away.
+func detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+}
+
+// failed records a Store failure and bypasses the Store for Backoff.
+func (g *Guard) failed(op string, err error) {
+	if err == nil || errors.Is(err, ErrNotFound) {
+		return
+	}
+	backoff := g.Backoff
+	if backoff <= 0 {
+		backoff = time.Second
+	}
+	g.downUntil.Store(time.Now().Add(backoff).UnixNano())
+	if g.OnStoreError != nil {
+		g.OnStoreError(op, err)
+	}
+}

@@ -1,0 +1,116 @@
+package idempotency
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+)
+
+// MaxFingerprintBody is the largest request body Middleware fingerprints;
+// a larger body is answered 413.
+const MaxFingerprintBody = 1 << 20
+
+// Middleware returns net/http middleware that makes POST, PUT, PATCH and
+// DELETE requests carrying an Idempotency-Key header idempotent with g.
+// The fingerprint covers method, path, query and body. The wrapped handler
+// runs under the key's claim and its response (unless 5xx) is stored and
+// replayed with "Idempotent-Replayed: true". Without a durable fence inside
+// the handler, a handler that outlives the lease may run twice; handlers
+// with side effects should fence them as Func describes.
+func Middleware(g *Guard) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			raw := r.Header.Values(HeaderKey)
+			if len(raw) == 0 || !unsafeMethod(r.Method) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			key, err := ParseHeader(raw[0])
+			if err != nil || len(raw) > 1 {
+				writeProblem(w, http.StatusBadRequest, "Invalid idempotency key", ErrInvalidKey.Error())
+				return
+			}
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxFingerprintBody))
+			if err != nil {
+				writeProblem(w, http.StatusRequestEntityTooLarge, "Body too large", "the request body is too large to fingerprint")
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			fp := Fingerprint(r.Method, r.URL.Path, r.URL.RawQuery, string(body))
+			res, err := g.Do(r.Context(), key, fp, func(ctx context.Context) (Record, bool, error) {
+				return record(next, r.WithContext(ctx), fp), false, nil
+			})
+			if err != nil {
+				writeError(w, err)
+				return
+			}
+			WriteRecord(w, res)
+		})
+	}
+}
+
+// WriteRecord writes res to w, with "Idempotent-Replayed: true" on replays.
+func WriteRecord(w http.ResponseWriter, res Result) {
+	if res.ContentType != "" {
+		w.Header().Set("Content-Type", res.ContentType)
+	}
+	if res.Replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(res.Body)))
+	w.WriteHeader(res.Status)
+	w.Write(res.Body)
+}
+
+func unsafeMethod(m string) bool {
+	return m == http.MethodPost || m == http.MethodPut || m == http.MethodPatch || m == http.MethodDelete
+}
+
+// record runs h and captures its response as a Record.
+func record(h http.Handler, r *http.Request, fp string) Record {
+	rec := &recorder{header: http.Header{}, status: http.StatusOK}
+	h.ServeHTTP(rec, r)
+	return Record{Fingerprint: fp, Status: rec.status, ContentType: rec.header.Get("Content-Type"), Body: rec.body.Bytes()}
+}
+
+type recorder struct {
+	header      http.Header
+	body        bytes.Buffer
+	status      int
+	wroteHeader bool
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+
+func (r *recorder) WriteHeader(code int) {
+	if !r.wroteHeader {
+		r.status, r.wroteHeader = code, true
+	}
+}
+
+func (r *recorder) Write(p []byte) (int, error) {
+	r.WriteHeader(http.StatusOK)
+	return r.body.Write(p)
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, ErrInFlight):
+		w.Header().Set("Retry-After", "1")
+		writeProblem(w, http.StatusConflict, "Request in flight", err.Error())
+	case errors.Is(err, ErrMismatch):
+		writeProblem(w, http.StatusUnprocessableEntity, "Idempotency key reused", err.Error())
+	default:
+		writeProblem(w, http.StatusServiceUnavailable, "Unavailable", "the request could not be completed; retry with the same key")
+	}
+}
+
+func writeProblem(w http.ResponseWriter, status int, title, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `{"type":"about:blank","title":%q,"status":%d,"detail":%q}`+"\n", title, status, detail)
+}

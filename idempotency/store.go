@@ -1,0 +1,49 @@
+package idempotency
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+var (
+	// ErrInFlight reports that another request holds the claim on the key.
+	ErrInFlight = errors.New("idempotency: key is being processed by another request")
+	// ErrMismatch reports a key reused with a different request fingerprint.
+	ErrMismatch = errors.New("idempotency: key was already used with a different request")
+	// ErrNotFound reports that a Store holds no completed record for a key.
+	ErrNotFound = errors.New("idempotency: no completed record for key")
+)
+
+// Record is the completed response of a key, replayed byte for byte.
+type Record struct {
+	Fingerprint string // of the request that produced the response
+	Status      int    // HTTP status code
+	ContentType string // Content-Type of Body
+	Body        []byte
+}
+
+// Store keeps in-flight claims and completed records, each with an expiry.
+// Implementations are safe for concurrent use by many goroutines and many
+// processes sharing the same backend. Errors other than the sentinels below
+// mean the backend is unavailable; callers may then carry on without it.
+type Store interface {
+	// Get returns the completed record of key, or ErrNotFound when there is
+	// none or it has expired.
+	Get(ctx context.Context, key string) (Record, error)
+
+	// Claim takes the in-flight lease on key for lease and returns a random
+	// token that proves ownership. It returns ErrInFlight while another
+	// unexpired claim or an unexpired completed record holds the key. An
+	// expired claim is taken over.
+	Claim(ctx context.Context, key string, lease time.Duration) (token string, err error)
+
+	// Release ends the claim on key if token still owns it; otherwise it does
+	// nothing and returns nil (the claim expired and was taken over).
+	Release(ctx context.Context, key, token string) error
+
+	// Put stores rec as the completed record of key for ttl. The first record
+	// stored for a key wins until it expires: later Puts leave it unchanged
+	// and return nil.
+	Put(ctx context.Context, key string, rec Record, ttl time.Duration) error
+}
