@@ -1,0 +1,160 @@
+package mysql
+
+import (
+	"database/sql/driver"
+	"fmt"
+	"math/big"
+	"strings"
+
+	"idemsum"
+)
+
+var driverBadConn = driver.ErrBadConn
+
+// batch plans one Ledger.Add: which additions still need committing, and
+// the results known so far.
+type batch struct {
+	adds    []idemsum.Addition
+	res     []idemsum.Result
+	done    []bool
+	leader  []int          // index of the first addition with the same key, or -1
+	byKey   map[string]int // key → index of its first addition
+	pending []int          // indexes of leaders (and keyless adds) to commit
+}
+
+func plan(adds []idemsum.Addition) *batch {
+	p := &batch{
+		adds:   adds,
+		res:    make([]idemsum.Result, len(adds)),
+		done:   make([]bool, len(adds)),
+		leader: make([]int, len(adds)),
+		byKey:  make(map[string]int, len(adds)),
+	}
+	for i, a := range adds {
+		p.leader[i] = -1
+		if first, ok := p.byKey[a.Key]; ok && a.Key != "" {
+			p.leader[i] = first
+			continue
+		}
+		if a.Key != "" {
+			p.byKey[a.Key] = i
+		}
+		p.pending = append(p.pending, i)
+	}
+	return p
+}
+
+// sql returns the transaction for the pending additions, or "" if none:
+//
+//	START TRANSACTION;
+//	INSERT INTO sum_ledger ... VALUES (key, number, rest, now), ...; -- fails on a recorded key
+//	UPDATE sum_total SET total = total + <sum> WHERE id = 1;       -- takes the hot row lock
+//	SET @idemsum_total = (SELECT total FROM sum_total WHERE id = 1);
+//	UPDATE sum_ledger SET total = @idemsum_total - total WHERE idem_key IN (...);
+//	COMMIT;
+//	SELECT @idemsum_total;
+//
+// The ledger insert comes first so that a duplicate key fails the batch
+// before the hot row is locked. Each key row is first written with its
+// "rest" (the sum of the numbers after it in the batch) and then turned
+// into the total right after its own addition. The sum and the rests are
+// decimal literals written into the text (digits only), never strings, so
+// that MySQL computes them exactly; keys are interpolated placeholders.
+func (p *batch) sql(nowMS int64) (string, []any) {
+	if len(p.pending) == 0 {
+		return "", nil
+	}
+	sum := new(big.Int)
+	rests := make([]string, len(p.pending))
+	for j := len(p.pending) - 1; j >= 0; j-- {
+		rests[j] = sum.String()
+		sum.Add(sum, new(big.Int).SetUint64(p.adds[p.pending[j]].Number))
+	}
+	var b strings.Builder
+	var args []any
+	b.WriteString("START TRANSACTION;\n")
+	var values []string
+	for j, i := range p.pending {
+		if a := p.adds[i]; a.Key != "" {
+			values = append(values, fmt.Sprintf("(?, %d, %s, %d)", a.Number, rests[j], nowMS))
+			args = append(args, a.Key)
+		}
+	}
+	if len(values) > 0 {
+		b.WriteString("INSERT INTO sum_ledger (idem_key, number, total, created_ms) VALUES ")
+		b.WriteString(strings.Join(values, ", "))
+		b.WriteString(";\n")
+	}
+	fmt.Fprintf(&b, "UPDATE sum_total SET total = total + %s WHERE id = 1;\n", sum)
+	b.WriteString("SET @idemsum_total = (SELECT total FROM sum_total WHERE id = 1);\n")
+	if len(values) > 0 {
+		b.WriteString("UPDATE sum_ledger SET total = @idemsum_total - total WHERE idem_key IN (")
+		b.WriteString(placeholders(len(args)))
+		b.WriteString(");\n")
+		args = append(args, args...)
+	}
+	b.WriteString("COMMIT;\nSELECT @idemsum_total")
+	return b.String(), args
+}
+
+// committed fills in the results of the pending additions from the total
+// right after the batch.
+func (p *batch) committed(total string) error {
+	t, ok := new(big.Int).SetString(total, 10)
+	if !ok {
+		return fmt.Errorf("batch total %q is not an integer", total)
+	}
+	for j := len(p.pending) - 1; j >= 0; j-- {
+		i := p.pending[j]
+		p.res[i] = idemsum.Result{Total: t.String(), Number: p.adds[i].Number}
+		p.done[i] = true
+		t.Sub(t, new(big.Int).SetUint64(p.adds[i].Number))
+	}
+	p.pending = nil
+	return nil
+}
+
+// existing records that key was already in the ledger with number and
+// total, and takes it out of the pending additions.
+func (p *batch) existing(key string, number uint64, total string) {
+	i, ok := p.byKey[key]
+	if !ok || p.done[i] {
+		return
+	}
+	p.res[i] = idemsum.Result{Total: total, Number: number, Existing: true}
+	p.done[i] = true
+	kept := p.pending[:0]
+	for _, j := range p.pending {
+		if j != i {
+			kept = append(kept, j)
+		}
+	}
+	p.pending = kept
+}
+
+// pendingKeys returns the keys still to commit, as query arguments.
+func (p *batch) pendingKeys() []any {
+	var keys []any
+	for _, i := range p.pending {
+		if k := p.adds[i].Key; k != "" {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// results returns every addition's result; a repeated key gets its first
+// addition's result, marked Existing.
+func (p *batch) results() []idemsum.Result {
+	for i, first := range p.leader {
+		if first >= 0 {
+			p.res[i] = p.res[first]
+			p.res[i].Existing = true
+		}
+	}
+	return p.res
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}

@@ -1,0 +1,50 @@
+// Package mysql stores the idemsum total and its ledger of keyed additions
+// in MySQL/InnoDB: the schema and its migrations (migrate.go) and the
+// transaction that records keys and updates the total (ledger.go). It uses
+// only SQL that MySQL 8 and MariaDB 10.11 both accept, and no stored
+// routines, triggers or events.
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// Open connects to the DSN (go-sql-driver format), with at most maxConns
+// connections, and checks that MySQL answers. It turns on what the ledger
+// needs: multi-statement round trips with client-side interpolation, and
+// strict SQL mode so that nothing is silently truncated.
+func Open(ctx context.Context, dsn string, maxConns int) (*sql.DB, error) {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("parse mysql dsn: %w", err)
+	}
+	cfg.MultiStatements = true
+	cfg.InterpolateParams = true
+	if cfg.Params == nil {
+		cfg.Params = map[string]string{}
+	}
+	if _, ok := cfg.Params["sql_mode"]; !ok {
+		cfg.Params["sql_mode"] = "'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'"
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 3 * time.Second
+	}
+	conn, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("mysql connector: %w", err)
+	}
+	db := sql.OpenDB(conn)
+	db.SetMaxOpenConns(maxConns)
+	db.SetMaxIdleConns(maxConns)
+	db.SetConnMaxLifetime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("ping mysql: %w", err)
+	}
+	return db, nil
+}
