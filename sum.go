@@ -65,3 +65,16 @@ func Body(total string) []byte {
 
 // FormatNumber returns n in decimal.
 func FormatNumber(n uint64) string { return strconv.FormatUint(n, 10) }
+
+// Unbatched returns an Adder that gives each Addition its own Ledger.Add.
+func Unbatched(l Ledger) Adder { return unbatched{l} }
+
+type unbatched struct{ l Ledger }
+
+func (u unbatched) Add(ctx context.Context, a Addition) (Result, error) {
+	rs, err := u.l.Add(ctx, []Addition{a})
+	if err != nil {
+		return Result{}, err
+	}
+	return rs[0], nil
+}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+)
+
+// config is sumd's configuration: flags whose defaults come from SUM_*
+// environment variables (DESIGN.md §3).
+type config struct {
+	HTTPAddr        string
+	MySQLDSN        string
+	MySQLMaxConns   int
+	RedisURL        string
+	RedisPrefix     string
+	KeyTTL          time.Duration
+	LeaseTTL        time.Duration
+	ShutdownTimeout time.Duration
+}
+
+// parseConfig reads args (without the program name) over getenv defaults.
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("sumd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	var errs []error
+	dur := func(name, def string) time.Duration {
+		d, err := time.ParseDuration(env(name, def))
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("%s=%q: want a positive Go duration such as 5s", name, env(name, def)))
+		}
+		return d
+	}
+	num := func(name, def string) int {
+		n, err := strconv.Atoi(env(name, def))
+		if err != nil || n <= 0 {
+			errs = append(errs, fmt.Errorf("%s=%q: want a positive integer", name, env(name, def)))
+		}
+		return n
+	}
+	fs.StringVar(&c.HTTPAddr, "http-addr", env("SUM_HTTP_ADDR", "127.0.0.1:8080"), "listen address (env SUM_HTTP_ADDR)")
+	fs.StringVar(&c.MySQLDSN, "mysql-dsn", env("SUM_MYSQL_DSN", "root@tcp(127.0.0.1:3306)/test"), "MySQL DSN, go-sql-driver format (env SUM_MYSQL_DSN)")
+	fs.IntVar(&c.MySQLMaxConns, "mysql-max-conns", num("SUM_MYSQL_MAX_CONNS", "32"), "most MySQL connections of this instance (env SUM_MYSQL_MAX_CONNS)")
+	fs.StringVar(&c.RedisURL, "redis-url", redisDefault(getenv), "Redis URL; empty or \"off\" = MySQL-only mode (env SUM_REDIS_URL)")
+	fs.StringVar(&c.RedisPrefix, "redis-prefix", env("SUM_REDIS_PREFIX", "idemsum:"), "prefix of every Redis key (env SUM_REDIS_PREFIX)")
+	fs.DurationVar(&c.KeyTTL, "key-ttl", dur("SUM_KEY_TTL", "24h"), "how long a completed key is remembered (env SUM_KEY_TTL)")
+	fs.DurationVar(&c.LeaseTTL, "lease-ttl", dur("SUM_LEASE_TTL", "5s"), "how long an in-flight claim lives (env SUM_LEASE_TTL)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", dur("SUM_SHUTDOWN_TIMEOUT", "10s"), "bound on finishing in-flight requests at shutdown (env SUM_SHUTDOWN_TIMEOUT)")
+	if len(errs) > 0 {
+		return c, errs[0]
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if c.KeyTTL <= 0 || c.LeaseTTL <= 0 || c.ShutdownTimeout <= 0 || c.MySQLMaxConns <= 0 {
+		return c, fmt.Errorf("-key-ttl, -lease-ttl, -shutdown-timeout and -mysql-max-conns must be positive")
+	}
+	return c, nil
+}
+
+// redisDefault is SUM_REDIS_URL or the local Redis. An environment
+// variable cannot be told apart from an unset one when empty, so MySQL-only
+// mode is -redis-url= (empty) or the word "off" in either place.
+func redisDefault(getenv func(string) string) string {
+	if v := getenv("SUM_REDIS_URL"); v != "" {
+		return v
+	}
+	return "redis://127.0.0.1:6379/0"
+}

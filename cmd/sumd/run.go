@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"idemsum"
+	"idemsum/idempotency"
+	"idemsum/idempotency/redisstore"
+	"idemsum/mysql"
+	"idemsum/server"
+)
+
+// run starts sumd and serves until ctx is done, then shuts down
+// gracefully. It reads no environment other than through getenv.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parseConfig(args[1:], getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	db, err := openMySQL(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rdb, err := openRedis(cfg)
+	if err != nil {
+		return err
+	}
+	if rdb != nil {
+		defer rdb.Close()
+	}
+	deps := wire(cfg, db, rdb, log)
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	fmt.Fprintf(stdout, "sumd listening on http://%s\n", ln.Addr())
+	return serve(ctx, cfg, ln, server.NewServer(deps), log)
+}
+
+func openMySQL(ctx context.Context, cfg config) (*sql.DB, error) {
+	start, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	db, err := mysql.Open(start, cfg.MySQLDSN, cfg.MySQLMaxConns)
+	if err != nil {
+		return nil, err
+	}
+	if err := mysql.Migrate(start, db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// openRedis returns nil in MySQL-only mode. It does not wait for Redis:
+// sumd starts, degraded, while Redis is down, and uses it once it answers.
+func openRedis(cfg config) (*redis.Client, error) {
+	if cfg.RedisURL == "" || cfg.RedisURL == "off" {
+		return nil, nil
+	}
+	opt, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse redis url: %w", err)
+	}
+	opt.DialTimeout = 250 * time.Millisecond
+	opt.ReadTimeout = 250 * time.Millisecond
+	opt.WriteTimeout = 250 * time.Millisecond
+	opt.MaxRetries = 0
+	return redis.NewClient(opt), nil
+}
+
+func wire(cfg config, db *sql.DB, rdb *redis.Client, log *slog.Logger) server.Deps {
+	ledger := &mysql.Ledger{DB: db}
+	guard := &idempotency.Guard{
+		Lease: cfg.LeaseTTL,
+		TTL:   cfg.KeyTTL,
+		OnStoreError: func(op string, err error) {
+			log.Warn("redis unavailable; degraded to MySQL only", "op", op, "err", err)
+		},
+	}
+	deps := server.Deps{
+		Service:   &idemsum.Service{Adder: idemsum.Unbatched(ledger), Ledger: ledger, Guard: guard},
+		PingMySQL: db.PingContext,
+		Logger:    log,
+	}
+	if rdb != nil {
+		guard.Store = redisstore.New(rdb, cfg.RedisPrefix)
+		deps.PingRedis = func(ctx context.Context) error { return rdb.Ping(ctx).Err() }
+	}
+	return deps
+}
+
+// serve runs the HTTP server until ctx is done, then stops accepting and
+// lets in-flight requests finish within cfg.ShutdownTimeout.
+func serve(ctx context.Context, cfg config, ln net.Listener, h http.Handler, log *slog.Logger) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,156 @@
+package server
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+
+	"idemsum"
+	"idemsum/idempotency"
+)
+
+// MaxBody is the largest request body accepted; {"number": N} needs ~40 bytes.
+const MaxBody = 4 << 10
+
+// input is a validated request: an optional key and an optional number.
+type input struct {
+	key       string
+	number    uint64
+	hasNumber bool
+}
+
+// decode reads and validates every input of r: the Idempotency-Key header,
+// the query, and a JSON or form body. keyParam names the key's query/form
+// field. Unknown fields, repeated fields that disagree, and two different
+// keys are errors; so is any number when allowNumber is false.
+func decode(w http.ResponseWriter, r *http.Request, keyParam string, allowNumber bool) (input, error) {
+	var in input
+	fields, err := queryFields(r)
+	if err != nil {
+		return in, err
+	}
+	body, err := bodyFields(w, r)
+	if err != nil {
+		return in, err
+	}
+	fields = append(fields, body...)
+	var keys []string
+	for _, h := range r.Header.Values(idempotency.HeaderKey) {
+		k, err := idempotency.ParseHeader(h)
+		if err != nil {
+			return in, invalid("the Idempotency-Key header must be 1 to 255 visible ASCII characters, bare or as a quoted string")
+		}
+		keys = append(keys, k)
+	}
+	var numbers []string
+	for _, f := range fields {
+		switch f.name {
+		case keyParam:
+			if idempotency.ValidKey(f.value) != nil {
+				return in, invalid("the %s field must be 1 to 255 visible ASCII characters", keyParam)
+			}
+			keys = append(keys, f.value)
+		case "number":
+			numbers = append(numbers, f.value)
+		default:
+			return in, invalid("unknown field %q; the fields are %q and %q", truncate(f.name), "number", keyParam)
+		}
+	}
+	if in.key, err = same(keys, "two different idempotency keys in one request"); err != nil {
+		return in, err
+	}
+	return withNumber(in, numbers, allowNumber)
+}
+
+func withNumber(in input, numbers []string, allowNumber bool) (input, error) {
+	if len(numbers) == 0 {
+		return in, nil
+	}
+	if !allowNumber {
+		return in, invalid("GET /sum only reads the total; send the number with POST /sum")
+	}
+	n, err := same(numbers, "two different numbers in one request")
+	if err != nil {
+		return in, err
+	}
+	in.number, err = ParseNumber(n)
+	in.hasNumber = err == nil
+	return in, err
+}
+
+// same returns the one distinct value of vs ("" if none), or an error
+// with msg when they differ.
+func same(vs []string, msg string) (string, error) {
+	for _, v := range vs[min(1, len(vs)):] {
+		if v != vs[0] {
+			return "", invalid("%s", msg)
+		}
+	}
+	if len(vs) == 0 {
+		return "", nil
+	}
+	return vs[0], nil
+}
+
+type field struct{ name, value string }
+
+func queryFields(r *http.Request) ([]field, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, invalid("malformed query string")
+	}
+	return flatten(q), nil
+}
+
+// bodyFields reads a JSON object or a form; an empty body has no fields.
+func bodyFields(w http.ResponseWriter, r *http.Request) ([]field, error) {
+	if r.ContentLength > MaxBody {
+		return nil, idemsum.Errorf(idemsum.ETOOLARGE, "the body is over %d bytes", MaxBody)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return nil, idemsum.Errorf(idemsum.ETOOLARGE, "the body is over %d bytes", MaxBody)
+	case err != nil:
+		return nil, invalid("could not read the body")
+	case len(body) == 0:
+		return nil, nil
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch {
+	case err == nil && mt == "application/json":
+		return jsonFields(body)
+	case err == nil && mt == "application/x-www-form-urlencoded":
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, invalid("malformed form body")
+		}
+		return flatten(form), nil
+	}
+	return nil, idemsum.Errorf(idemsum.EUNSUPPORTED, "send the body as application/json or application/x-www-form-urlencoded")
+}
+
+func flatten(v url.Values) []field {
+	var fs []field
+	for name, vals := range v {
+		for _, val := range vals {
+			fs = append(fs, field{name, val})
+		}
+	}
+	return fs
+}
+
+func invalid(format string, args ...any) error {
+	return idemsum.Errorf(idemsum.EINVALID, format, args...)
+}
+
+// truncate shortens s for an error message.
+func truncate(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "..."
+	}
+	return s
+}

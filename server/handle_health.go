@@ -1,0 +1,63 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"idemsum"
+)
+
+// handleHealthz answers 200 while the process is alive.
+func handleHealthz() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"status":"ok"}` + "\n"))
+	})
+}
+
+// readiness is the body of /readyz.
+type readiness struct {
+	Status string `json:"status"` // ready, degraded (Redis down) or unavailable
+	MySQL  string `json:"mysql"`  // up or down
+	Redis  string `json:"redis"`  // up, down or disabled
+}
+
+// handleReadyz answers 200 when MySQL answers, 503 otherwise, and says
+// whether Redis is up; without Redis the service is degraded but correct.
+func handleReadyz(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		rd := readiness{Status: "ready", MySQL: "up", Redis: "disabled"}
+		if d.PingRedis != nil {
+			rd.Redis = "up"
+			if d.PingRedis(ctx) != nil {
+				rd.Redis, rd.Status = "down", "degraded"
+			}
+		}
+		status := http.StatusOK
+		if err := d.PingMySQL(ctx); err != nil {
+			d.Logger.Warn("readyz: mysql down", "err", err)
+			rd.MySQL, rd.Status, status = "down", "unavailable", http.StatusServiceUnavailable
+			w.Header().Set("Retry-After", "1")
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		json.NewEncoder(w).Encode(rd)
+	})
+}
+
+func handleMethodNotAllowed(allow string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		writeError(w, idemsum.Errorf(idemsum.EMETHOD, "method %s is not allowed here; allowed: %s", r.Method, allow))
+	})
+}
+
+func handleNotFound() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, idemsum.Errorf(idemsum.ENOTFOUND, "no route %s", r.URL.Path))
+	})
+}

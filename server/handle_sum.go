@@ -1,0 +1,65 @@
+package server
+
+import (
+	"net/http"
+
+	"idemsum"
+	"idemsum/idempotency"
+)
+
+// handleAdd serves POST /sum and the legacy /test-sum-action, whose key
+// parameter is keyParam. Input is fully validated before anything is looked
+// up or stored; without a number the request only reads the total.
+func handleAdd(d Deps, keyParam string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead {
+			w.Header().Set("Allow", "GET, POST")
+			writeError(w, idemsum.Errorf(idemsum.EMETHOD, "HEAD would add; use GET or POST"))
+			return
+		}
+		in, err := decode(w, r, keyParam, true)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		if !in.hasNumber {
+			writeTotal(w, r, d)
+			return
+		}
+		res, err := d.Service.Add(r.Context(), in.key, in.number)
+		if err != nil {
+			logFailure(d, r, err)
+			writeError(w, err)
+			return
+		}
+		idempotency.WriteRecord(w, res)
+	})
+}
+
+// handleRead serves GET /sum: the current total; it changes nothing.
+func handleRead(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := decode(w, r, "key", false); err != nil {
+			writeError(w, err)
+			return
+		}
+		writeTotal(w, r, d)
+	})
+}
+
+func writeTotal(w http.ResponseWriter, r *http.Request, d Deps) {
+	body, err := d.Service.Total(r.Context())
+	if err != nil {
+		logFailure(d, r, err)
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(body)
+}
+
+func logFailure(d Deps, r *http.Request, err error) {
+	if idemsum.ErrorCode(err) == idemsum.EUNAVAILABLE {
+		d.Logger.Error("request failed", "path", r.URL.Path, "err", err)
+	}
+}

@@ -1,0 +1,46 @@
+// Package server is the HTTP edge of idemsum: the routes (routes.go), one
+// handle_*.go per route, request decoding (decode.go) and the mapping of
+// errors to RFC 9457 problems (problem.go).
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"idemsum"
+)
+
+// Deps are what the handlers need.
+type Deps struct {
+	Service *idemsum.Service
+	// PingMySQL reports whether MySQL answers.
+	PingMySQL func(ctx context.Context) error
+	// PingRedis reports whether Redis answers; nil when Redis is disabled.
+	PingRedis func(ctx context.Context) error
+	Logger    *slog.Logger
+}
+
+// NewServer returns the idemsum HTTP handler.
+func NewServer(d Deps) http.Handler {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	mux := http.NewServeMux()
+	addRoutes(mux, d)
+	return recoverer(d.Logger, mux)
+}
+
+// recoverer answers 500 instead of dropping the connection when a handler
+// panics, and logs the panic.
+func recoverer(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil && v != http.ErrAbortHandler {
+				log.Error("panic", "path", r.URL.Path, "panic", v)
+				writeProblem(w, http.StatusInternalServerError, "internal", "internal error")
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
