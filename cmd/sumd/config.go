@@ -19,6 +19,9 @@ type config struct {
 	KeyTTL          time.Duration
 	LeaseTTL        time.Duration
 	ShutdownTimeout time.Duration
+	BatchMax        int
+	BatchWait       time.Duration
+	BatchFlushers   int
 }
 
 // parseConfig reads args (without the program name) over getenv defaults.
@@ -35,7 +38,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	var errs []error
 	dur := func(name, def string) time.Duration {
 		d, err := time.ParseDuration(env(name, def))
-		if err != nil || d <= 0 {
+		if err != nil || d < 0 {
 			errs = append(errs, fmt.Errorf("%s=%q: want a positive Go duration such as 5s", name, env(name, def)))
 		}
 		return d
@@ -55,6 +58,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.KeyTTL, "key-ttl", dur("SUM_KEY_TTL", "24h"), "how long a completed key is remembered (env SUM_KEY_TTL)")
 	fs.DurationVar(&c.LeaseTTL, "lease-ttl", dur("SUM_LEASE_TTL", "5s"), "how long an in-flight claim lives (env SUM_LEASE_TTL)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", dur("SUM_SHUTDOWN_TIMEOUT", "10s"), "bound on finishing in-flight requests at shutdown (env SUM_SHUTDOWN_TIMEOUT)")
+	fs.IntVar(&c.BatchMax, "batch-max", num("SUM_BATCH_MAX", "64"), "most additions in one group-commit transaction; 1 turns batching off (env SUM_BATCH_MAX)")
+	fs.DurationVar(&c.BatchWait, "batch-wait", dur("SUM_BATCH_WAIT", "0s"), "how long a batch that is not full waits for more; 0 = take what is queued (env SUM_BATCH_WAIT)")
+	fs.IntVar(&c.BatchFlushers, "batch-flushers", num("SUM_BATCH_FLUSHERS", "4"), "most group-commit transactions in flight per instance (env SUM_BATCH_FLUSHERS)")
 	if len(errs) > 0 {
 		return c, errs[0]
 	}
@@ -64,8 +70,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if c.KeyTTL <= 0 || c.LeaseTTL <= 0 || c.ShutdownTimeout <= 0 || c.MySQLMaxConns <= 0 {
-		return c, fmt.Errorf("-key-ttl, -lease-ttl, -shutdown-timeout and -mysql-max-conns must be positive")
+	if c.KeyTTL <= 0 || c.LeaseTTL <= 0 || c.ShutdownTimeout <= 0 {
+		return c, fmt.Errorf("-key-ttl, -lease-ttl and -shutdown-timeout must be positive")
+	}
+	if c.MySQLMaxConns <= 0 || c.BatchMax <= 0 || c.BatchFlushers <= 0 || c.BatchWait < 0 {
+		return c, fmt.Errorf("-mysql-max-conns, -batch-max and -batch-flushers must be positive, -batch-wait not negative")
 	}
 	return c, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"idemsum"
+	"idemsum/batch"
 	"idemsum/idempotency"
 	"idemsum/idempotency/redisstore"
 	"idemsum/mysql"
@@ -40,7 +41,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if rdb != nil {
 		defer rdb.Close()
 	}
-	deps := wire(cfg, db, rdb, log)
+	deps, closeAdder := wire(cfg, db, rdb, log)
+	defer closeAdder()
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -80,8 +82,15 @@ func openRedis(cfg config) (*redis.Client, error) {
 	return redis.NewClient(opt), nil
 }
 
-func wire(cfg config, db *sql.DB, rdb *redis.Client, log *slog.Logger) server.Deps {
+// wire builds the handlers' dependencies; the returned func stops group
+// commit after the queued additions are flushed.
+func wire(cfg config, db *sql.DB, rdb *redis.Client, log *slog.Logger) (server.Deps, func()) {
 	ledger := &mysql.Ledger{DB: db}
+	adder, closeAdder := idemsum.Unbatched(ledger), func() {}
+	if cfg.BatchMax > 1 {
+		b := batch.New(ledger, cfg.BatchMax, cfg.BatchWait, cfg.BatchFlushers)
+		adder, closeAdder = b, b.Close
+	}
 	guard := &idempotency.Guard{
 		Lease: cfg.LeaseTTL,
 		TTL:   cfg.KeyTTL,
@@ -90,7 +99,7 @@ func wire(cfg config, db *sql.DB, rdb *redis.Client, log *slog.Logger) server.De
 		},
 	}
 	deps := server.Deps{
-		Service:   &idemsum.Service{Adder: idemsum.Unbatched(ledger), Ledger: ledger, Guard: guard},
+		Service:   &idemsum.Service{Adder: adder, Ledger: ledger, Guard: guard},
 		PingMySQL: db.PingContext,
 		Logger:    log,
 	}
@@ -98,7 +107,7 @@ func wire(cfg config, db *sql.DB, rdb *redis.Client, log *slog.Logger) server.De
 		guard.Store = redisstore.New(rdb, cfg.RedisPrefix)
 		deps.PingRedis = func(ctx context.Context) error { return rdb.Ping(ctx).Err() }
 	}
-	return deps
+	return deps, closeAdder
 }
 
 // serve runs the HTTP server until ctx is done, then stops accepting and

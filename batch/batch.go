@@ -1,0 +1,155 @@
+// Package batch is group commit: it gathers concurrent additions on one
+// instance into one Ledger.Add, so that the hot total row and the log
+// flush are paid once per batch rather than once per request.
+package batch
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"idemsum"
+)
+
+// Adder is an idemsum.Adder that shares Ledger.Add among concurrent
+// callers. While all Flushers are busy, additions queue up and leave as one
+// batch of at most MaxSize when a flusher frees up; a batch that is not
+// full waits at most MaxWait for more. Each caller gets its own Result
+// (the total right after its own addition). Adder is safe for concurrent
+// use; Close stops it after the queued additions are flushed.
+type Adder struct {
+	ledger  idemsum.Ledger
+	maxSize int
+	maxWait time.Duration
+	in      chan *call
+	slots   chan struct{}
+	stopped chan struct{}
+	mu      sync.RWMutex // guards closed against sends on a closed in
+	closed  bool
+	// OnFlush, when set, is told the size of each batch (for metrics).
+	OnFlush func(size int)
+}
+
+type call struct {
+	add  idemsum.Addition
+	res  idemsum.Result
+	err  error
+	done chan struct{}
+}
+
+// New starts an Adder over l with batches of at most maxSize additions,
+// waiting at most maxWait to fill one, and at most flushers batches in
+// flight at once.
+func New(l idemsum.Ledger, maxSize int, maxWait time.Duration, flushers int) *Adder {
+	a := &Adder{
+		ledger:  l,
+		maxSize: max(1, maxSize),
+		maxWait: maxWait,
+		in:      make(chan *call, 4*max(1, maxSize)*max(1, flushers)),
+		slots:   make(chan struct{}, max(1, flushers)),
+		stopped: make(chan struct{}),
+	}
+	go a.loop()
+	return a
+}
+
+// Add queues x and returns its Result once its batch has committed. It
+// waits for the batch even when ctx is cancelled, because the batch runs
+// on regardless: returning early would only turn a known outcome into an
+// unknown one.
+func (a *Adder) Add(ctx context.Context, x idemsum.Addition) (idemsum.Result, error) {
+	c := &call{add: x, done: make(chan struct{})}
+	a.mu.RLock()
+	if a.closed {
+		a.mu.RUnlock()
+		return idemsum.Result{}, idemsum.Errorf(idemsum.EUNAVAILABLE, "shutting down; nothing was added")
+	}
+	a.in <- c
+	a.mu.RUnlock()
+	<-c.done
+	return c.res, c.err
+}
+
+// Close stops accepting additions, flushes what is queued and waits for
+// every batch in flight.
+func (a *Adder) Close() {
+	a.mu.Lock()
+	if !a.closed {
+		a.closed = true
+		close(a.in)
+	}
+	a.mu.Unlock()
+	<-a.stopped
+}
+
+func (a *Adder) loop() {
+	defer close(a.stopped)
+	for c := range a.in {
+		a.slots <- struct{}{}
+		calls := a.gather(c)
+		go a.flush(calls)
+	}
+	for i := 0; i < cap(a.slots); i++ {
+		a.slots <- struct{}{}
+	}
+}
+
+// gather takes first and whatever else is queued, up to maxSize, waiting
+// up to maxWait for more when the batch is not full.
+func (a *Adder) gather(first *call) []*call {
+	calls := []*call{first}
+	var timeout <-chan time.Time
+	if a.maxWait > 0 {
+		t := time.NewTimer(a.maxWait)
+		defer t.Stop()
+		timeout = t.C
+	}
+	for len(calls) < a.maxSize {
+		select {
+		case c, ok := <-a.in:
+			if !ok {
+				return calls
+			}
+			calls = append(calls, c)
+			continue
+		default:
+		}
+		if timeout == nil {
+			return calls
+		}
+		select {
+		case c, ok := <-a.in:
+			if !ok {
+				return calls
+			}
+			calls = append(calls, c)
+		case <-timeout:
+			return calls
+		}
+	}
+	return calls
+}
+
+// flush commits calls as one Ledger.Add and wakes their callers.
+func (a *Adder) flush(calls []*call) {
+	defer func() { <-a.slots }()
+	adds := make([]idemsum.Addition, len(calls))
+	for i, c := range calls {
+		adds[i] = c.add
+	}
+	if a.OnFlush != nil {
+		a.OnFlush(len(adds))
+	}
+	res, err := a.ledger.Add(context.Background(), adds)
+	for i, c := range calls {
+		if err != nil {
+			c.err = err
+		} else {
+			c.res = res[i]
+		}
+		close(c.done)
+	}
+}
+
+// Queued returns how many additions wait for a batch.
+func (a *Adder) Queued() int { return len(a.in) }
