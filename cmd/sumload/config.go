@@ -1,0 +1,75 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type config struct {
+	URLs        []string
+	Concurrency int
+	Duration    time.Duration
+	Requests    int
+	Keys        string  // unique, none, or dup
+	DupShare    float64 // with Keys == dup: share of requests that repeat an earlier key
+	Min, Max    uint64
+	Timeout     time.Duration
+	JSON        bool
+	Progress    bool
+	Prefix      string
+}
+
+func parseConfig(args []string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("sumload", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	urls := fs.String("urls", "http://127.0.0.1:8080", "comma-separated base URLs of the instances; requests go round robin")
+	fs.IntVar(&c.Concurrency, "c", 64, "concurrent clients")
+	fs.DurationVar(&c.Duration, "d", 10*time.Second, "how long to run (ignored with -n)")
+	fs.IntVar(&c.Requests, "n", 0, "number of requests to send instead of a duration")
+	keys := fs.String("keys", "unique", "key mode: unique, none, or dup:SHARE (e.g. dup:0.2 repeats an earlier key in 20% of requests)")
+	fs.Uint64Var(&c.Min, "min", 1, "smallest number to add")
+	fs.Uint64Var(&c.Max, "max", 1000, "largest number to add")
+	fs.DurationVar(&c.Timeout, "timeout", 5*time.Second, "timeout of one request")
+	fs.BoolVar(&c.JSON, "json", false, "print the report as JSON")
+	fs.BoolVar(&c.Progress, "progress", true, "show live progress on stderr when it is a terminal")
+	fs.StringVar(&c.Prefix, "key-prefix", "", "prefix of generated keys (default: random per run)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	c.URLs = strings.Split(*urls, ",")
+	if err := c.parseKeys(*keys); err != nil {
+		return c, err
+	}
+	switch {
+	case c.Concurrency < 1:
+		return c, errors.New("-c must be at least 1")
+	case c.Min < 1 || c.Max < c.Min || c.Max > 1<<63-1:
+		return c, errors.New("want 1 <= -min <= -max <= 9223372036854775807")
+	case c.Requests < 0 || (c.Requests == 0 && c.Duration <= 0):
+		return c, errors.New("give a positive -d or -n")
+	}
+	return c, nil
+}
+
+func (c *config) parseKeys(mode string) error {
+	name, share, _ := strings.Cut(mode, ":")
+	c.Keys = name
+	switch name {
+	case "unique", "none":
+		return nil
+	case "dup":
+		f, err := strconv.ParseFloat(share, 64)
+		if err != nil || f < 0 || f >= 1 {
+			return fmt.Errorf("-keys dup:SHARE needs 0 <= SHARE < 1, got %q", share)
+		}
+		c.DupShare = f
+		return nil
+	}
+	return fmt.Errorf("-keys %q: want unique, none or dup:SHARE", mode)
+}
