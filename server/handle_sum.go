@@ -23,14 +23,20 @@ func handleAdd(d Deps, keyParam string) http.Handler {
 			return
 		}
 		if !in.hasNumber {
+			note(r, "read", "")
 			writeTotal(w, r, d)
 			return
 		}
 		res, err := d.Service.Add(r.Context(), in.key, in.number)
 		if err != nil {
+			note(r, "", in.key)
 			logFailure(d, r, err)
 			writeError(w, err)
 			return
+		}
+		note(r, "added", in.key)
+		if res.Replayed {
+			note(r, "replayed", in.key)
 		}
 		idempotency.WriteRecord(w, res)
 	})
@@ -43,6 +49,7 @@ func handleRead(d Deps) http.Handler {
 			writeError(w, err)
 			return
 		}
+		note(r, "read", "")
 		writeTotal(w, r, d)
 	})
 }

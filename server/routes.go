@@ -1,6 +1,10 @@
 package server
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
 
 // addRoutes lists every route of the service.
 func addRoutes(mux *http.ServeMux, d Deps) {
@@ -16,6 +20,11 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("/healthz", handleMethodNotAllowed("GET, HEAD"))
 	mux.Handle("GET /readyz", handleReadyz(d))
 	mux.Handle("/readyz", handleMethodNotAllowed("GET, HEAD"))
+
+	if d.Gatherer != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{}))
+		mux.Handle("/metrics", handleMethodNotAllowed("GET, HEAD"))
+	}
 
 	mux.Handle("/", handleNotFound())
 }

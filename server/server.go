@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"idemsum"
 )
 
@@ -19,6 +21,10 @@ type Deps struct {
 	// PingRedis reports whether Redis answers; nil when Redis is disabled.
 	PingRedis func(ctx context.Context) error
 	Logger    *slog.Logger
+	// Metrics, when set, count and time requests; Gatherer, when set, is
+	// served on GET /metrics.
+	Metrics  *Metrics
+	Gatherer prometheus.Gatherer
 }
 
 // NewServer returns the idemsum HTTP handler.
@@ -28,7 +34,7 @@ func NewServer(d Deps) http.Handler {
 	}
 	mux := http.NewServeMux()
 	addRoutes(mux, d)
-	return recoverer(d.Logger, mux)
+	return instrument(d.Metrics, d.Logger, recoverer(d.Logger, mux))
 }
 
 // recoverer answers 500 instead of dropping the connection when a handler

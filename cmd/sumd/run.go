@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"idemsum"
@@ -28,7 +29,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	log, err := newLogger(stderr, cfg.LogLevel)
+	if err != nil {
+		return err
+	}
 	db, err := openMySQL(ctx, cfg)
 	if err != nil {
 		return err
@@ -85,23 +89,23 @@ func openRedis(cfg config) (*redis.Client, error) {
 // wire builds the handlers' dependencies; the returned func stops group
 // commit after the queued additions are flushed.
 func wire(cfg config, db *sql.DB, rdb *redis.Client, log *slog.Logger) (server.Deps, func()) {
+	reg := prometheus.NewRegistry()
+	guard := &idempotency.Guard{Lease: cfg.LeaseTTL, TTL: cfg.KeyTTL}
+	m := newServiceMetrics(reg, guard.Available)
+	guard.OnStoreError = degradedLogger(log, m)
 	ledger := &mysql.Ledger{DB: db}
 	adder, closeAdder := idemsum.Unbatched(ledger), func() {}
 	if cfg.BatchMax > 1 {
 		b := batch.New(ledger, cfg.BatchMax, cfg.BatchWait, cfg.BatchFlushers)
+		b.OnFlush = func(n int) { m.batchSize.Observe(float64(n)) }
 		adder, closeAdder = b, b.Close
 	}
-	guard := &idempotency.Guard{
-		Lease: cfg.LeaseTTL,
-		TTL:   cfg.KeyTTL,
-		OnStoreError: func(op string, err error) {
-			log.Warn("redis unavailable; degraded to MySQL only", "op", op, "err", err)
-		},
-	}
 	deps := server.Deps{
-		Service:   &idemsum.Service{Adder: adder, Ledger: ledger, Guard: guard},
+		Service:   &idemsum.Service{Adder: countingAdder{adder, m.fenceHits}, Ledger: ledger, Guard: guard},
 		PingMySQL: db.PingContext,
 		Logger:    log,
+		Metrics:   server.NewMetrics(reg),
+		Gatherer:  reg,
 	}
 	if rdb != nil {
 		guard.Store = redisstore.New(rdb, cfg.RedisPrefix)

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"idemsum"
+)
+
+// newLogger logs JSON, or text when stderr is a terminal, at level.
+func newLogger(stderr io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("-log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	if f, ok := stderr.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			return slog.New(slog.NewTextHandler(stderr, opts)), nil
+		}
+	}
+	return slog.New(slog.NewJSONHandler(stderr, opts)), nil
+}
+
+// serviceMetrics are sumd's metrics beyond the HTTP edge's.
+type serviceMetrics struct {
+	batchSize   prometheus.Histogram
+	storeErrors *prometheus.CounterVec
+	fenceHits   prometheus.Counter
+}
+
+// newServiceMetrics registers the Go runtime and process collectors and
+// sumd's own metrics on reg. redisUp reports whether the Guard uses Redis.
+func newServiceMetrics(reg prometheus.Registerer, redisUp func() bool) *serviceMetrics {
+	m := &serviceMetrics{
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "idemsum_batch_size",
+			Help:    "Additions per group-commit transaction.",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256},
+		}),
+		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "idemsum_redis_errors_total",
+			Help: "Redis operations that failed (the Guard then runs on MySQL alone for a second), by operation.",
+		}, []string{"op"}),
+		fenceHits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "idemsum_fence_replays_total",
+			Help: "Keyed additions that MySQL's unique key found already recorded: claims taken over after a lease expired, after a Redis flush, or in degraded mode.",
+		}),
+	}
+	up := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "idemsum_redis_up",
+		Help: "1 when Redis is in use, 0 when degraded to MySQL only (or Redis is disabled).",
+	}, func() float64 {
+		if redisUp() {
+			return 1
+		}
+		return 0
+	})
+	reg.MustRegister(m.batchSize, m.storeErrors, m.fenceHits, up,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// countingAdder counts the additions that the MySQL fence turned into
+// replays.
+type countingAdder struct {
+	idemsum.Adder
+	hits prometheus.Counter
+}
+
+func (c countingAdder) Add(ctx context.Context, a idemsum.Addition) (idemsum.Result, error) {
+	res, err := c.Adder.Add(ctx, a)
+	if err == nil && res.Existing {
+		c.hits.Inc()
+	}
+	return res, err
+}
+
+// degradedLogger logs Redis failures and counts them.
+func degradedLogger(log *slog.Logger, m *serviceMetrics) func(op string, err error) {
+	return func(op string, err error) {
+		m.storeErrors.WithLabelValues(op).Inc()
+		log.Warn("redis unavailable; degraded to MySQL only", "op", op, "err", err)
+	}
+}

@@ -1,0 +1,128 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the request metrics of the HTTP edge. Register them on an
+// injected prometheus.Registerer with NewMetrics; no globals.
+type Metrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+// NewMetrics creates the request metrics and registers them on reg:
+// idemsum_requests_total{route,outcome} and
+// idemsum_request_duration_seconds{route,outcome}.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "idemsum_requests_total",
+			Help: "HTTP requests by route and outcome (added, replayed, read, in_flight, mismatch, invalid, unavailable, other).",
+		}, []string{"route", "outcome"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "idemsum_request_duration_seconds",
+			Help:    "HTTP request latency by route and outcome.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"route", "outcome"}),
+	}
+	reg.MustRegister(m.requests, m.duration)
+	return m
+}
+
+// observation is what a handler tells the instrumenting middleware about
+// its request.
+type observation struct {
+	outcome string
+	keyHash string
+}
+
+type observationKey struct{}
+
+// note records the outcome of r and, when key is not empty, a hash of it
+// for the log line (the raw key is never logged).
+func note(r *http.Request, outcome, key string) {
+	if o, ok := r.Context().Value(observationKey{}).(*observation); ok {
+		o.outcome = outcome
+		if key != "" {
+			sum := sha256.Sum256([]byte(key))
+			o.keyHash = hex.EncodeToString(sum[:6])
+		}
+	}
+}
+
+// statusWriter remembers the status code written.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// instrument counts and times every request and logs one line for it.
+func instrument(m *Metrics, log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		o := &observation{}
+		sw := &statusWriter{ResponseWriter: w}
+		r = r.WithContext(context.WithValue(r.Context(), observationKey{}, o))
+		next.ServeHTTP(sw, r)
+		elapsed := time.Since(start)
+		route := r.Pattern
+		if route == "" {
+			route = "unmatched"
+		}
+		if o.outcome == "" {
+			o.outcome = outcomeOf(sw.status)
+		}
+		if m != nil {
+			m.requests.WithLabelValues(route, o.outcome).Inc()
+			m.duration.WithLabelValues(route, o.outcome).Observe(elapsed.Seconds())
+		}
+		log.LogAttrs(r.Context(), levelOf(sw.status), "request",
+			slog.String("method", r.Method), slog.String("route", route),
+			slog.Int("status", sw.status), slog.String("outcome", o.outcome),
+			slog.String("key_sha256", o.keyHash), slog.Duration("duration", elapsed))
+	})
+}
+
+// outcomeOf names the outcome of a request whose handler did not say.
+func outcomeOf(status int) string {
+	switch {
+	case status == http.StatusConflict:
+		return "in_flight"
+	case status == http.StatusUnprocessableEntity:
+		return "mismatch"
+	case status == http.StatusServiceUnavailable:
+		return "unavailable"
+	case status >= 400 && status < 500:
+		return "invalid"
+	}
+	return "other"
+}
+
+func levelOf(status int) slog.Level {
+	if status >= 500 {
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
