@@ -3,6 +3,7 @@ package idemsum
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"idemsum/idempotency"
 )
@@ -25,11 +26,18 @@ func Fingerprint(n uint64) string { return idempotency.Fingerprint("add", Format
 // idempotency.ErrMismatch for keyed duplicates, and other errors when the
 // storage failed.
 func (s *Service) Add(ctx context.Context, key string, n uint64) (idempotency.Result, error) {
+	return s.AddWait(ctx, key, n, 0)
+}
+
+// AddWait is Add, except that a duplicate of a keyed addition in flight
+// waits up to wait for its response (RFC 7240 "Prefer: wait") instead of
+// failing at once with idempotency.ErrInFlight.
+func (s *Service) AddWait(ctx context.Context, key string, n uint64, wait time.Duration) (idempotency.Result, error) {
 	if key == "" {
 		res, err := s.Adder.Add(ctx, Addition{Number: n})
 		return idempotency.Result{Record: record(res)}, err
 	}
-	return s.Guard.Do(ctx, key, Fingerprint(n), func(ctx context.Context) (idempotency.Record, bool, error) {
+	return s.Guard.DoWait(ctx, key, Fingerprint(n), wait, func(ctx context.Context) (idempotency.Record, bool, error) {
 		res, err := s.Adder.Add(ctx, Addition{Key: key, Number: n})
 		return record(res), res.Existing, err
 	})

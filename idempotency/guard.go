@@ -35,13 +35,43 @@ type Guard struct {
 type Result struct {
 	Record
 	Replayed bool // true when Record was produced by an earlier request
+	Waited   bool // true when DoWait waited for another request's claim
 }
+
+// pollInterval is how often DoWait looks again at a key in flight.
+const pollInterval = 20 * time.Millisecond
 
 // Do returns the Record for key: a replay when the key already completed
 // with fingerprint fp, or the Record of running fn. It returns ErrMismatch
 // when the key completed with another fingerprint and ErrInFlight when
 // another request holds the key's claim. Errors of fn are returned as is.
 func (g *Guard) Do(ctx context.Context, key, fp string, fn Func) (Result, error) {
+	return g.DoWait(ctx, key, fp, 0, fn)
+}
+
+// DoWait is Do, except that while another request holds the key's claim it
+// waits up to wait (RFC 7240 "Prefer: wait") for that request's Record,
+// polling the Store, and takes the claim over if it is released or expires
+// without one. It returns ErrInFlight when wait runs out or ctx is done.
+func (g *Guard) DoWait(ctx context.Context, key, fp string, wait time.Duration, fn Func) (Result, error) {
+	deadline := time.Now().Add(wait)
+	for waited := false; ; waited = true {
+		res, err := g.do(ctx, key, fp, fn)
+		res.Waited = waited
+		if !errors.Is(err, ErrInFlight) || !time.Now().Add(pollInterval).Before(deadline) {
+			return res, err
+		}
+		t := time.NewTimer(pollInterval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return res, err
+		case <-t.C:
+		}
+	}
+}
+
+func (g *Guard) do(ctx context.Context, key, fp string, fn Func) (Result, error) {
 	if res, ok, err := g.cached(ctx, key, fp); ok || err != nil {
 		return res, err
 	}

@@ -2,6 +2,8 @@ package server
 
 import (
 	"net/http"
+	"strconv"
+	"time"
 
 	"idemsum"
 	"idemsum/idempotency"
@@ -27,7 +29,11 @@ func handleAdd(d Deps, keyParam string) http.Handler {
 			writeTotal(w, r, d)
 			return
 		}
-		res, err := d.Service.Add(r.Context(), in.key, in.number)
+		wait, preferred := preferWait(r, d.MaxWait)
+		res, err := d.Service.AddWait(r.Context(), in.key, in.number, wait)
+		if preferred && res.Waited {
+			w.Header().Set("Preference-Applied", "wait="+strconv.Itoa(int(wait/time.Second)))
+		}
 		if err != nil {
 			note(r, "", in.key)
 			logFailure(d, r, err)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -21,6 +22,8 @@ type Deps struct {
 	// PingRedis reports whether Redis answers; nil when Redis is disabled.
 	PingRedis func(ctx context.Context) error
 	Logger    *slog.Logger
+	// MaxWait caps the wait a client may ask for with "Prefer: wait=S".
+	MaxWait time.Duration
 	// Metrics, when set, count and time requests; Gatherer, when set, is
 	// served on GET /metrics.
 	Metrics  *Metrics

@@ -104,6 +104,7 @@ func wire(cfg config, db *sql.DB, rdb *redis.Client, log *slog.Logger) (server.D
 		Service:   &idemsum.Service{Adder: countingAdder{adder, m.fenceHits}, Ledger: ledger, Guard: guard},
 		PingMySQL: db.PingContext,
 		Logger:    log,
+		MaxWait:   cfg.MaxWait,
 		Metrics:   server.NewMetrics(reg),
 		Gatherer:  reg,
 	}
