@@ -24,6 +24,8 @@ type config struct {
 	BatchFlushers   int
 	LogLevel        string
 	MaxWait         time.Duration
+	PurgeInterval   time.Duration
+	PurgeBatch      int
 }
 
 // parseConfig reads args (without the program name) over getenv defaults.
@@ -64,6 +66,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.BatchWait, "batch-wait", dur("SUM_BATCH_WAIT", "0s"), "how long a batch that is not full waits for more; 0 = take what is queued (env SUM_BATCH_WAIT)")
 	fs.IntVar(&c.BatchFlushers, "batch-flushers", num("SUM_BATCH_FLUSHERS", "4"), "most group-commit transactions in flight per instance (env SUM_BATCH_FLUSHERS)")
 	fs.DurationVar(&c.MaxWait, "max-wait", dur("SUM_MAX_WAIT", "10s"), "cap on \"Prefer: wait=S\" for duplicates of a request in flight (env SUM_MAX_WAIT)")
+	fs.DurationVar(&c.PurgeInterval, "purge-interval", dur("SUM_PURGE_INTERVAL", "1m"), "how often keys older than -key-ttl are deleted from MySQL (env SUM_PURGE_INTERVAL)")
+	fs.IntVar(&c.PurgeBatch, "purge-batch", num("SUM_PURGE_BATCH", "1000"), "most keys deleted per statement (env SUM_PURGE_BATCH)")
 	fs.StringVar(&c.LogLevel, "log-level", env("SUM_LOG_LEVEL", "info"), "debug, info (one line per request), warn or error (env SUM_LOG_LEVEL)")
 	if len(errs) > 0 {
 		return c, errs[0]
@@ -74,11 +78,14 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if c.KeyTTL <= 0 || c.LeaseTTL <= 0 || c.ShutdownTimeout <= 0 {
-		return c, fmt.Errorf("-key-ttl, -lease-ttl and -shutdown-timeout must be positive")
+	if c.KeyTTL <= 0 || c.LeaseTTL <= 0 || c.ShutdownTimeout <= 0 || c.PurgeInterval <= 0 {
+		return c, fmt.Errorf("-key-ttl, -lease-ttl, -shutdown-timeout and -purge-interval must be positive")
 	}
-	if c.MySQLMaxConns <= 0 || c.BatchMax <= 0 || c.BatchFlushers <= 0 || c.BatchWait < 0 {
-		return c, fmt.Errorf("-mysql-max-conns, -batch-max and -batch-flushers must be positive, -batch-wait not negative")
+	if c.MySQLMaxConns <= 0 || c.BatchMax <= 0 || c.BatchFlushers <= 0 || c.PurgeBatch <= 0 {
+		return c, fmt.Errorf("-mysql-max-conns, -batch-max, -batch-flushers and -purge-batch must be positive")
+	}
+	if c.BatchWait < 0 || c.MaxWait < 0 {
+		return c, fmt.Errorf("-batch-wait and -max-wait must not be negative")
 	}
 	return c, nil
 }

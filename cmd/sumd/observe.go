@@ -33,6 +33,7 @@ type serviceMetrics struct {
 	batchSize   prometheus.Histogram
 	storeErrors *prometheus.CounterVec
 	fenceHits   prometheus.Counter
+	purged      prometheus.Counter
 }
 
 // newServiceMetrics registers the Go runtime and process collectors and
@@ -52,6 +53,10 @@ func newServiceMetrics(reg prometheus.Registerer, redisUp func() bool) *serviceM
 			Name: "idemsum_fence_replays_total",
 			Help: "Keyed additions that MySQL's unique key found already recorded: claims taken over after a lease expired, after a Redis flush, or in degraded mode.",
 		}),
+		purged: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "idemsum_keys_purged_total",
+			Help: "Completed keys older than the key TTL deleted from MySQL by this instance.",
+		}),
 	}
 	up := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "idemsum_redis_up",
@@ -62,7 +67,7 @@ func newServiceMetrics(reg prometheus.Registerer, redisUp func() bool) *serviceM
 		}
 		return 0
 	})
-	reg.MustRegister(m.batchSize, m.storeErrors, m.fenceHits, up,
+	reg.MustRegister(m.batchSize, m.storeErrors, m.fenceHits, m.purged, up,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

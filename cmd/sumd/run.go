@@ -45,7 +45,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if rdb != nil {
 		defer rdb.Close()
 	}
-	deps, closeAdder := wire(cfg, db, rdb, log)
+	deps, closeAdder := wire(ctx, cfg, db, rdb, log)
 	defer closeAdder()
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -88,12 +88,18 @@ func openRedis(cfg config) (*redis.Client, error) {
 
 // wire builds the handlers' dependencies; the returned func stops group
 // commit after the queued additions are flushed.
-func wire(cfg config, db *sql.DB, rdb *redis.Client, log *slog.Logger) (server.Deps, func()) {
+func wire(ctx context.Context, cfg config, db *sql.DB, rdb *redis.Client, log *slog.Logger) (server.Deps, func()) {
 	reg := prometheus.NewRegistry()
 	guard := &idempotency.Guard{Lease: cfg.LeaseTTL, TTL: cfg.KeyTTL}
 	m := newServiceMetrics(reg, guard.Available)
 	guard.OnStoreError = degradedLogger(log, m)
 	ledger := &mysql.Ledger{DB: db}
+	go ledger.PurgeEvery(ctx, cfg.PurgeInterval, cfg.KeyTTL, cfg.PurgeBatch, func(n int64, err error) {
+		m.purged.Add(float64(n))
+		if err != nil {
+			log.Warn("purge of expired keys failed", "err", err)
+		}
+	})
 	adder, closeAdder := idemsum.Unbatched(ledger), func() {}
 	if cfg.BatchMax > 1 {
 		b := batch.New(ledger, cfg.BatchMax, cfg.BatchWait, cfg.BatchFlushers)
