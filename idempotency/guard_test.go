@@ -1,0 +1,362 @@
+package idempotency_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"idemsum/idempotency"
+	"idemsum/idempotency/idempotencytest"
+)
+
+var errBackend = errors.New("backend down")
+
+// funcStore is a Store whose methods call its fields; an unset field
+// behaves as an empty, working store.
+type funcStore struct {
+	get     func(ctx context.Context, key string) (idempotency.Record, error)
+	claim   func(ctx context.Context, key string, lease time.Duration) (string, error)
+	release func(ctx context.Context, key, token string) error
+	put     func(ctx context.Context, key string, rec idempotency.Record, ttl time.Duration) error
+}
+
+func (s funcStore) Get(ctx context.Context, key string) (idempotency.Record, error) {
+	if s.get == nil {
+		return idempotency.Record{}, idempotency.ErrNotFound
+	}
+	return s.get(ctx, key)
+}
+
+func (s funcStore) Claim(ctx context.Context, key string, lease time.Duration) (string, error) {
+	if s.claim == nil {
+		return "token", nil
+	}
+	return s.claim(ctx, key, lease)
+}
+
+func (s funcStore) Release(ctx context.Context, key, token string) error {
+	if s.release == nil {
+		return nil
+	}
+	return s.release(ctx, key, token)
+}
+
+func (s funcStore) Put(ctx context.Context, key string, rec idempotency.Record, ttl time.Duration) error {
+	if s.put == nil {
+		return nil
+	}
+	return s.put(ctx, key, rec, ttl)
+}
+
+var okRecord = idempotency.Record{Fingerprint: "fp", Status: 200, ContentType: "application/json", Body: []byte(`{"total":1}`)}
+
+// runs is a Func that counts its runs and returns rec with existed.
+type runs struct {
+	mu      sync.Mutex
+	n       int
+	rec     idempotency.Record
+	existed bool
+	err     error
+}
+
+func (r *runs) fn(context.Context) (idempotency.Record, bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.n++
+	return r.rec, r.existed, r.err
+}
+
+func (r *runs) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.n
+}
+
+// errorLog collects the ops a Guard reports through OnStoreError.
+type errorLog struct {
+	mu  sync.Mutex
+	ops []string
+}
+
+func (l *errorLog) add(op string, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ops = append(l.ops, op)
+}
+
+func (l *errorLog) got() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.ops)
+}
+
+func wantDo(tb testing.TB, res idempotency.Result, err error, want idempotency.Record, replayed bool) {
+	tb.Helper()
+	if err != nil {
+		tb.Fatalf("Do: got error %v, want nil", err)
+	}
+	if res.Replayed != replayed || !sameRecord(res.Record, want) {
+		tb.Fatalf("Do = %+v replayed %v, want %+v replayed %v", res.Record, res.Replayed, want, replayed)
+	}
+}
+
+func sameRecord(a, b idempotency.Record) bool {
+	return a.Fingerprint == b.Fingerprint && a.Status == b.Status &&
+		a.ContentType == b.ContentType && string(a.Body) == string(b.Body)
+}
+
+// eventually polls cond until it holds, failing tb after a deadline.
+func eventually(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+		<-tick.C
+	}
+}
+
+func newMemGuard() *idempotency.Guard {
+	return &idempotency.Guard{Store: idempotencytest.NewMemStore(nil), Lease: time.Minute, TTL: time.Hour}
+}
+
+// TestGuardDegraded checks that a failing Store never stops the Func: the
+// failure is reported once and the Store is bypassed for Backoff.
+func TestGuardDegraded(t *testing.T) {
+	fail := func(context.Context, string) (idempotency.Record, error) { return idempotency.Record{}, errBackend }
+	tests := []struct {
+		name  string
+		store funcStore
+		want  []string
+	}{
+		{"every call fails", funcStore{
+			get:     fail,
+			claim:   func(context.Context, string, time.Duration) (string, error) { return "", errBackend },
+			release: func(context.Context, string, string) error { return errBackend },
+			put:     func(context.Context, string, idempotency.Record, time.Duration) error { return errBackend },
+		}, []string{"get"}},
+		{"claim fails", funcStore{claim: func(context.Context, string, time.Duration) (string, error) { return "", errBackend }}, []string{"claim"}},
+		{"put fails", funcStore{put: func(context.Context, string, idempotency.Record, time.Duration) error { return errBackend }}, []string{"put"}},
+		{"release fails", funcStore{release: func(context.Context, string, string) error { return errBackend }}, []string{"release"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var log errorLog
+			g := &idempotency.Guard{Store: tt.store, Lease: time.Second, TTL: time.Minute, Backoff: time.Hour, OnStoreError: log.add}
+			r := &runs{rec: okRecord}
+			for range 2 {
+				res, err := g.Do(t.Context(), "k", "fp", r.fn)
+				wantDo(t, res, err, okRecord, false)
+			}
+			if r.count() != 2 {
+				t.Fatalf("Func ran %d times, want 2", r.count())
+			}
+			if got := log.got(); !slices.Equal(got, tt.want) {
+				t.Fatalf("OnStoreError ops = %v, want %v", got, tt.want)
+			}
+			if g.Available() {
+				t.Fatalf("Available() = true during Backoff, want false")
+			}
+		})
+	}
+}
+
+func TestGuardBackoffEnds(t *testing.T) {
+	failing := true
+	var mu sync.Mutex
+	store := funcStore{get: func(context.Context, string) (idempotency.Record, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if failing {
+			return idempotency.Record{}, errBackend
+		}
+		return okRecord, nil
+	}}
+	g := &idempotency.Guard{Store: store, Lease: time.Second, TTL: time.Minute, Backoff: time.Millisecond}
+	r := &runs{rec: okRecord}
+	res, err := g.Do(t.Context(), "k", "fp", r.fn)
+	wantDo(t, res, err, okRecord, false)
+	mu.Lock()
+	failing = false
+	mu.Unlock()
+	eventually(t, "the Store to be used again", g.Available)
+	res, err = g.Do(t.Context(), "k", "fp", r.fn)
+	wantDo(t, res, err, okRecord, true)
+}
+
+func TestGuardDefaultBackoff(t *testing.T) {
+	g := &idempotency.Guard{Store: funcStore{get: func(context.Context, string) (idempotency.Record, error) {
+		return idempotency.Record{}, errBackend
+	}}}
+	r := &runs{rec: okRecord}
+	res, err := g.Do(t.Context(), "k", "fp", r.fn)
+	wantDo(t, res, err, okRecord, false)
+	if g.Available() {
+		t.Fatalf("Available() = true right after a failure with Backoff 0, want false")
+	}
+}
+
+// TestGuardNilStore checks that without a Store the Guard relies on the
+// Func's own fence, replaying what it reports as existing.
+func TestGuardNilStore(t *testing.T) {
+	boom := errors.New("boom")
+	tests := []struct {
+		name     string
+		fp       string
+		run      *runs
+		replayed bool
+		err      error
+	}{
+		{"new", "fp", &runs{rec: okRecord}, false, nil},
+		{"existing", "fp", &runs{rec: okRecord, existed: true}, true, nil},
+		{"existing mismatch", "other", &runs{rec: okRecord, existed: true}, false, idempotency.ErrMismatch},
+		{"new with another fingerprint", "other", &runs{rec: okRecord}, false, nil},
+		{"func error", "fp", &runs{err: boom}, false, boom},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var g idempotency.Guard
+			if g.Available() {
+				t.Fatalf("Available() = true without a Store")
+			}
+			for range 2 {
+				res, err := g.Do(t.Context(), "k", tt.fp, tt.run.fn)
+				if tt.err != nil {
+					if !errors.Is(err, tt.err) {
+						t.Fatalf("Do: got error %v, want %v", err, tt.err)
+					}
+					continue
+				}
+				wantDo(t, res, err, okRecord, tt.replayed)
+			}
+			if tt.run.count() != 2 {
+				t.Fatalf("Func ran %d times, want 2", tt.run.count())
+			}
+		})
+	}
+}
+
+func TestGuardServerErrorNotCached(t *testing.T) {
+	g := newMemGuard()
+	failed := idempotency.Record{Fingerprint: "fp", Status: 503, Body: []byte("try again")}
+	r := &runs{rec: failed}
+	res, err := g.Do(t.Context(), "k", "fp", r.fn)
+	wantDo(t, res, err, failed, false)
+	r.rec = okRecord
+	res, err = g.Do(t.Context(), "k", "fp", r.fn)
+	wantDo(t, res, err, okRecord, false)
+	res, err = g.Do(t.Context(), "k", "fp", r.fn)
+	wantDo(t, res, err, okRecord, true)
+	if r.count() != 2 {
+		t.Fatalf("Func ran %d times, want 2", r.count())
+	}
+}
+
+// TestGuardFuncFindsExisting checks a Func that finds the key already
+// done (its fence) after the cache lost it: the record is replayed, and
+// cached for the next duplicate.
+func TestGuardFuncFindsExisting(t *testing.T) {
+	g := newMemGuard()
+	r := &runs{rec: okRecord, existed: true}
+	res, err := g.Do(t.Context(), "k", "fp", r.fn)
+	wantDo(t, res, err, okRecord, true)
+	_, err = g.Do(t.Context(), "k", "other", r.fn)
+	if !errors.Is(err, idempotency.ErrMismatch) {
+		t.Fatalf("Do with another fingerprint: got error %v, want %v", err, idempotency.ErrMismatch)
+	}
+	if r.count() != 1 {
+		t.Fatalf("Func ran %d times, want 1", r.count())
+	}
+}
+
+// TestGuardInFlight checks the answers to a duplicate whose claim is held:
+// ErrInFlight, or the record if it was stored in the meantime.
+func TestGuardInFlight(t *testing.T) {
+	inFlight := func(context.Context, string, time.Duration) (string, error) { return "", idempotency.ErrInFlight }
+	tests := []struct {
+		name    string
+		records []error // results of successive Gets: nil is okRecord
+		fp      string
+		err     error
+	}{
+		{"still running", []error{idempotency.ErrNotFound, idempotency.ErrNotFound}, "fp", idempotency.ErrInFlight},
+		{"finished meanwhile", []error{idempotency.ErrNotFound, nil}, "fp", nil},
+		{"finished meanwhile, mismatch", []error{idempotency.ErrNotFound, nil}, "other", idempotency.ErrMismatch},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			gets := slices.Clone(tt.records)
+			var mu sync.Mutex
+			get := func(context.Context, string) (idempotency.Record, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				err := gets[0]
+				gets = gets[1:]
+				if err != nil {
+					return idempotency.Record{}, err
+				}
+				return okRecord, nil
+			}
+			g := &idempotency.Guard{Store: funcStore{get: get, claim: inFlight}, Lease: time.Second, TTL: time.Minute}
+			r := &runs{rec: okRecord}
+			res, err := g.Do(t.Context(), "k", tt.fp, r.fn)
+			if tt.err != nil {
+				if !errors.Is(err, tt.err) {
+					t.Fatalf("Do: got error %v, want %v", err, tt.err)
+				}
+			} else {
+				wantDo(t, res, err, okRecord, true)
+			}
+			if r.count() != 0 {
+				t.Fatalf("Func ran %d times, want 0", r.count())
+			}
+		})
+	}
+}
+
+// TestGuardStoreArguments checks that the Guard passes its Lease and TTL,
+// stores and releases under the key with the claimed token, and cleans up
+// even when the request's context ends inside the Func.
+func TestGuardStoreArguments(t *testing.T) {
+	var mu sync.Mutex
+	var calls []string
+	note := func(ctx context.Context, call string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if ctx.Err() != nil {
+			call += " with a dead context"
+		}
+		calls = append(calls, call)
+	}
+	store := funcStore{
+		claim: func(ctx context.Context, key string, lease time.Duration) (string, error) {
+			note(ctx, "claim "+key+" "+lease.String())
+			return "tok", nil
+		},
+		put: func(ctx context.Context, key string, rec idempotency.Record, ttl time.Duration) error {
+			note(ctx, "put "+key+" "+ttl.String())
+			return nil
+		},
+		release: func(ctx context.Context, key, token string) error {
+			note(ctx, "release "+key+" "+token)
+			return nil
+		},
+	}
+	g := &idempotency.Guard{Store: store, Lease: 3 * time.Second, TTL: time.Hour}
+	ctx, cancel := context.WithCancel(t.Context())
+	res, err := g.Do(ctx, "k", "fp", func(context.Context) (idempotency.Record, bool, error) {
+		cancel()
+		return okRecord, false, nil
+	})
+	wantDo(t, res, err, okRecord, false)
+	want := []string{"claim k 3s", "put k 1h0m0s", "release k tok"}
+	if !slices.Equal(calls, want) {
+		t.Fatalf("Store calls = %q, want %q", calls, want)
+	}
+}

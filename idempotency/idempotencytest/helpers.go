@@ -1,0 +1,73 @@
+package idempotencytest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"testing"
+
+	"idemsum/idempotency"
+)
+
+func wantErr(tb testing.TB, op string, got, want error) {
+	tb.Helper()
+	if !errors.Is(got, want) {
+		tb.Fatalf("%s: got error %v, want %v", op, got, want)
+	}
+}
+
+func mustClaim(tb testing.TB, s idempotency.Store, key string) string {
+	tb.Helper()
+	token, err := s.Claim(tb.Context(), key, testLease)
+	wantErr(tb, fmt.Sprintf("Claim(%q)", key), err, nil)
+	if token == "" {
+		tb.Fatalf("Claim(%q): got empty token", key)
+	}
+	return token
+}
+
+func wantInFlight(tb testing.TB, s idempotency.Store, key string) {
+	tb.Helper()
+	_, err := s.Claim(tb.Context(), key, testLease)
+	wantErr(tb, fmt.Sprintf("Claim(%q)", key), err, idempotency.ErrInFlight)
+}
+
+func mustRelease(tb testing.TB, s idempotency.Store, key, token string) {
+	tb.Helper()
+	err := s.Release(tb.Context(), key, token)
+	wantErr(tb, fmt.Sprintf("Release(%q, %q)", key, token), err, nil)
+}
+
+func mustPut(tb testing.TB, s idempotency.Store, key string, rec idempotency.Record) {
+	tb.Helper()
+	err := s.Put(tb.Context(), key, rec, testTTL)
+	wantErr(tb, fmt.Sprintf("Put(%q)", key), err, nil)
+}
+
+func wantRecord(tb testing.TB, s idempotency.Store, key string, want idempotency.Record) {
+	tb.Helper()
+	got, err := s.Get(tb.Context(), key)
+	wantErr(tb, fmt.Sprintf("Get(%q)", key), err, nil)
+	if !sameRecord(got, want) {
+		tb.Fatalf("Get(%q) = %s, want %s", key, show(got), show(want))
+	}
+}
+
+func wantNotFound(tb testing.TB, s idempotency.Store, key string) {
+	tb.Helper()
+	_, err := s.Get(tb.Context(), key)
+	wantErr(tb, fmt.Sprintf("Get(%q)", key), err, idempotency.ErrNotFound)
+}
+
+func sameRecord(a, b idempotency.Record) bool {
+	return a.Fingerprint == b.Fingerprint && a.Status == b.Status &&
+		a.ContentType == b.ContentType && bytes.Equal(a.Body, b.Body)
+}
+
+func show(r idempotency.Record) string {
+	body := r.Body
+	if len(body) > 64 {
+		body = body[:64]
+	}
+	return fmt.Sprintf("{fp %q, status %d, type %q, %d-byte body %q}", r.Fingerprint, r.Status, r.ContentType, len(r.Body), body)
+}

@@ -1,0 +1,172 @@
+package redisstore_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"idemsum/idempotency"
+	"idemsum/idempotency/idempotencytest"
+	"idemsum/idempotency/redisstore"
+	"idemsum/internal/testenv"
+)
+
+// space is the Redis key space of one Store under test.
+type space struct {
+	c      *redis.Client
+	prefix string
+}
+
+func TestConformance(t *testing.T) {
+	var spaces sync.Map // *redisstore.Store → space
+	idempotencytest.TestStore(t, idempotencytest.Harness{
+		New: func(t *testing.T) idempotency.Store {
+			sp := newSpace(t)
+			s := redisstore.New(sp.c, sp.prefix)
+			spaces.Store(s, sp)
+			return s
+		},
+		Advance: func(t *testing.T, s idempotency.Store, d time.Duration) {
+			sp, _ := spaces.Load(s)
+			sp.(space).advance(t, d)
+		},
+	})
+}
+
+// newSpace returns a key space of tb's own on the test Redis and checks in
+// Cleanup, before it is deleted, that every key in it has an expiry.
+func newSpace(tb testing.TB) space {
+	tb.Helper()
+	c, prefix := testenv.Redis(tb)
+	sp := space{c, prefix}
+	tb.Cleanup(func() { sp.wantTTLs(tb) })
+	return sp
+}
+
+// keys returns every key in sp with its PTTL.
+func (sp space) keys(tb testing.TB) map[string]time.Duration {
+	tb.Helper()
+	ctx := context.Background()
+	ttls := map[string]time.Duration{}
+	iter := sp.c.Scan(ctx, 0, sp.prefix+"*", 1000).Iterator()
+	for iter.Next(ctx) {
+		ttl, err := sp.c.PTTL(ctx, iter.Val()).Result()
+		if err != nil {
+			tb.Fatalf("PTTL %q: %v", iter.Val(), err)
+		}
+		if ttl != -2*time.Nanosecond { // -2: expired since the scan
+			ttls[iter.Val()] = ttl
+		}
+	}
+	if err := iter.Err(); err != nil {
+		tb.Fatalf("SCAN %s*: %v", sp.prefix, err)
+	}
+	return ttls
+}
+
+// wantTTLs fails tb if a key in sp has no expiry (PTTL -1). A PTTL of 0
+// is a key expiring within the millisecond.
+func (sp space) wantTTLs(tb testing.TB) {
+	tb.Helper()
+	for key, ttl := range sp.keys(tb) {
+		if ttl < 0 {
+			tb.Errorf("key %q: got PTTL %v, want an expiry", key, ttl)
+		}
+	}
+}
+
+// advance makes d pass on the server for sp: each key's PTTL shrinks by d,
+// and keys that would have expired are deleted.
+func (sp space) advance(tb testing.TB, d time.Duration) {
+	tb.Helper()
+	ctx := context.Background()
+	for key, ttl := range sp.keys(tb) {
+		if ttl < 0 {
+			tb.Fatalf("key %q: got PTTL %v, want an expiry", key, ttl)
+		}
+		var err error
+		if ttl <= d {
+			err = sp.c.Del(ctx, key).Err()
+		} else {
+			err = sp.c.PExpire(ctx, key, ttl-d).Err()
+		}
+		if err != nil {
+			tb.Fatalf("advance %q: %v", key, err)
+		}
+	}
+}
+
+// TestEveryKeyExpires checks the PTTL of each key the Store writes: a
+// claim lives at most its lease and a record at most its ttl. (Every other
+// test checks in Cleanup that no key lacks an expiry.)
+func TestEveryKeyExpires(t *testing.T) {
+	sp := newSpace(t)
+	s := redisstore.New(sp.c, sp.prefix)
+	ctx := t.Context()
+	const lease, ttl = 10 * time.Second, time.Hour
+	rec := idempotency.Record{Fingerprint: "fp", Status: 200, Body: []byte("x")}
+	mustNil(t, "Put", s.Put(ctx, "done", rec, ttl))
+	mustNil(t, "second Put", s.Put(ctx, "done", rec, 2*ttl))
+	_, err := s.Claim(ctx, "held", lease)
+	mustNil(t, "Claim", err)
+	released, err := s.Claim(ctx, "released", lease)
+	mustNil(t, "Claim", err)
+	mustNil(t, "Release", s.Release(ctx, "released", released))
+	_, err = s.Claim(ctx, "sub-millisecond", time.Microsecond)
+	mustNil(t, "Claim with a sub-millisecond lease", err)
+
+	want := map[string]time.Duration{sp.prefix + "rec:done": ttl, sp.prefix + "claim:held": lease}
+	got := sp.keys(t)
+	for key, max := range want {
+		if ttl, ok := got[key]; !ok || ttl <= 0 || ttl > max {
+			t.Errorf("PTTL %q = %v (present %v), want in (0, %v]", key, ttl, ok, max)
+		}
+	}
+	if len(got) > 3 {
+		t.Errorf("got keys %v, want only %v and perhaps the sub-millisecond claim", got, want)
+	}
+}
+
+func TestCorruptRecord(t *testing.T) {
+	sp := newSpace(t)
+	s := redisstore.New(sp.c, sp.prefix)
+	err := sp.c.Set(t.Context(), sp.prefix+"rec:k", "\x02junk", time.Minute).Err()
+	mustNil(t, "SET", err)
+	_, err = s.Get(t.Context(), "k")
+	if !errors.Is(err, redisstore.ErrCorrupt) {
+		t.Fatalf("Get of a corrupt record: got error %v, want %v", err, redisstore.ErrCorrupt)
+	}
+}
+
+// TestUnavailable checks that a Store whose client is closed fails every
+// call with a non-sentinel error.
+func TestUnavailable(t *testing.T) {
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	c.Close()
+	s := redisstore.New(c, "dead:")
+	ctx := t.Context()
+	_, getErr := s.Get(ctx, "k")
+	_, claimErr := s.Claim(ctx, "k", time.Second)
+	tests := map[string]error{
+		"Get":     getErr,
+		"Claim":   claimErr,
+		"Release": s.Release(ctx, "k", "token"),
+		"Put":     s.Put(ctx, "k", idempotency.Record{}, time.Second),
+	}
+	for op, err := range tests {
+		if err == nil || errors.Is(err, idempotency.ErrNotFound) || errors.Is(err, idempotency.ErrInFlight) {
+			t.Errorf("%s on a closed client: got error %v, want a client error", op, err)
+		}
+	}
+}
+
+func mustNil(tb testing.TB, op string, err error) {
+	tb.Helper()
+	if err != nil {
+		tb.Fatalf("%s: %v", op, err)
+	}
+}
