@@ -21,8 +21,8 @@ type Func func(ctx context.Context) (rec Record, existed bool, err error)
 // Store again. A Guard is safe for concurrent use.
 type Guard struct {
 	Store   Store         // optional accelerator; nil means fence only
-	Lease   time.Duration // how long a claim lives
-	TTL     time.Duration // how long a completed record is cached
+	Lease   time.Duration // how long a claim lives; 0 means 5s
+	TTL     time.Duration // how long a completed record is cached; 0 means 24h
 	Backoff time.Duration // how long to bypass a failing Store; 0 means 1s
 
 	// OnStoreError, when set, is told of each Store failure (degraded mode).
@@ -89,6 +89,9 @@ func (g *Guard) do(ctx context.Context, key, fp string, fn Func) (Result, error)
 	if err != nil {
 		return Result{}, err
 	}
+	if !existed && rec.Fingerprint == "" {
+		rec.Fingerprint = fp
+	}
 	g.put(ctx, key, rec)
 	return replay(rec, existed, fp)
 }
@@ -112,7 +115,7 @@ func (g *Guard) cached(ctx context.Context, key, fp string) (Result, bool, error
 	}
 	rec, err := g.Store.Get(ctx, key)
 	if err != nil {
-		g.failed("get", err)
+		g.failed(ctx, "get", err)
 		return Result{}, false, nil
 	}
 	res, err := replay(rec, true, fp)
@@ -123,9 +126,9 @@ func (g *Guard) claim(ctx context.Context, key string) (string, error) {
 	if !g.Available() {
 		return "", nil
 	}
-	token, err := g.Store.Claim(ctx, key, g.Lease)
+	token, err := g.Store.Claim(ctx, key, orDefault(g.Lease, 5*time.Second))
 	if err != nil && !errors.Is(err, ErrInFlight) {
-		g.failed("claim", err)
+		g.failed(ctx, "claim", err)
 		return "", nil
 	}
 	return token, err
@@ -137,13 +140,13 @@ func (g *Guard) put(ctx context.Context, key string, rec Record) {
 	}
 	ctx, cancel := detached(ctx)
 	defer cancel()
-	g.failed("put", g.Store.Put(ctx, key, rec, g.TTL))
+	g.failed(ctx, "put", g.Store.Put(ctx, key, rec, orDefault(g.TTL, 24*time.Hour)))
 }
 
 func (g *Guard) release(ctx context.Context, key, token string) {
 	ctx, cancel := detached(ctx)
 	defer cancel()
-	g.failed("release", g.Store.Release(ctx, key, token))
+	g.failed(ctx, "release", g.Store.Release(ctx, key, token))
 }
 
 // detached keeps ctx's values but not its cancellation, so that cleanup
@@ -152,17 +155,22 @@ func detached(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 }
 
-// failed records a Store failure and bypasses the Store for Backoff.
-func (g *Guard) failed(op string, err error) {
-	if err == nil || errors.Is(err, ErrNotFound) {
+// failed records a Store failure and bypasses the Store for Backoff. A
+// failure caused by the caller's own context ending (a client that went
+// away) says nothing about the Store and is ignored.
+func (g *Guard) failed(ctx context.Context, op string, err error) {
+	if err == nil || errors.Is(err, ErrNotFound) || ctx.Err() != nil {
 		return
 	}
-	backoff := g.Backoff
-	if backoff <= 0 {
-		backoff = time.Second
-	}
-	g.downUntil.Store(time.Now().Add(backoff).UnixNano())
+	g.downUntil.Store(time.Now().Add(orDefault(g.Backoff, time.Second)).UnixNano())
 	if g.OnStoreError != nil {
 		g.OnStoreError(op, err)
 	}
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
 }

@@ -18,7 +18,8 @@ const MaxFingerprintBody = 1 << 20
 // DELETE requests carrying an Idempotency-Key header idempotent with g.
 // The fingerprint covers method, path, query and body. The wrapped handler
 // runs under the key's claim and its response (unless 5xx) is stored and
-// replayed with "Idempotent-Replayed: true". Without a durable fence inside
+// replayed with "Idempotent-Replayed: true" (status, Content-Type and
+// body; other headers only on the first response). Without a durable fence inside
 // the handler, a handler that outlives the lease may run twice; handlers
 // with side effects should fence them as Func describes.
 func Middleware(g *Guard) func(http.Handler) http.Handler {
@@ -41,12 +42,18 @@ func Middleware(g *Guard) func(http.Handler) http.Handler {
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
 			fp := Fingerprint(r.Method, r.URL.Path, r.URL.RawQuery, string(body))
+			var first http.Header
 			res, err := g.Do(r.Context(), key, fp, func(ctx context.Context) (Record, bool, error) {
-				return record(next, r.WithContext(ctx), fp), false, nil
+				rec, header := record(next, r.WithContext(ctx), fp)
+				first = header
+				return rec, false, nil
 			})
 			if err != nil {
 				writeError(w, err)
 				return
+			}
+			for name, vals := range first { // the first response keeps all its headers
+				w.Header()[name] = vals
 			}
 			WriteRecord(w, res)
 		})
@@ -70,11 +77,13 @@ func unsafeMethod(m string) bool {
 	return m == http.MethodPost || m == http.MethodPut || m == http.MethodPatch || m == http.MethodDelete
 }
 
-// record runs h and captures its response as a Record.
-func record(h http.Handler, r *http.Request, fp string) Record {
+// record runs h and captures its response as a Record, and its headers.
+// Only Content-Type is stored with the Record: replays carry status,
+// Content-Type and body, not the handler's other headers.
+func record(h http.Handler, r *http.Request, fp string) (Record, http.Header) {
 	rec := &recorder{header: http.Header{}, status: http.StatusOK}
 	h.ServeHTTP(rec, r)
-	return Record{Fingerprint: fp, Status: rec.status, ContentType: rec.header.Get("Content-Type"), Body: rec.body.Bytes()}
+	return Record{Fingerprint: fp, Status: rec.status, ContentType: rec.header.Get("Content-Type"), Body: rec.body.Bytes()}, rec.header
 }
 
 type recorder struct {
