@@ -26,5 +26,6 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 		mux.Handle("/metrics", handleMethodNotAllowed("GET, HEAD"))
 	}
 
+	mux.Handle("GET /{$}", handlePage())
 	mux.Handle("/", handleNotFound())
 }

@@ -33,11 +33,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	db, err := openMySQL(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
 	rdb, err := openRedis(cfg)
 	if err != nil {
 		return err
@@ -45,6 +40,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if rdb != nil {
 		defer rdb.Close()
 	}
+	db, err := openMySQL(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
 	deps, closeAdder := wire(ctx, cfg, db, rdb, log)
 	defer closeAdder()
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// chromiumPath finds Debian's chromium; CI installs it, so it is required
+// there (IDEMSUM_REQUIRE_SERVICES=1).
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("IDEMSUM_REQUIRE_SERVICES") == "1" {
+		t.Fatal("chromium is required (IDEMSUM_REQUIRE_SERVICES=1) but not installed: apt-get install chromium")
+	}
+	t.Skip("chromium is not installed (apt-get install chromium)")
+	return ""
+}
+
+// TestBrowserPage drives the page at / in headless Chromium: it adds a
+// number under a generated key, sends the same key again, and checks the
+// log rows (200 added, then 200 replayed) and the live total. It saves a
+// screenshot to testdata/screenshots/page.png.
+func TestBrowserPage(t *testing.T) {
+	t.Parallel()
+	chrome := chromiumPath(t)
+	in := start(t)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(900, 700))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+
+	do := func(a chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, a); err != nil {
+			t.Fatalf("browser: %v", err)
+		}
+	}
+	get := func(a chromedp.Action[string]) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, a)
+		if err != nil {
+			t.Fatalf("browser: %v", err)
+		}
+		return v
+	}
+	wait := func(cond string) {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](cond)); err != nil {
+			t.Fatalf("browser: waiting for %s: %v", cond, err)
+		}
+	}
+	do(chromedp.Navigate(in.URL + "/"))
+	do(chromedp.WaitVisible("#send"))
+	wait(`document.getElementById("total").textContent === "0"`)
+	do(chromedp.SetValue("#number", "42"))
+	key := get(chromedp.Value("#key"))
+	do(chromedp.Click("#send"))
+	wait(`document.querySelectorAll("#log tr").length === 1`)
+	do(chromedp.Click("#again"))
+	wait(`document.querySelectorAll("#log tr").length === 2`)
+	firstRow := get(chromedp.Text("#log tr:nth-child(2)"))
+	secondRow := get(chromedp.Text("#log tr:nth-child(1)"))
+	total := get(chromedp.Text("#total"))
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	if !strings.Contains(firstRow, "200") || !strings.Contains(firstRow, "no") || !strings.Contains(firstRow, key) || !strings.Contains(firstRow, "total 42") {
+		t.Errorf("first row got %q, want 200, not replayed, key %s, total 42", firstRow, key)
+	}
+	if !strings.Contains(secondRow, "200") || !strings.Contains(secondRow, "yes") || !strings.Contains(secondRow, "total 42") {
+		t.Errorf("second row got %q, want 200, replayed, total 42", secondRow)
+	}
+	if total != "42" {
+		t.Errorf("total got %q, want 42 (added once)", total)
+	}
+	dir := filepath.Join("..", "..", "testdata", "screenshots")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "page.png"), shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
