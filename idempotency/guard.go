@@ -71,10 +71,10 @@ func (g *Guard) DoWait(ctx context.Context, key, fp string, wait time.Duration, 
 	}
 }
 
+// do makes one attempt. It claims first: a Store's Claim fails with
+// ErrInFlight for a completed key too, so a fresh key costs one Store round
+// trip before fn, and only a busy or completed key is looked up.
 func (g *Guard) do(ctx context.Context, key, fp string, fn Func) (Result, error) {
-	if res, ok, err := g.cached(ctx, key, fp); ok || err != nil {
-		return res, err
-	}
 	token, err := g.claim(ctx, key)
 	if errors.Is(err, ErrInFlight) {
 		if res, ok, err := g.cached(ctx, key, fp); ok || err != nil {
@@ -82,8 +82,13 @@ func (g *Guard) do(ctx context.Context, key, fp string, fn Func) (Result, error)
 		}
 		return Result{}, ErrInFlight
 	}
+	finished := false
 	if token != "" {
-		defer g.release(ctx, key, token)
+		defer func() { // on a panic or an error of fn: let others retry
+			if !finished {
+				g.release(ctx, key, token)
+			}
+		}()
 	}
 	rec, existed, err := fn(ctx)
 	if err != nil {
@@ -92,7 +97,7 @@ func (g *Guard) do(ctx context.Context, key, fp string, fn Func) (Result, error)
 	if !existed && rec.Fingerprint == "" {
 		rec.Fingerprint = fp
 	}
-	g.put(ctx, key, rec)
+	finished = g.complete(ctx, key, token, rec)
 	return replay(rec, existed, fp)
 }
 
@@ -134,13 +139,22 @@ func (g *Guard) claim(ctx context.Context, key string) (string, error) {
 	return token, err
 }
 
-func (g *Guard) put(ctx context.Context, key string, rec Record) {
+// complete caches rec (unless it is a 5xx) and, with a Completer, also
+// releases the claim in the same round trip; it reports whether it did.
+func (g *Guard) complete(ctx context.Context, key, token string, rec Record) bool {
 	if !g.Available() || rec.Status >= 500 {
-		return
+		return false
 	}
 	ctx, cancel := detached(ctx)
 	defer cancel()
-	g.failed(ctx, "put", g.Store.Put(ctx, key, rec, orDefault(g.TTL, 24*time.Hour)))
+	ttl := orDefault(g.TTL, 24*time.Hour)
+	if c, ok := g.Store.(Completer); ok && token != "" {
+		err := c.Complete(ctx, key, token, rec, ttl)
+		g.failed(ctx, "complete", err)
+		return err == nil
+	}
+	g.failed(ctx, "put", g.Store.Put(ctx, key, rec, ttl))
+	return false
 }
 
 func (g *Guard) release(ctx context.Context, key, token string) {

@@ -140,7 +140,7 @@ func TestGuardDegraded(t *testing.T) {
 			claim:   func(context.Context, string, time.Duration) (string, error) { return "", errBackend },
 			release: func(context.Context, string, string) error { return errBackend },
 			put:     func(context.Context, string, idempotency.Record, time.Duration) error { return errBackend },
-		}, []string{"get"}},
+		}, []string{"claim"}},
 		{"claim fails", funcStore{claim: func(context.Context, string, time.Duration) (string, error) { return "", errBackend }}, []string{"claim"}},
 		{"put fails", funcStore{put: func(context.Context, string, idempotency.Record, time.Duration) error { return errBackend }}, []string{"put"}},
 		{"release fails", funcStore{release: func(context.Context, string, string) error { return errBackend }}, []string{"release"}},
@@ -170,14 +170,17 @@ func TestGuardDegraded(t *testing.T) {
 func TestGuardBackoffEnds(t *testing.T) {
 	failing := true
 	var mu sync.Mutex
-	store := funcStore{get: func(context.Context, string) (idempotency.Record, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if failing {
-			return idempotency.Record{}, errBackend
-		}
-		return okRecord, nil
-	}}
+	store := funcStore{
+		claim: func(context.Context, string, time.Duration) (string, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if failing {
+				return "", errBackend
+			}
+			return "", idempotency.ErrInFlight // the key completed meanwhile
+		},
+		get: func(context.Context, string) (idempotency.Record, error) { return okRecord, nil },
+	}
 	g := &idempotency.Guard{Store: store, Lease: time.Second, TTL: time.Minute, Backoff: time.Millisecond}
 	r := &runs{rec: okRecord}
 	res, err := g.Do(t.Context(), "k", "fp", r.fn)
@@ -191,8 +194,8 @@ func TestGuardBackoffEnds(t *testing.T) {
 }
 
 func TestGuardDefaultBackoff(t *testing.T) {
-	g := &idempotency.Guard{Store: funcStore{get: func(context.Context, string) (idempotency.Record, error) {
-		return idempotency.Record{}, errBackend
+	g := &idempotency.Guard{Store: funcStore{claim: func(context.Context, string, time.Duration) (string, error) {
+		return "", errBackend
 	}}}
 	r := &runs{rec: okRecord}
 	res, err := g.Do(t.Context(), "k", "fp", r.fn)
@@ -285,9 +288,9 @@ func TestGuardInFlight(t *testing.T) {
 		fp      string
 		err     error
 	}{
-		{"still running", []error{idempotency.ErrNotFound, idempotency.ErrNotFound}, "fp", idempotency.ErrInFlight},
-		{"finished meanwhile", []error{idempotency.ErrNotFound, nil}, "fp", nil},
-		{"finished meanwhile, mismatch", []error{idempotency.ErrNotFound, nil}, "other", idempotency.ErrMismatch},
+		{"still running", []error{idempotency.ErrNotFound}, "fp", idempotency.ErrInFlight},
+		{"finished meanwhile", []error{nil}, "fp", nil},
+		{"finished meanwhile, mismatch", []error{nil}, "other", idempotency.ErrMismatch},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

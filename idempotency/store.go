@@ -47,3 +47,12 @@ type Store interface {
 	// and return nil.
 	Put(ctx context.Context, key string, rec Record, ttl time.Duration) error
 }
+
+// Completer is an optional extension of a Store whose backend can store a
+// record and release a claim in one round trip. A Guard uses it when the
+// Store has it.
+type Completer interface {
+	// Complete does Put(key, rec, ttl) and then Release(key, token), with
+	// their semantics, as one operation.
+	Complete(ctx context.Context, key, token string, rec Record, ttl time.Duration) error
+}

@@ -37,6 +37,14 @@ var releaseScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`)
 
+// completeScript stores the record KEYS[1] = ARGV[1] for ARGV[2]
+// milliseconds unless one exists, then deletes the claim KEYS[2] if it
+// holds token ARGV[3]: Put and Release in one round trip.
+var completeScript = redis.NewScript(`
+redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
+return 1`)
+
 // Store is an idempotency.Store on Redis. It is safe for concurrent use by
 // many goroutines and many processes sharing the Redis server.
 type Store struct {
@@ -44,7 +52,10 @@ type Store struct {
 	prefix string
 }
 
-var _ idempotency.Store = (*Store)(nil)
+var (
+	_ idempotency.Store     = (*Store)(nil)
+	_ idempotency.Completer = (*Store)(nil)
+)
 
 // New returns a Store that keeps its keys under prefix in c.
 func New(c redis.UniversalClient, prefix string) *Store {
@@ -99,6 +110,18 @@ func (s *Store) Put(ctx context.Context, key string, rec idempotency.Record, ttl
 	err := s.c.Do(ctx, "SET", s.recKey(key), Encode(rec), "PX", millis(ttl), "NX").Err()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("redisstore: put: %w", err)
+	}
+	return nil
+}
+
+// Complete is Put(key, rec, ttl) then Release(key, token), in one script.
+func (s *Store) Complete(ctx context.Context, key, token string, rec idempotency.Record, ttl time.Duration) error {
+	if ttl <= 0 {
+		return ErrDuration
+	}
+	keys := []string{s.recKey(key), s.claimKey(key)}
+	if err := completeScript.Run(ctx, s.c, keys, Encode(rec), millis(ttl), token).Err(); err != nil {
+		return fmt.Errorf("redisstore: complete: %w", err)
 	}
 	return nil
 }
