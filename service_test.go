@@ -1,0 +1,286 @@
+package idemsum_test
+
+import (
+	"context"
+	"errors"
+	"math/big"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"idemsum"
+	"idemsum/idempotency"
+)
+
+func TestFingerprint(t *testing.T) {
+	t.Parallel()
+	numbers := []uint64{1, 2, 5, 11, 12, 21, 112, idemsum.MaxNumber - 1, idemsum.MaxNumber}
+	seen := map[string]uint64{}
+	for _, n := range numbers {
+		fp := idemsum.Fingerprint(n)
+		if fp == "" {
+			t.Errorf("Fingerprint(%d): got empty, want a digest", n)
+		}
+		if again := idemsum.Fingerprint(n); again != fp {
+			t.Errorf("Fingerprint(%d) twice: got %q and %q, want equal", n, fp, again)
+		}
+		if m, ok := seen[fp]; ok {
+			t.Errorf("Fingerprint(%d): got the fingerprint of %d, want distinct", n, m)
+		}
+		seen[fp] = n
+	}
+}
+
+// fakeAdder is an in-memory idemsum.Adder with Ledger semantics: a key is
+// added once, later additions get the first one's Result as Existing.
+type fakeAdder struct {
+	mu    sync.Mutex
+	total big.Int
+	keys  map[string]idemsum.Result
+	calls []idemsum.Addition
+	err   error
+}
+
+func newAdder() *fakeAdder { return &fakeAdder{keys: map[string]idemsum.Result{}} }
+
+func (f *fakeAdder) Add(_ context.Context, a idemsum.Addition) (idemsum.Result, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, a)
+	if f.err != nil {
+		return idemsum.Result{}, f.err
+	}
+	if r, ok := f.keys[a.Key]; ok && a.Key != "" {
+		r.Existing = true
+		return r, nil
+	}
+	f.total.Add(&f.total, new(big.Int).SetUint64(a.Number))
+	r := idemsum.Result{Total: f.total.String(), Number: a.Number}
+	if a.Key != "" {
+		f.keys[a.Key] = r
+	}
+	return r, nil
+}
+
+func (f *fakeAdder) Total(context.Context) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.total.String(), f.err
+}
+
+// ledgerOf adapts fakeAdder's Total into an idemsum.Ledger.
+type ledgerOf struct{ *fakeAdder }
+
+func (l ledgerOf) Add(ctx context.Context, adds []idemsum.Addition) ([]idemsum.Result, error) {
+	res := make([]idemsum.Result, len(adds))
+	for i, a := range adds {
+		r, err := l.fakeAdder.Add(ctx, a)
+		if err != nil {
+			return nil, err
+		}
+		res[i] = r
+	}
+	return res, nil
+}
+
+// mapStore is a minimal in-memory idempotency.Store without expiry.
+type mapStore struct {
+	mu     sync.Mutex
+	recs   map[string]idempotency.Record
+	claims map[string]bool
+}
+
+func newMapStore() *mapStore {
+	return &mapStore{recs: map[string]idempotency.Record{}, claims: map[string]bool{}}
+}
+
+func (s *mapStore) Get(_ context.Context, key string) (idempotency.Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.recs[key]
+	if !ok {
+		return r, idempotency.ErrNotFound
+	}
+	return r, nil
+}
+
+func (s *mapStore) Claim(_ context.Context, key string, _ time.Duration) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.recs[key]; ok || s.claims[key] {
+		return "", idempotency.ErrInFlight
+	}
+	s.claims[key] = true
+	return key, nil
+}
+
+func (s *mapStore) Release(_ context.Context, key, token string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.claims, key)
+	return nil
+}
+
+func (s *mapStore) Put(_ context.Context, key string, rec idempotency.Record, _ time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.recs[key]; !ok {
+		s.recs[key] = rec
+	}
+	return nil
+}
+
+func newService(a *fakeAdder, s idempotency.Store) *idemsum.Service {
+	return &idemsum.Service{
+		Adder:  a,
+		Ledger: ledgerOf{a},
+		Guard:  &idempotency.Guard{Store: s, Lease: time.Second, TTL: time.Hour},
+	}
+}
+
+// storeCases run each Service test with the fence alone and with a cache.
+var storeCases = []struct {
+	name  string
+	store func() idempotency.Store
+}{
+	{"no store", func() idempotency.Store { return nil }},
+	{"store", func() idempotency.Store { return newMapStore() }},
+}
+
+func TestServiceAddKeyless(t *testing.T) {
+	t.Parallel()
+	a := newAdder()
+	svc := newService(a, newMapStore())
+	ctx := context.Background()
+	for i, want := range []string{"{\"total\":5}\n", "{\"total\":10}\n", "{\"total\":15}\n"} {
+		res, err := svc.Add(ctx, "", 5)
+		if err != nil {
+			t.Fatalf("add %d: got error %v, want nil", i, err)
+		}
+		assertRecord(t, res, want, false)
+		if res.Fingerprint != idemsum.Fingerprint(5) {
+			t.Errorf("add %d fingerprint: got %q, want Fingerprint(5)", i, res.Fingerprint)
+		}
+	}
+	if len(a.calls) != 3 {
+		t.Errorf("adder calls: got %d, want 3", len(a.calls))
+	}
+	for _, c := range a.calls {
+		if c != (idemsum.Addition{Number: 5}) {
+			t.Errorf("addition: got %+v, want %+v", c, idemsum.Addition{Number: 5})
+		}
+	}
+}
+
+func assertRecord(tb testing.TB, res idempotency.Result, body string, replayed bool) {
+	tb.Helper()
+	if string(res.Body) != body {
+		tb.Errorf("body: got %q, want %q", res.Body, body)
+	}
+	if res.Replayed != replayed {
+		tb.Errorf("replayed: got %v, want %v", res.Replayed, replayed)
+	}
+	if res.Status != http.StatusOK {
+		tb.Errorf("status: got %d, want %d", res.Status, http.StatusOK)
+	}
+	if res.ContentType != "application/json" {
+		tb.Errorf("content type: got %q, want %q", res.ContentType, "application/json")
+	}
+}
+
+func TestServiceAddKeyed(t *testing.T) {
+	t.Parallel()
+	for _, sc := range storeCases {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			a := newAdder()
+			svc := newService(a, sc.store())
+			ctx := context.Background()
+			if _, err := svc.Add(ctx, "", 10); err != nil {
+				t.Fatalf("keyless add: %v", err)
+			}
+			first, err := svc.Add(ctx, "K", 5)
+			if err != nil {
+				t.Fatalf("first: got error %v, want nil", err)
+			}
+			assertRecord(t, first, "{\"total\":15}\n", false)
+			if _, err := svc.Add(ctx, "", 100); err != nil {
+				t.Fatalf("keyless add: %v", err)
+			}
+			again, err := svc.Add(ctx, "K", 5)
+			if err != nil {
+				t.Fatalf("replay: got error %v, want nil", err)
+			}
+			assertRecord(t, again, string(first.Body), true)
+			if _, err := svc.Add(ctx, "K", 6); !errors.Is(err, idempotency.ErrMismatch) {
+				t.Errorf("mismatch: got %v, want %v", err, idempotency.ErrMismatch)
+			}
+			other, err := svc.Add(ctx, "k", 6)
+			if err != nil {
+				t.Fatalf("key differing in case: got error %v, want nil", err)
+			}
+			assertRecord(t, other, "{\"total\":121}\n", false)
+			if got := a.total.String(); got != "121" {
+				t.Errorf("total: got %s, want 121", got)
+			}
+		})
+	}
+}
+
+func TestServiceAddError(t *testing.T) {
+	t.Parallel()
+	errDown := errors.New("mysql down")
+	for _, sc := range storeCases {
+		for _, key := range []string{"", "K"} {
+			t.Run(sc.name+"/key="+key, func(t *testing.T) {
+				t.Parallel()
+				a := newAdder()
+				a.err = errDown
+				svc := newService(a, sc.store())
+				if _, err := svc.Add(context.Background(), key, 5); !errors.Is(err, errDown) {
+					t.Fatalf("add: got %v, want %v", err, errDown)
+				}
+				a.err = nil
+				res, err := svc.Add(context.Background(), key, 5)
+				if err != nil {
+					t.Fatalf("retry: got error %v, want nil", err)
+				}
+				assertRecord(t, res, "{\"total\":5}\n", false)
+			})
+		}
+	}
+}
+
+func TestServiceAddInFlight(t *testing.T) {
+	t.Parallel()
+	s := newMapStore()
+	s.claims["K"] = true // another request holds the key
+	a := newAdder()
+	svc := newService(a, s)
+	if _, err := svc.Add(context.Background(), "K", 5); !errors.Is(err, idempotency.ErrInFlight) {
+		t.Errorf("add: got %v, want %v", err, idempotency.ErrInFlight)
+	}
+	if len(a.calls) != 0 {
+		t.Errorf("adder calls: got %v, want none", a.calls)
+	}
+}
+
+func TestServiceTotal(t *testing.T) {
+	t.Parallel()
+	a := newAdder()
+	svc := newService(a, nil)
+	for _, n := range []uint64{idemsum.MaxNumber, idemsum.MaxNumber, idemsum.MaxNumber} {
+		if _, err := svc.Add(context.Background(), "", n); err != nil {
+			t.Fatalf("add: %v", err)
+		}
+	}
+	got, err := svc.Total(context.Background())
+	if want := "{\"total\":27670116110564327421}\n"; err != nil || string(got) != want {
+		t.Errorf("Total: got %q, %v; want %q, nil", got, err, want)
+	}
+	a.err = errors.New("mysql down")
+	if _, err := svc.Total(context.Background()); !errors.Is(err, a.err) {
+		t.Errorf("Total when down: got %v, want %v", err, a.err)
+	}
+}
