@@ -3,7 +3,9 @@ package mysql_test
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"testing"
+	"time"
 
 	"idemsum"
 	"idemsum/internal/testenv"
@@ -28,16 +30,62 @@ func TestLedgerAddSmoke(t *testing.T) {
 	t.Parallel()
 	l, _ := newLedger(t)
 	ctx := context.Background()
-	got, err := l.Add(ctx, []idemsum.Addition{{Key: "a", Number: 5}, {Number: 7}, {Key: "b", Number: 3}, {Key: "a", Number: 9}})
-	if err != nil {
-		t.Fatalf("add: %v", err)
+	steps := []struct {
+		adds []idemsum.Addition
+		want []idemsum.Result
+	}{
+		{
+			[]idemsum.Addition{{Key: "a", Number: 5}, {Number: 7}, {Key: "b", Number: 3}, {Key: "a", Number: 9}},
+			[]idemsum.Result{{Total: "5", Number: 5}, {Total: "12", Number: 7}, {Total: "15", Number: 3}, {Total: "5", Number: 5, Existing: true}},
+		},
+		{
+			[]idemsum.Addition{{Key: "c", Number: 1}, {Key: "a", Number: 5}, {Key: "d", Number: 2}},
+			[]idemsum.Result{{Total: "16", Number: 1}, {Total: "5", Number: 5, Existing: true}, {Total: "18", Number: 2}},
+		},
 	}
-	t.Logf("%+v", got)
-	got, err = l.Add(ctx, []idemsum.Addition{{Key: "c", Number: 1}, {Key: "a", Number: 5}, {Key: "d", Number: 2}})
-	if err != nil {
-		t.Fatalf("add: %v", err)
+	for i, s := range steps {
+		got, err := l.Add(ctx, s.adds)
+		if err != nil {
+			t.Fatalf("step %d: add: %v", i, err)
+		}
+		if !slices.Equal(got, s.want) {
+			t.Errorf("step %d:\ngot  %+v\nwant %+v", i, got, s.want)
+		}
 	}
-	t.Logf("%+v", got)
-	tot, err := l.Total(ctx)
-	t.Logf("total %s %v", tot, err)
+	if tot, err := l.Total(ctx); err != nil || tot != "18" {
+		t.Errorf("total: got %q, %v; want %q, nil", tot, err, "18")
+	}
+}
+
+// TestLedgerStampsKeysWithItsClock checks that key records carry the
+// injected clock's time (what retention purges by).
+func TestLedgerStampsKeysWithItsClock(t *testing.T) {
+	t.Parallel()
+	l, db := newLedger(t)
+	at := time.Date(2030, 1, 2, 3, 4, 5, 6e6, time.UTC)
+	l.Now = func() time.Time { return at }
+	addAll(t, l, idemsum.Addition{Key: "a", Number: 1}, idemsum.Addition{Number: 2})
+	var ms int64
+	if err := db.QueryRow("SELECT created_ms FROM sum_ledger WHERE idem_key = 'a'").Scan(&ms); err != nil || ms != at.UnixMilli() {
+		t.Errorf("created_ms: got %d (%v), want %d", ms, err, at.UnixMilli())
+	}
+	var rows int
+	if err := db.QueryRow("SELECT COUNT(*) FROM sum_ledger").Scan(&rows); err != nil || rows != 1 {
+		t.Errorf("ledger rows: got %d (%v), want 1 (keyless additions leave no record)", rows, err)
+	}
+}
+
+// TestLedgerErrorsWhenMySQLIsGone checks that Add and Total report an
+// error, not a result, when the database cannot be reached.
+func TestLedgerErrorsWhenMySQLIsGone(t *testing.T) {
+	t.Parallel()
+	l, db := newLedger(t)
+	addAll(t, l, idemsum.Addition{Key: "a", Number: 1})
+	db.Close()
+	if res, err := l.Add(context.Background(), []idemsum.Addition{{Key: "b", Number: 1}}); err == nil {
+		t.Errorf("add: got %+v, nil; want an error", res)
+	}
+	if tot, err := l.Total(context.Background()); err == nil {
+		t.Errorf("total: got %q, nil; want an error", tot)
+	}
 }

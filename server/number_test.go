@@ -3,6 +3,7 @@ package server_test
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"idemsum"
@@ -162,6 +163,7 @@ func TestAddNumberSources(t *testing.T) {
 		{"malformed query", request{method: http.MethodPost, target: "/sum?number=5;x=1"}, 0},
 		{"malformed query escape", request{method: http.MethodPost, target: "/sum?number=%zz"}, 0},
 		{"malformed form", formBody("/sum", "number=%zz"), 0},
+		{"long unknown field", request{method: http.MethodPost, target: "/sum?number=5&" + strings.Repeat("x", 300) + "=1"}, 0},
 		{"legacy key name on /sum", request{method: http.MethodPost, target: "/sum?number=5&ikey=abc"}, 0},
 	}
 	for _, tc := range tests {
