@@ -1,0 +1,241 @@
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/big"
+	"net/http"
+	"regexp"
+	"sort"
+	"testing"
+	"time"
+)
+
+// totalBody is the exact shape of every 200 body: {"total":N} and a newline.
+var totalBody = regexp.MustCompile(`^\{"total":(0|[1-9][0-9]*)\}\n$`)
+
+// parseTotal returns N of a {"total":N} body.
+func parseTotal(body []byte) (*big.Int, error) {
+	m := totalBody.FindSubmatch(body)
+	if m == nil {
+		return nil, fmt.Errorf(`body %q is not {"total":N} and a newline`, body)
+	}
+	n, _ := new(big.Int).SetString(string(m[1]), 10)
+	return n, nil
+}
+
+// getTotal reads GET /sum from in.
+func getTotal(t testing.TB, in *Instance) *big.Int {
+	t.Helper()
+	c := &http.Client{Timeout: 10 * time.Second}
+	req, _ := http.NewRequest(http.MethodGet, in.URL()+"/sum", nil)
+	resp, err := do(c, req)
+	if err != nil {
+		t.Fatalf("GET /sum on %s: %v", in.Name, err)
+	}
+	if resp.Status != http.StatusOK {
+		t.Fatalf("GET /sum on %s: got status %d, want 200; body %s", in.Name, resp.Status, resp.Body)
+	}
+	n, err := parseTotal(resp.Body)
+	if err != nil {
+		t.Fatalf("GET /sum on %s: %v", in.Name, err)
+	}
+	return n
+}
+
+// checkAll asserts every invariant over the keyed additions in res, made
+// on c starting from the total initial, once the load is over:
+//
+//	(a) GET /sum on every live instance == initial + Σ numbers, each key once;
+//	(b) every Send of every key got a 200, all bodies of a key byte-identical,
+//	    at most one not marked Idempotent-Replayed (exactly one when no
+//	    attempt of the key could have added unseen);
+//	(c) linearizable: sorted by total, each total − its number is the
+//	    previous total, from initial, strictly increasing, no gaps;
+//	(d) MySQL: sum_ledger holds exactly these keys with their numbers and
+//	    totals, sum_total the final total, and the database has no routines,
+//	    triggers or events;
+//	(e) every Redis key under c's prefix has an expiry.
+func checkAll(t testing.TB, c *Cluster, res *Results, initial *big.Int) {
+	t.Helper()
+	want := new(big.Int).Set(initial)
+	type entry struct {
+		key    string
+		number uint64
+		total  *big.Int
+	}
+	var entries []entry
+	var sends, replays int
+	res.Each(func(ks *KeyState) {
+		want.Add(want, new(big.Int).SetUint64(ks.Number))
+		total, n, r := checkKey(t, ks)
+		sends, replays = sends+n, replays+r
+		if total != nil {
+			entries = append(entries, entry{ks.Name, ks.Number, total})
+		}
+	})
+	// (a)
+	for _, in := range c.Live() {
+		if got := getTotal(t, in); got.Cmp(want) != 0 {
+			t.Errorf("(a) GET /sum on %s = %v, want %v (initial %v + each key's number once; off by %v)",
+				in.Name, got, want, initial, new(big.Int).Sub(got, want))
+		}
+	}
+	// (c)
+	sort.Slice(entries, func(i, j int) bool { return entries[i].total.Cmp(entries[j].total) < 0 })
+	prev := new(big.Int).Set(initial)
+	bad := 0
+	for _, e := range entries {
+		before := new(big.Int).Sub(e.total, new(big.Int).SetUint64(e.number))
+		if before.Cmp(prev) != 0 {
+			if bad++; bad <= 5 {
+				t.Errorf("(c) key %s: total %v − number %d = %v, want the previous total %v", e.key, e.total, e.number, before, prev)
+			}
+		}
+		prev = e.total
+	}
+	if len(entries) == res.Len() && prev.Cmp(want) != 0 {
+		t.Errorf("(c) the last total in the serial order is %v, want the final total %v", prev, want)
+	}
+	// (d), (e)
+	checkLedger(t, c, res, want)
+	checkNoRoutines(t, c)
+	checkRedisTTLs(t, c)
+	t.Logf("checked %d keys, %d sends (%d replayed): total %v = initial %v + %v",
+		res.Len(), sends, replays, want, initial, new(big.Int).Sub(want, initial))
+}
+
+// checkKey checks (b) for one key and returns its total (nil if the key
+// failed), its number of Sends and of replays.
+func checkKey(t testing.TB, ks *KeyState) (total *big.Int, sends, replays int) {
+	t.Helper()
+	var body []byte
+	fresh, uncertain := 0, false
+	for _, s := range ks.Sends {
+		uncertain = uncertain || s.Uncertain()
+		if !s.OK {
+			t.Errorf("(b) key %s copy %d: no 200: %s", ks.Name, s.Copy, s.Fail)
+			return nil, len(ks.Sends), replays
+		}
+		if body == nil {
+			body = s.Body
+		} else if !bytes.Equal(body, s.Body) {
+			t.Errorf("(b) key %s: bodies differ: %q (first) and %q (from instance %d, replayed=%v)", ks.Name, body, s.Body, s.Inst, s.Replayed)
+		}
+		if s.Replayed {
+			replays++
+		} else {
+			fresh++
+		}
+	}
+	if fresh > 1 || (fresh == 0 && !uncertain) {
+		t.Errorf("(b) key %s: %d responses without Idempotent-Replayed, want exactly 1 (or 0 when an attempt failed unseen)", ks.Name, fresh)
+	}
+	total, err := parseTotal(body)
+	if err != nil {
+		t.Errorf("(b) key %s: %v", ks.Name, err)
+	}
+	return total, len(ks.Sends), replays
+}
+
+// checkLedger checks (d): the ledger rows and the total in MySQL.
+func checkLedger(t testing.TB, c *Cluster, res *Results, want *big.Int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var count int
+	if err := c.DB.QueryRowContext(ctx, "SELECT COUNT(*) FROM sum_ledger").Scan(&count); err != nil {
+		t.Fatalf("(d) count ledger: %v", err)
+	}
+	if count != res.Len() {
+		t.Errorf("(d) SELECT COUNT(*) FROM sum_ledger = %d, want %d keys", count, res.Len())
+	}
+	var total string
+	if err := c.DB.QueryRowContext(ctx, "SELECT total FROM sum_total WHERE id = 1").Scan(&total); err != nil {
+		t.Fatalf("(d) read sum_total: %v", err)
+	}
+	if total != want.String() {
+		t.Errorf("(d) sum_total.total = %s, want %v", total, want)
+	}
+	rows, err := c.DB.QueryContext(ctx, "SELECT idem_key, number, total FROM sum_ledger")
+	if err != nil {
+		t.Fatalf("(d) read ledger: %v", err)
+	}
+	defer rows.Close()
+	type row struct{ number, total string }
+	ledger := map[string]row{}
+	for rows.Next() {
+		var k []byte
+		var r row
+		if err := rows.Scan(&k, &r.number, &r.total); err != nil {
+			t.Fatalf("(d) scan ledger: %v", err)
+		}
+		ledger[string(k)] = r
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("(d) read ledger: %v", err)
+	}
+	bad := 0
+	res.Each(func(ks *KeyState) {
+		r, ok := ledger[ks.Name]
+		var body []byte
+		for _, s := range ks.Sends {
+			if s.OK {
+				body = s.Body
+			}
+		}
+		wantTotal, _ := parseTotal(body)
+		switch {
+		case !ok:
+			bad++
+			if bad <= 5 {
+				t.Errorf("(d) key %s: not in sum_ledger", ks.Name)
+			}
+		case r.number != fmt.Sprint(ks.Number) || (wantTotal != nil && r.total != wantTotal.String()):
+			bad++
+			if bad <= 5 {
+				t.Errorf("(d) key %s: ledger row number %s total %s, want number %d total %v", ks.Name, r.number, r.total, ks.Number, wantTotal)
+			}
+		}
+	})
+}
+
+// checkNoRoutines checks that the test database has no stored procedure,
+// function, trigger or event (DESIGN.md §1).
+func checkNoRoutines(t testing.TB, c *Cluster) {
+	t.Helper()
+	queries := map[string]string{
+		"routines": "SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()",
+		"triggers": "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()",
+		"events":   "SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = DATABASE()",
+	}
+	for what, q := range queries {
+		var n int
+		if err := c.DB.QueryRow(q).Scan(&n); err != nil {
+			t.Fatalf("count %s: %v", what, err)
+		}
+		if n != 0 {
+			t.Errorf("(d) the database has %d %s, want none", n, what)
+		}
+	}
+}
+
+// checkRedisTTLs checks (e): every key under c's prefix has an expiry.
+func checkRedisTTLs(t testing.TB, c *Cluster) {
+	t.Helper()
+	if c.Redis == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ttls, err := scanTTLs(ctx, c.Redis, c.Prefix)
+	if err != nil {
+		t.Fatalf("(e) %v", err)
+	}
+	for k, ttl := range ttls {
+		if ttl <= 0 {
+			t.Errorf("(e) Redis key %q: PTTL %v, want a positive expiry", k, ttl)
+		}
+	}
+}

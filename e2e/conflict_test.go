@@ -1,0 +1,173 @@
+package e2e_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// claim takes key's in-flight claim directly in Redis, the way an
+// instance does (redisstore: P+"claim:"+K holding a token, with PX), so
+// that the key is deterministically "being processed" for ttl.
+func claim(t testing.TB, c *Cluster, key string, ttl time.Duration) {
+	t.Helper()
+	ok, err := c.Redis.SetNX(t.Context(), c.Prefix+"claim:"+key, "e2e-holder", ttl).Result()
+	if err != nil || !ok {
+		t.Fatalf("take the claim of %s: %v %v", key, ok, err)
+	}
+}
+
+func TestKeyReuseAndInFlight(t *testing.T) {
+	t.Parallel()
+	c := StartCluster(t, Options{Instances: 3})
+	initial := getTotal(t, c.Instances[0])
+	res := newResults()
+	d := newDriver(t, c, res)
+	keys := newKeys("reuse", loadKeys)
+	waitDone(t, d.Go(keys), 90*time.Second)
+	t.Logf("%d keys × %d copies: %s", d.Total, d.Dup, &d.Stats)
+
+	t.Run("reused with another number", func(t *testing.T) {
+		// Half of the keys lose their Redis record first, so that their 422
+		// must come from the MySQL ledger.
+		for i, k := range keys {
+			if i%2 == 0 {
+				c.Redis.Del(t.Context(), c.Prefix+"rec:"+k.Name)
+			}
+		}
+		var wg sync.WaitGroup
+		work := make(chan int)
+		for range 12 {
+			wg.Go(func() {
+				for i := range work {
+					k := keys[i]
+					in := c.Instances[(i+1)%len(c.Instances)]
+					resp, err := sendOne(t.Context(), hostileClient, in, Key{k.Name, k.Number + 1 + uint64(i%3)})
+					if err != nil {
+						t.Errorf("reuse %s on %s: %v", k.Name, in.Name, err)
+						continue
+					}
+					checkProblem(t, fmt.Sprintf("key %s reused with another number on %s (record in Redis: %v)", k.Name, in.Name, i%2 == 1), resp, http.StatusUnprocessableEntity)
+				}
+			})
+		}
+		for i := range keys {
+			work <- i
+		}
+		close(work)
+		wg.Wait()
+	})
+
+	t.Run("in flight", func(t *testing.T) {
+		for _, k := range newKeys("inflight", 10) {
+			claim(t, c, k.Name, 5*time.Second)
+			for _, in := range c.Instances {
+				for _, n := range []uint64{k.Number, k.Number + 1} {
+					resp, err := sendOne(t.Context(), hostileClient, in, Key{k.Name, n})
+					if err != nil {
+						t.Fatalf("POST %s on %s: %v", k.Name, in.Name, err)
+					}
+					name := fmt.Sprintf("key %s in flight, number %d, on %s", k.Name, n, in.Name)
+					checkProblem(t, name, resp, http.StatusConflict)
+					if _, err := retryAfter(resp); err != nil || resp.Header.Get("Retry-After") == "" {
+						t.Errorf("%s: %v", name, err)
+					}
+				}
+			}
+			c.Redis.Del(t.Context(), c.Prefix+"claim:"+k.Name) // released without a record
+			resp, err := sendOne(t.Context(), hostileClient, c.Instances[0], k)
+			if err != nil {
+				t.Fatalf("POST %s after the release: %v", k.Name, err)
+			}
+			want200(t, res, k, 0, "after the claim was released", resp, false)
+		}
+	})
+
+	t.Run("claim expires", func(t *testing.T) {
+		// A holder that died leaves its claim; within the lease the key is
+		// usable again and adds once (DESIGN.md §4.6).
+		const lease = 1500 * time.Millisecond
+		var wg sync.WaitGroup
+		for i, k := range newKeys("expiry", 5) {
+			claim(t, c, k.Name, lease)
+			wg.Go(func() { awaitExpiry(t, c, res, k, i, lease) })
+		}
+		wg.Wait()
+	})
+
+	t.Run("Prefer wait", func(t *testing.T) {
+		k := newKeys("prefer", 1)[0]
+		claim(t, c, k.Name, 5*time.Second)
+		// A short wait runs out while the claim lives: still 409.
+		resp := postPrefer(t, c.Instances[1], k, "wait=1")
+		checkProblem(t, "Prefer: wait=1 on a key held for 5s", resp, http.StatusConflict)
+		// A long wait sees the claim released and takes it over.
+		released := make(chan time.Time, 1)
+		go func() {
+			time.Sleep(300 * time.Millisecond)
+			c.Redis.Del(t.Context(), c.Prefix+"claim:"+k.Name)
+			released <- time.Now()
+		}()
+		resp = postPrefer(t, c.Instances[2], k, "wait=4")
+		done := time.Now()
+		want200(t, res, k, 2, "Prefer: wait=4, claim released after 300ms", resp, false)
+		if at := <-released; done.Before(at) || done.Sub(at) > 2*time.Second {
+			t.Errorf("Prefer: wait=4: answered %v after the release, want soon after it", done.Sub(at))
+		}
+		if got := resp.Header.Get("Preference-Applied"); !strings.HasPrefix(got, "wait") {
+			t.Errorf("Prefer: wait=4: got Preference-Applied %q, want wait=...", got)
+		}
+	})
+
+	t.Run("conflicts are not logged as errors", func(t *testing.T) {
+		for _, in := range c.Instances {
+			var errs []string
+			for _, line := range strings.Split(in.log.Tail(maxLog), "\n") {
+				if strings.Contains(line, `"level":"ERROR"`) {
+					errs = append(errs, line)
+				}
+			}
+			if len(errs) > 0 {
+				t.Errorf("%s logged %d lines at level ERROR although nothing failed (only 409 and 422 answers), e.g.:\n%s",
+					in.Name, len(errs), strings.Join(errs[:min(3, len(errs))], "\n"))
+			}
+		}
+	})
+	checkAll(t, c, res, initial)
+}
+
+// postPrefer posts k to in with a Prefer header.
+func postPrefer(t testing.TB, in *Instance, k Key, prefer string) *Response {
+	t.Helper()
+	h := hdr("Idempotency-Key", k.Name, "Prefer", prefer)
+	return call(t, in, "POST", "/sum", h, "application/json", fmt.Sprintf(`{"number":%d}`, k.Number))
+}
+
+// awaitExpiry polls k, claimed for lease by a holder that never comes
+// back, until a 200: it must see 409 first and succeed soon after the
+// claim expires.
+func awaitExpiry(t testing.TB, c *Cluster, res *Results, k Key, first int, lease time.Duration) {
+	start := time.Now()
+	conflicts := 0
+	for {
+		inst := (first + conflicts) % len(c.Instances)
+		resp, err := sendOne(t.Context(), hostileClient, c.Instances[inst], k)
+		if err != nil {
+			t.Errorf("POST %s: %v", k.Name, err)
+			return
+		}
+		if resp.Status == http.StatusConflict && time.Since(start) < 10*lease {
+			conflicts++
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		want200(t, res, k, inst, "after the claim expired", resp, false)
+		break
+	}
+	if took := time.Since(start); conflicts == 0 || took > lease+2*time.Second {
+		t.Errorf("key %s: resolved after %v and %d conflicts, want 409 while the claim lives and 200 once it expires (%v)", k.Name, took, conflicts, lease)
+	}
+}

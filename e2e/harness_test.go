@@ -1,0 +1,364 @@
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "github.com/go-sql-driver/mysql"
+	"github.com/redis/go-redis/v9"
+
+	"idemsum/internal/testenv"
+)
+
+// leaseTTL is every instance's -lease-ttl: short, so that claims of dead
+// or frozen instances expire fast.
+const leaseTTL = time.Second
+
+// Options configure a Cluster.
+type Options struct {
+	Instances int
+	// RedisURL is the instances' -redis-url: "" means the test Redis
+	// (testenv), "off" MySQL-only mode; anything else is passed as is.
+	RedisURL string
+	// RedisDB selects the database of the test Redis when RedisURL is "".
+	RedisDB int
+}
+
+// Cluster is N sumd processes sharing one fresh MySQL database and one
+// Redis key prefix of the test's own.
+type Cluster struct {
+	DSN       string
+	DB        *sql.DB       // the test database, for direct checks
+	Redis     *redis.Client // the instances' Redis database; nil without one
+	RedisURL  string
+	Prefix    string
+	Instances []*Instance
+}
+
+// StartCluster starts opts.Instances instances, all healthy on return.
+// Cleanup kills them (SIGKILL) and shows their stderr if the test failed.
+func StartCluster(t testing.TB, opts Options) *Cluster {
+	t.Helper()
+	c := &Cluster{DSN: testenv.MySQL(t), RedisURL: opts.RedisURL}
+	c.Prefix = "idemsum:e2e:" + testenv.Unique() + ":"
+	if c.RedisURL == "" {
+		testenv.Redis(t) // skips (or fails in CI) when Redis is absent
+		c.RedisURL = redisURLDB(opts.RedisDB)
+		c.Redis = newRedisClient(t, c.RedisURL)
+		usedPrefixes.Store(c.Prefix, c.RedisURL)
+	}
+	db, err := sql.Open("mysql", c.DSN)
+	if err != nil {
+		t.Fatalf("open test database: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	c.DB = db
+	args := []string{
+		"-http-addr", "127.0.0.1:0",
+		"-mysql-dsn", c.DSN,
+		"-redis-url", c.RedisURL,
+		"-redis-prefix", c.Prefix,
+		"-key-ttl", "10m",
+		"-lease-ttl", leaseTTL.String(),
+		"-mysql-max-conns", "8",
+		"-shutdown-timeout", "2s",
+	}
+	for i := range opts.Instances {
+		in := &Instance{t: t, Name: fmt.Sprintf("sumd%d", i), args: args, log: &logBuffer{}}
+		t.Cleanup(in.cleanup)
+		in.start()
+		c.Instances = append(c.Instances, in)
+	}
+	return c
+}
+
+func newRedisClient(t testing.TB, u string) *redis.Client {
+	t.Helper()
+	opt, err := redis.ParseURL(u)
+	if err != nil {
+		t.Fatalf("parse %s: %v", u, err)
+	}
+	c := redis.NewClient(opt)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// Live returns the instances that run and are not frozen.
+func (c *Cluster) Live() []*Instance {
+	var live []*Instance
+	for _, in := range c.Instances {
+		if in.Live() {
+			live = append(live, in)
+		}
+	}
+	return live
+}
+
+// Instance is one sumd process, restartable; its stderr over all its runs
+// is kept in log.
+type Instance struct {
+	t    testing.TB
+	Name string
+	args []string
+	log  *logBuffer
+
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	addr    string
+	done    chan struct{} // closed when the process has exited
+	killed  bool          // the test ended the process on purpose
+	stopped bool          // SIGSTOPped
+	runs    int
+}
+
+// URL returns the base URL of the current run, such as http://127.0.0.1:4711.
+func (in *Instance) URL() string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return "http://" + in.addr
+}
+
+// Live reports whether the process runs and is not frozen.
+func (in *Instance) Live() bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return !in.killed && !in.stopped
+}
+
+// start runs the binary, reads its address from stdout and polls /healthz.
+func (in *Instance) start() {
+	t := in.t
+	t.Helper()
+	in.mu.Lock()
+	in.runs++
+	fmt.Fprintf(in.log, "==== %s run %d\n", in.Name, in.runs)
+	addrs := make(chan string, 1)
+	cmd := exec.Command(sumdBin, in.args...)
+	cmd.Stdout = &addrWriter{addrs: addrs}
+	cmd.Stderr = in.log
+	cmd.SysProcAttr = sysProcAttr()
+	if err := cmd.Start(); err != nil {
+		in.mu.Unlock()
+		t.Fatalf("start %s: %v", in.Name, err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	in.cmd, in.done, in.killed, in.stopped = cmd, done, false, false
+	in.mu.Unlock()
+
+	select {
+	case addr := <-addrs:
+		in.mu.Lock()
+		in.addr = addr
+		in.mu.Unlock()
+	case <-done:
+		t.Fatalf("%s exited before listening: %v\n%s", in.Name, cmd.ProcessState, in.log.Tail(8<<10))
+	case <-time.After(60 * time.Second):
+		t.Fatalf("%s did not print its address within 60s\n%s", in.Name, in.log.Tail(8<<10))
+	}
+	in.waitHealthy(10 * time.Second)
+}
+
+// waitHealthy polls /healthz until it answers 200 or d passes.
+func (in *Instance) waitHealthy(d time.Duration) {
+	in.t.Helper()
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(d)
+	for {
+		resp, err := client.Get(in.URL() + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			in.t.Fatalf("%s: /healthz not 200 within %v (last error %v)\n%s", in.Name, d, err, in.log.Tail(8<<10))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// signal sends sig to the test's own process of in.
+func (in *Instance) signal(sig syscall.Signal) {
+	in.t.Helper()
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if err := in.cmd.Process.Signal(sig); err != nil {
+		in.t.Fatalf("%s: signal %v: %v", in.Name, sig, err)
+	}
+	switch sig {
+	case syscall.SIGKILL:
+		in.killed = true
+	case syscall.SIGSTOP:
+		in.stopped = true
+	case syscall.SIGCONT:
+		in.stopped = false
+	}
+}
+
+// Kill sends SIGKILL and waits until the process is gone.
+func (in *Instance) Kill() {
+	in.t.Helper()
+	in.signal(syscall.SIGKILL)
+	in.waitExit(10 * time.Second)
+}
+
+// Stop freezes the process with SIGSTOP.
+func (in *Instance) Stop() { in.t.Helper(); in.signal(syscall.SIGSTOP) }
+
+// Cont resumes a frozen process with SIGCONT.
+func (in *Instance) Cont() { in.t.Helper(); in.signal(syscall.SIGCONT) }
+
+// Restart kills the process if it still runs and starts a new one with
+// the same settings (on a new port).
+func (in *Instance) Restart() {
+	in.t.Helper()
+	in.mu.Lock()
+	running := !in.killed
+	in.mu.Unlock()
+	if running {
+		in.Kill()
+	}
+	in.start()
+}
+
+func (in *Instance) waitExit(d time.Duration) {
+	in.t.Helper()
+	in.mu.Lock()
+	done := in.done
+	in.mu.Unlock()
+	select {
+	case <-done:
+	case <-time.After(d):
+		in.t.Fatalf("%s did not exit within %v", in.Name, d)
+	}
+}
+
+// cleanup reports an instance that died on its own or logged a panic,
+// kills the process, and shows its stderr if the test failed.
+func (in *Instance) cleanup() {
+	in.mu.Lock()
+	cmd, done, killed := in.cmd, in.done, in.killed
+	in.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	select {
+	case <-done:
+		if !killed {
+			in.t.Errorf("%s exited on its own: %v", in.Name, cmd.ProcessState)
+		}
+	default:
+		cmd.Process.Signal(syscall.SIGKILL)
+		<-done
+	}
+	if lines := in.log.Crashes(); len(lines) > 0 {
+		in.t.Errorf("%s logged a crash or panic:\n%s", in.Name, strings.Join(lines, "\n"))
+	}
+	if in.t.Failed() {
+		in.t.Logf("stderr of %s (last 16 KiB):\n%s", in.Name, in.log.Tail(16<<10))
+	}
+}
+
+// addrWriter is an instance's stdout: it sends the address of the
+// "sumd listening on http://ADDR" line to addrs, once.
+type addrWriter struct {
+	buf   []byte
+	addrs chan string
+	sent  bool
+}
+
+func (w *addrWriter) Write(p []byte) (int, error) {
+	if w.sent {
+		return len(p), nil
+	}
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		line := string(w.buf[:i])
+		w.buf = w.buf[i+1:]
+		if addr, ok := strings.CutPrefix(line, "sumd listening on http://"); ok {
+			w.addrs <- strings.TrimSpace(addr)
+			w.sent = true
+			return len(p), nil
+		}
+	}
+}
+
+// logBuffer keeps the last maxLog bytes of an instance's stderr and every
+// line that shows a crash.
+type logBuffer struct {
+	mu      sync.Mutex
+	buf     []byte
+	partial []byte
+	crashes []string
+}
+
+const maxLog = 1 << 20
+
+var crashMarkers = []string{"panic", "fatal error", "DATA RACE", "SIGSEGV"}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	if len(b.buf) > 2*maxLog {
+		b.buf = append([]byte(nil), b.buf[len(b.buf)-maxLog:]...)
+	}
+	b.partial = append(b.partial, p...)
+	for {
+		i := bytes.IndexByte(b.partial, '\n')
+		if i < 0 {
+			break
+		}
+		line := string(b.partial[:i])
+		b.partial = b.partial[i+1:]
+		for _, m := range crashMarkers {
+			if strings.Contains(line, m) && len(b.crashes) < 50 {
+				b.crashes = append(b.crashes, line)
+				break
+			}
+		}
+	}
+	return len(p), nil
+}
+
+// Tail returns the last n bytes written.
+func (b *logBuffer) Tail(n int) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf[max(0, len(b.buf)-n):])
+}
+
+// Crashes returns the lines that show a panic or a runtime crash.
+func (b *logBuffer) Crashes() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.crashes...)
+}
+
+// waitFor polls cond every 10ms until it holds or d passes, and reports
+// whether it held.
+func waitFor(ctx context.Context, d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
+}

@@ -1,0 +1,141 @@
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"idemsum/internal/testenv"
+)
+
+// sumdBin is the sumd binary built once by TestMain.
+var sumdBin string
+
+// usedPrefixes maps each Redis key prefix handed to instances to the URL of
+// the Redis database it was used in, for the check after all tests.
+var usedPrefixes sync.Map
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "idemsum-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		os.Exit(1)
+	}
+	code := 1
+	if err := buildSumd(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+	} else {
+		code = m.Run()
+		if err := checkUsedPrefixes(); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e: after all tests:", err)
+			code = 1
+		}
+	}
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// buildSumd builds cmd/sumd into dir (without -race: the binary under test
+// is the production build).
+func buildSumd(dir string) error {
+	sumdBin = filepath.Join(dir, "sumd")
+	cmd := exec.Command("go", "build", "-o", sumdBin, "idemsum/cmd/sumd")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build idemsum/cmd/sumd: %v\n%s", err, out)
+	}
+	return nil
+}
+
+// redisURLDB returns testenv's Redis URL with database db selected.
+func redisURLDB(db int) string {
+	u, err := url.Parse(testenv.RedisURL())
+	if err != nil {
+		return testenv.RedisURL()
+	}
+	u.Path = fmt.Sprintf("/%d", db)
+	return u.String()
+}
+
+// checkUsedPrefixes fails if any key under a prefix the tests used, in
+// any Redis database they used (0 and 15), has no expiry; then it deletes
+// those keys. Instances are all dead by now, so nothing writes any more.
+func checkUsedPrefixes() error {
+	byURL := map[string][]string{}
+	usedPrefixes.Range(func(p, u any) bool {
+		byURL[u.(string)] = append(byURL[u.(string)], p.(string))
+		return true
+	})
+	var bad []string
+	for u, prefixes := range byURL {
+		b, err := sweep(u, prefixes)
+		if err != nil {
+			return err
+		}
+		bad = append(bad, b...)
+	}
+	if len(bad) > 0 {
+		sort.Strings(bad)
+		return fmt.Errorf("%d Redis keys without an expiry: %q", len(bad), bad[:min(len(bad), 20)])
+	}
+	return nil
+}
+
+// sweep returns the keys under prefixes in the database at u that have no
+// expiry, and deletes every key under prefixes. An unreachable Redis
+// (tests skipped) is not an error.
+func sweep(u string, prefixes []string) ([]string, error) {
+	opt, err := redis.ParseURL(u)
+	if err != nil {
+		return nil, err
+	}
+	c := redis.NewClient(opt)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if c.Ping(ctx).Err() != nil {
+		return nil, nil
+	}
+	var bad []string
+	for _, p := range prefixes {
+		ttls, err := scanTTLs(ctx, c, p)
+		if err != nil {
+			return nil, err
+		}
+		for k, ttl := range ttls {
+			if ttl <= 0 {
+				bad = append(bad, fmt.Sprintf("%s (db %d, PTTL %v)", k, opt.DB, ttl))
+			}
+			c.Del(ctx, k)
+		}
+	}
+	return bad, nil
+}
+
+// scanTTLs returns every key under prefix with its PTTL; keys that expired
+// between SCAN and PTTL are left out.
+func scanTTLs(ctx context.Context, c *redis.Client, prefix string) (map[string]time.Duration, error) {
+	ttls := map[string]time.Duration{}
+	iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	for iter.Next(ctx) {
+		ttl, err := c.PTTL(ctx, iter.Val()).Result()
+		if err != nil {
+			return nil, fmt.Errorf("PTTL %q: %w", iter.Val(), err)
+		}
+		if ttl != -2*time.Nanosecond {
+			ttls[iter.Val()] = ttl
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return nil, fmt.Errorf("SCAN %s*: %w", prefix, err)
+	}
+	return ttls, nil
+}
