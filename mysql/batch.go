@@ -4,6 +4,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"math/big"
+	"sort"
 	"strings"
 
 	"idemsum"
@@ -74,11 +75,10 @@ func (p *batch) sql(nowMS int64) (string, []any) {
 	var args []any
 	b.WriteString("START TRANSACTION;\n")
 	var values []string
-	for j, i := range p.pending {
-		if a := p.adds[i]; a.Key != "" {
-			values = append(values, fmt.Sprintf("(?, %d, %s, %d)", a.Number, rests[j], nowMS))
-			args = append(args, a.Key)
-		}
+	for _, j := range p.byKeyOrder() {
+		a := p.adds[p.pending[j]]
+		values = append(values, fmt.Sprintf("(?, %d, %s, %d)", a.Number, rests[j], nowMS))
+		args = append(args, a.Key)
 	}
 	if len(values) > 0 {
 		b.WriteString("INSERT INTO sum_ledger (idem_key, number, total, created_ms) VALUES ")
@@ -95,6 +95,21 @@ func (p *batch) sql(nowMS int64) (string, []any) {
 	}
 	b.WriteString("COMMIT;\nSELECT @idemsum_total")
 	return b.String(), args
+}
+
+// byKeyOrder returns the positions in pending of the keyed additions,
+// sorted by key: concurrent batches then lock shared keys in one order,
+// which avoids most deadlocks. Each row still carries the rest of its own
+// position, so the serial order of the batch is unchanged.
+func (p *batch) byKeyOrder() []int {
+	var js []int
+	for j, i := range p.pending {
+		if p.adds[i].Key != "" {
+			js = append(js, j)
+		}
+	}
+	sort.Slice(js, func(a, b int) bool { return p.adds[p.pending[js[a]]].Key < p.adds[p.pending[js[b]]].Key })
+	return js
 }
 
 // committed fills in the results of the pending additions from the total

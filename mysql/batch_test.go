@@ -448,15 +448,9 @@ func TestLedgerConcurrentSameKeys(t *testing.T) {
 
 // TestLedgerConcurrentSameKeysWithoutDeadlockErrors runs the workload of
 // TestLedgerConcurrentSameKeys 40 times and wants no error at all:
-// nothing is wrong with these batches, so none should fail.
-//
-// KNOWN FAILING (bug reported, mysql/ledger.go): concurrent batches that
-// share keys deadlock in InnoDB (duplicate-key checks take next-key locks,
-// and keys are inserted in request order), and Ledger.Add returns
-// "Error 1213: Deadlock found" instead of resending the batch, which it
-// retries only on 1062. Callers get a 503 for a request that would have
-// succeeded. A deadlock rolls the whole transaction back, so resending is
-// safe, as it is after ER_DUP_ENTRY.
+// nothing is wrong with these batches, so none should fail. (Concurrent
+// batches that share keys can deadlock in InnoDB; Ledger.Add inserts keys
+// in sorted order and resends a batch rolled back by a deadlock.)
 func TestLedgerConcurrentSameKeysWithoutDeadlockErrors(t *testing.T) {
 	t.Parallel()
 	l, _ := newLedger(t)

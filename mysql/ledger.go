@@ -35,11 +35,14 @@ func (l *Ledger) Add(ctx context.Context, adds []idemsum.Addition) ([]idemsum.Re
 	p := plan(adds)
 	for attempt := 0; ; attempt++ {
 		err := l.commit(ctx, p)
-		if err == nil || !isDuplicate(err) || attempt == maxRetries {
+		if err == nil || !retryable(err) || attempt == maxRetries {
 			if err != nil {
 				return nil, fmt.Errorf("add %d: %w", len(adds), err)
 			}
 			return p.results(), nil
+		}
+		if !isDuplicate(err) {
+			continue // a deadlock or lock wait timeout rolled it all back
 		}
 		if err := l.resolveExisting(ctx, p); err != nil {
 			return nil, err
@@ -152,6 +155,14 @@ func (l *Ledger) resolveExisting(ctx context.Context, p *batch) error {
 		p.existing(string(key), number, total)
 	}
 	return rows.Err()
+}
+
+// retryable reports errors after which the whole batch was rolled back and
+// may simply be sent again: a duplicate key (resolved first), a deadlock
+// (1213) or a lock wait timeout (1205).
+func retryable(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && (me.Number == 1062 || me.Number == 1213 || me.Number == 1205)
 }
 
 // isDuplicate reports MySQL's ER_DUP_ENTRY: a key recorded concurrently.

@@ -32,7 +32,7 @@ func handleAdd(d Deps, keyParam string) http.Handler {
 		wait, preferred := preferWait(r, d.MaxWait)
 		res, err := d.Service.AddWait(r.Context(), in.key, in.number, wait)
 		if preferred && res.Waited {
-			w.Header().Set("Preference-Applied", "wait="+strconv.Itoa(int(wait/time.Second)))
+			w.Header().Set("Preference-Applied", "wait="+strconv.Itoa(int((wait+time.Second-1)/time.Second)))
 		}
 		if err != nil {
 			note(r, "", in.key)

@@ -135,12 +135,7 @@ func TestPanicIsAProblem(t *testing.T) {
 
 // TestPanicAbortHandlerPropagates checks that a handler aborted with
 // http.ErrAbortHandler is still aborted: net/http must drop the response,
-// not complete it.
-//
-// KNOWN FAILING (bug reported, server/server.go recoverer): recover()
-// swallows http.ErrAbortHandler without re-panicking, so the handler
-// returns normally and net/http completes the response (an empty 200 when
-// nothing was written yet) instead of aborting it.
+// not complete it (the recoverer re-panics it).
 func TestPanicAbortHandlerPropagates(t *testing.T) {
 	t.Parallel()
 	l := panicLedger{http.ErrAbortHandler}

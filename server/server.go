@@ -45,7 +45,11 @@ func NewServer(d Deps) http.Handler {
 func recoverer(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
-			if v := recover(); v != nil && v != http.ErrAbortHandler {
+			v := recover()
+			if v == http.ErrAbortHandler {
+				panic(v) // net/http aborts the response on purpose
+			}
+			if v != nil {
 				log.Error("panic", "path", r.URL.Path, "panic", v)
 				writeProblem(w, http.StatusInternalServerError, "internal", "internal error")
 			}
