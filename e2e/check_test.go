@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"regexp"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 )
@@ -234,8 +235,12 @@ func checkRedisTTLs(t testing.TB, c *Cluster) {
 		t.Fatalf("(e) %v", err)
 	}
 	for k, ttl := range ttls {
-		if ttl <= 0 {
-			t.Errorf("(e) Redis key %q: PTTL %v, want a positive expiry", k, ttl)
+		limit := keyTTL // a record, or any other key: at most the key TTL
+		if strings.HasPrefix(k, c.Prefix+"claim:") {
+			limit = leaseTTL
+		}
+		if ttl <= 0 || ttl > limit {
+			t.Errorf("(e) Redis key %q: PTTL %v, want an expiry in (0, %v]", k, ttl, limit)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -23,6 +24,10 @@ import (
 // or frozen instances expire fast.
 const leaseTTL = time.Second
 
+// keyTTL is every instance's -key-ttl unless a test sets its own: longer
+// than any test, short enough that leftovers of a crashed run expire.
+const keyTTL = 10 * time.Minute
+
 // Options configure a Cluster.
 type Options struct {
 	Instances int
@@ -31,6 +36,8 @@ type Options struct {
 	RedisURL string
 	// RedisDB selects the database of the test Redis when RedisURL is "".
 	RedisDB int
+	// Args are more sumd flags; they override the Cluster's own.
+	Args []string
 }
 
 // Cluster is N sumd processes sharing one fresh MySQL database and one
@@ -67,11 +74,12 @@ func StartCluster(t testing.TB, opts Options) *Cluster {
 		"-mysql-dsn", c.DSN,
 		"-redis-url", c.RedisURL,
 		"-redis-prefix", c.Prefix,
-		"-key-ttl", "10m",
+		"-key-ttl", keyTTL.String(),
 		"-lease-ttl", leaseTTL.String(),
 		"-mysql-max-conns", "8",
 		"-shutdown-timeout", "2s",
 	}
+	args = append(args, opts.Args...)
 	for i := range opts.Instances {
 		in := &Instance{t: t, Name: fmt.Sprintf("sumd%d", i), args: args, log: &logBuffer{}}
 		t.Cleanup(in.cleanup)
@@ -197,7 +205,7 @@ func (in *Instance) signal(sig syscall.Signal) {
 		in.t.Fatalf("%s: signal %v: %v", in.Name, sig, err)
 	}
 	switch sig {
-	case syscall.SIGKILL:
+	case syscall.SIGKILL, syscall.SIGTERM:
 		in.killed = true
 	case syscall.SIGSTOP:
 		in.stopped = true
@@ -211,6 +219,17 @@ func (in *Instance) Kill() {
 	in.t.Helper()
 	in.signal(syscall.SIGKILL)
 	in.waitExit(10 * time.Second)
+}
+
+// Terminate sends SIGTERM, waits up to d for the process to exit, and
+// returns how it exited.
+func (in *Instance) Terminate(d time.Duration) *os.ProcessState {
+	in.t.Helper()
+	in.signal(syscall.SIGTERM)
+	in.waitExit(d)
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.cmd.ProcessState
 }
 
 // Stop freezes the process with SIGSTOP.

@@ -1,0 +1,109 @@
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRollingRestart deploys under load: each instance in turn gets
+// SIGTERM, must finish what it holds and exit 0, and starts again.
+func TestRollingRestart(t *testing.T) {
+	t.Parallel()
+	c := StartCluster(t, Options{Instances: 3})
+	initial := getTotal(t, c.Instances[0])
+	res := newResults()
+	d := newDriver(t, c, res)
+	start := time.Now()
+	done := d.Go(newKeys("rolling", 2*loadKeys))
+	for i, in := range c.Instances {
+		p := 0.15 + 0.25*float64(i)
+		if !waitFor(t.Context(), time.Minute, func() bool { return d.Progress() >= p && d.Inflight[i].Load() >= 2 }) {
+			t.Fatalf("%s: no moment with progress ≥ %v and requests in flight", in.Name, p)
+		}
+		at := time.Now()
+		state := in.Terminate(10 * time.Second)
+		t.Logf("SIGTERM %s at %.0f%%: exited after %v: %v", in.Name, 100*d.Progress(), time.Since(at).Round(time.Millisecond), state)
+		if !state.Success() {
+			t.Errorf("%s after SIGTERM: exited with %v, want status 0", in.Name, state)
+		}
+		checkDrained(t, res, i, at)
+		in.Restart()
+	}
+	waitDone(t, done, 90*time.Second)
+	t.Logf("%d keys × %d copies, 3 SIGTERM and restarts, in %v: %s", d.Total, d.Dup, time.Since(start).Round(time.Millisecond), &d.Stats)
+	checkNoUnavailable(t, c, d)
+	checkAll(t, c, res, initial)
+}
+
+// checkDrained fails t if a request that instance inst had been given
+// well before its SIGTERM at at was cut off rather than answered.
+func checkDrained(t testing.TB, res *Results, inst int, at time.Time) {
+	t.Helper()
+	const margin = 100 * time.Millisecond // the request had surely been read
+	res.Each(func(ks *KeyState) {
+		for _, s := range ks.Sends {
+			for _, a := range s.Attempts {
+				if a.Inst == inst && a.Start.Before(at.Add(-margin)) && !a.End.IsZero() && a.End.After(at) && a.Status == 0 {
+					t.Errorf("key %s: a request sumd%d had %v before its SIGTERM was cut off: %s", ks.Name, inst, at.Sub(a.Start), a.Err)
+				}
+			}
+		}
+	})
+}
+
+// TestKeyRetention checks -key-ttl end to end: a completed key replays
+// within its TTL; after it both its Redis record and its MySQL row are
+// gone, the total is untouched, and the key adds again as a new key.
+func TestKeyRetention(t *testing.T) {
+	t.Parallel()
+	const ttl = 2 * time.Second
+	c := StartCluster(t, Options{Instances: 2, Args: []string{"-key-ttl", ttl.String(), "-purge-interval", "200ms"}})
+	initial := getTotal(t, c.Instances[0])
+	res := newResults()
+	d := newDriver(t, c, res)
+	keys := newKeys("retention", 50)
+	waitDone(t, d.Go(keys), 60*time.Second)
+	added := getTotal(t, c.Instances[0])
+	checkAll(t, c, res, initial)
+
+	ttls, err := scanTTLs(t.Context(), c.Redis, c.Prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, got := range ttls {
+		if got <= 0 || got > ttl {
+			t.Errorf("Redis key %q: PTTL %v, want in (0, %v]", k, got, ttl)
+		}
+	}
+	for i, k := range keys[:10] {
+		resp, err := sendOne(t.Context(), hostileClient, c.Instances[i%2], k)
+		if err != nil || resp.Status != http.StatusOK || !resp.Replayed {
+			t.Errorf("key %s within its TTL: got %v %+v, want a replay", k.Name, err, resp)
+		}
+	}
+
+	var rows, redisKeys int
+	gone := waitFor(t.Context(), ttl+10*time.Second, func() bool {
+		c.DB.QueryRow("SELECT COUNT(*) FROM sum_ledger").Scan(&rows)
+		ttls, _ := scanTTLs(context.Background(), c.Redis, c.Prefix)
+		redisKeys = len(ttls)
+		return rows == 0 && redisKeys == 0
+	})
+	if !gone {
+		t.Fatalf("%v after the key TTL of %v: %d ledger rows and %d Redis keys left, want none", 10*time.Second, ttl, rows, redisKeys)
+	}
+	if got := getTotal(t, c.Instances[1]); got.Cmp(added) != 0 {
+		t.Errorf("after the purge: total %v, want %v (the purge never touches the total)", got, added)
+	}
+	k := keys[0]
+	resp, err := sendOne(t.Context(), hostileClient, c.Instances[1], k)
+	want := new(big.Int).Add(added, new(big.Int).SetUint64(k.Number))
+	if err != nil || resp.Status != http.StatusOK || resp.Replayed || strings.TrimSpace(string(resp.Body)) != fmt.Sprintf(`{"total":%v}`, want) {
+		t.Errorf("key %s after its TTL: got %v %+v, want a new addition with total %v", k.Name, err, resp, want)
+	}
+}
