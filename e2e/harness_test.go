@@ -5,7 +5,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -14,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/go-sql-driver/mysql"
+	mysqldrv "github.com/go-sql-driver/mysql"
 	"github.com/redis/go-redis/v9"
 
 	"idemsum/internal/testenv"
@@ -38,6 +40,9 @@ type Options struct {
 	RedisDB int
 	// Args are more sumd flags; they override the Cluster's own.
 	Args []string
+	// MySQLProxy and RedisProxy put a Proxy between the instances and the
+	// service (the test's own connections go direct).
+	MySQLProxy, RedisProxy bool
 }
 
 // Cluster is N sumd processes sharing one fresh MySQL database and one
@@ -49,6 +54,8 @@ type Cluster struct {
 	RedisURL  string
 	Prefix    string
 	Instances []*Instance
+
+	MySQLProxy, RedisProxy *Proxy // with Options.MySQLProxy, RedisProxy
 }
 
 // StartCluster starts opts.Instances instances, all healthy on return.
@@ -69,10 +76,17 @@ func StartCluster(t testing.TB, opts Options) *Cluster {
 	}
 	t.Cleanup(func() { db.Close() })
 	c.DB = db
+	dsn, redisURL := c.DSN, c.RedisURL
+	if opts.MySQLProxy {
+		c.MySQLProxy, dsn = proxyDSN(t, c.DSN)
+	}
+	if opts.RedisProxy {
+		c.RedisProxy, redisURL = proxyURL(t, c.RedisURL)
+	}
 	args := []string{
 		"-http-addr", "127.0.0.1:0",
-		"-mysql-dsn", c.DSN,
-		"-redis-url", c.RedisURL,
+		"-mysql-dsn", dsn,
+		"-redis-url", redisURL,
 		"-redis-prefix", c.Prefix,
 		"-key-ttl", keyTTL.String(),
 		"-lease-ttl", leaseTTL.String(),
@@ -87,6 +101,36 @@ func StartCluster(t testing.TB, opts Options) *Cluster {
 		c.Instances = append(c.Instances, in)
 	}
 	return c
+}
+
+// proxyDSN starts a Proxy to the MySQL server of dsn and returns it with
+// dsn rewritten to go through it.
+func proxyDSN(t testing.TB, dsn string) (*Proxy, string) {
+	t.Helper()
+	cfg, err := mysqldrv.ParseDSN(dsn)
+	if err != nil {
+		t.Fatalf("parse DSN: %v", err)
+	}
+	p := startProxy(t, cfg.Addr)
+	cfg.Addr = p.Addr()
+	return p, cfg.FormatDSN()
+}
+
+// proxyURL starts a Proxy to the Redis server of u and returns it with u
+// rewritten to go through it.
+func proxyURL(t testing.TB, u string) (*Proxy, string) {
+	t.Helper()
+	parsed, err := url.Parse(u)
+	if err != nil {
+		t.Fatalf("parse Redis URL: %v", err)
+	}
+	target := parsed.Host
+	if parsed.Port() == "" {
+		target = net.JoinHostPort(parsed.Hostname(), "6379")
+	}
+	p := startProxy(t, target)
+	parsed.Host = p.Addr()
+	return p, parsed.String()
 }
 
 func newRedisClient(t testing.TB, u string) *redis.Client {

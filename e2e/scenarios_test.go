@@ -128,33 +128,51 @@ type killStep struct {
 
 // kill carries out k once the progress is reached and attempts are in
 // flight on the instance, and returns the moment of the kill. With
-// stopFirst the process is frozen for a moment before the SIGKILL, and
-// killed only if an attempt is still unanswered then, so the kill is sure
-// to land in the middle of a request.
+// stopFirst the kill is sure to land in the middle of a request: see
+// freezeMidFlight.
 func (k killStep) kill(t testing.TB, c *Cluster, d *Driver, res *Results) time.Time {
 	t.Helper()
 	in := c.Instances[k.inst]
-	for try := 0; ; try++ {
-		ok := waitFor(t.Context(), time.Minute, func() bool { return d.Progress() >= k.at && d.Inflight[k.inst].Load() >= 2 })
-		if !ok || try == 20 {
-			t.Fatalf("%s: no moment with progress ≥ %v and requests in flight", in.Name, k.at)
+	if k.stopFirst {
+		freezeMidFlight(t, c, d, res, k.inst, k.at)
+		at := time.Now()
+		in.Kill()
+		t.Logf("SIGSTOP+SIGKILL %s at %.0f%% of the keys", in.Name, 100*d.Progress())
+		return at
+	}
+	if !waitFor(t.Context(), time.Minute, func() bool { return d.Progress() >= k.at && d.Inflight[k.inst].Load() >= 2 }) {
+		t.Fatalf("%s: no moment with progress ≥ %v and requests in flight", in.Name, k.at)
+	}
+	at := time.Now()
+	in.Kill()
+	t.Logf("SIGKILL %s at %.0f%% of the keys", in.Name, 100*d.Progress())
+	return at
+}
+
+// freezeMidFlight SIGSTOPs instance i once progress p is reached and
+// attempts are in flight on it, and returns the moment of the SIGSTOP. It
+// holds the freeze for a moment, so that answers already sent drain, and
+// keeps it only if an attempt made before it is still unanswered: the
+// instance is then frozen in the middle of a request. Otherwise it
+// resumes the instance and tries again.
+func freezeMidFlight(t testing.TB, c *Cluster, d *Driver, res *Results, i int, p float64) time.Time {
+	t.Helper()
+	in := c.Instances[i]
+	for range 20 {
+		if !waitFor(t.Context(), time.Minute, func() bool { return d.Progress() >= p && d.Inflight[i].Load() >= 2 }) {
+			break
 		}
 		at := time.Now()
-		if !k.stopFirst {
-			in.Kill()
-			t.Logf("SIGKILL %s at %.0f%% of the keys", in.Name, 100*d.Progress())
-			return at
-		}
 		in.Stop()
-		time.Sleep(200 * time.Millisecond) // the freeze: answers already sent drain
-		if stuck := pending(res, k.inst, at); stuck > 0 {
-			killed := time.Now()
-			in.Kill()
-			t.Logf("SIGSTOP+SIGKILL %s at %.0f%% of the keys, %d requests stuck in it", in.Name, 100*d.Progress(), stuck)
-			return killed
+		time.Sleep(200 * time.Millisecond) // the freeze itself
+		if stuck := pending(res, i, at); stuck > 0 {
+			t.Logf("SIGSTOP %s at %.0f%% of the keys: %d requests stuck in it", in.Name, 100*d.Progress(), stuck)
+			return at
 		}
 		in.Cont()
 	}
+	t.Fatalf("%s: no moment with progress ≥ %v and requests stuck in it", in.Name, p)
+	return time.Time{}
 }
 
 func TestKill9MidRun(t *testing.T) {
@@ -317,14 +335,8 @@ func TestStalledInstance(t *testing.T) {
 	start := time.Now()
 	done := d.Go(newKeys("stall", loadKeys))
 
-	ok := waitFor(t.Context(), time.Minute, func() bool { return d.Progress() >= 0.1 && d.Inflight[frozen].Load() >= 3 })
-	if !ok {
-		t.Fatalf("no moment with requests in flight on sumd%d", frozen)
-	}
-	stop := time.Now()
-	c.Instances[frozen].Stop()
-	t.Logf("SIGSTOP sumd%d at %.0f%% of the keys, %d attempts in flight on it", frozen, 100*d.Progress(), d.Inflight[frozen].Load())
-	stuck := hit(res, frozen, stop, false) // in flight, or answered just before
+	stop := freezeMidFlight(t, c, d, res, frozen, 0.1)
+	stuck := hit(res, frozen, stop, false) // in flight, or answered just after
 
 	// More than 3 lease TTLs into the freeze, fresh additions sent straight
 	// to the others must each succeed at the first try.
