@@ -3,10 +3,13 @@ package e2e_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"math/big"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -57,7 +60,10 @@ func getTotal(t testing.TB, in *Instance) *big.Int {
 //	(d) MySQL: sum_ledger holds exactly these keys with their numbers and
 //	    totals, sum_total the final total, and the database has no routines,
 //	    triggers or events;
-//	(e) every Redis key under c's prefix has an expiry.
+//	(e) every Redis key under c's prefix has an expiry, at most the lease
+//	    for a claim and the key TTL for anything else;
+//	(f) no answer was 503 unless the test took MySQL away: 503 means
+//	    "MySQL unreachable" (DESIGN.md §2), never a lost race or Redis.
 func checkAll(t testing.TB, c *Cluster, res *Results, initial *big.Int) {
 	t.Helper()
 	want := new(big.Int).Set(initial)
@@ -103,6 +109,9 @@ func checkAll(t testing.TB, c *Cluster, res *Results, initial *big.Int) {
 	checkLedger(t, c, res, want)
 	checkNoRoutines(t, c)
 	checkRedisTTLs(t, c)
+	if c.MySQLProxy == nil {
+		checkNoUnavailable(t, c, res)
+	}
 	t.Logf("checked %d keys, %d sends (%d replayed): total %v = initial %v + %v",
 		res.Len(), sends, replays, want, initial, new(big.Int).Sub(want, initial))
 }
@@ -243,4 +252,33 @@ func checkRedisTTLs(t testing.TB, c *Cluster) {
 			t.Errorf("(e) Redis key %q: PTTL %v, want an expiry in (0, %v]", k, ttl, limit)
 		}
 	}
+}
+
+// checkNoUnavailable checks (f): no attempt in res was answered 503. It
+// quotes what the instances logged at level ERROR.
+func checkNoUnavailable(t testing.TB, c *Cluster, res *Results) {
+	t.Helper()
+	n := 0
+	res.Each(func(ks *KeyState) {
+		for _, s := range ks.Sends {
+			for _, a := range s.Attempts {
+				if a.Status == http.StatusServiceUnavailable {
+					n++
+				}
+			}
+		}
+	})
+	if n == 0 {
+		return
+	}
+	seen := map[string]bool{}
+	for _, in := range c.Instances {
+		for _, line := range strings.Split(in.log.Tail(maxLog), "\n") {
+			var l struct{ Level, Msg, Err string }
+			if json.Unmarshal([]byte(line), &l) == nil && l.Level == "ERROR" && !strings.Contains(l.Err, "idempotency:") && len(seen) < 5 {
+				seen[l.Msg+": "+l.Err] = true
+			}
+		}
+	}
+	t.Errorf("(f) %d answers were 503 while MySQL was up all along, want none; the instances logged: %q", n, slices.Sorted(maps.Keys(seen)))
 }

@@ -1,12 +1,20 @@
-// Package e2e holds the end-to-end tests of idemsum: they build cmd/sumd
-// once, run several copies of the real binary as separate processes
-// against the real MySQL and Redis (each test with its own database and
-// Redis key prefix, see internal/testenv), drive them over HTTP with
-// concurrent duplicate requests, and kill (SIGKILL), freeze (SIGSTOP) and
-// restart them, flush or remove Redis, and send hostile input. After each
-// run one assertion helper checks the invariants of DESIGN.md §4: exactly
-// once, byte-identical replays, linearizable totals, the MySQL ledger, no
-// stored routines, and an expiry on every Redis key.
+// Package e2e holds the end-to-end tests of idemsum. TestMain builds
+// cmd/sumd once; each test runs several copies of the real binary as
+// separate processes (harness_test.go) against the real MySQL and Redis,
+// with a MySQL database and a Redis key prefix of its own (see
+// internal/testenv), and drives them over HTTP with concurrent duplicates
+// of every key, each copy to a different instance (driver_test.go).
+//
+// The tests kill instances (SIGKILL), freeze them (SIGSTOP) past the
+// lease, stop them (SIGTERM) and restart them; flush Redis, take it away
+// or stall it; take MySQL away, cut its connections or stall it (through
+// a TCP proxy, proxy_test.go); and send hostile input. After each run one
+// assertion helper, checkAll (check_test.go), checks the invariants of
+// DESIGN.md §4: every key added exactly once, byte-identical replays,
+// linearizable totals, the MySQL ledger and total, no stored routines,
+// triggers or events, an expiry on every Redis key, and no 503 while
+// MySQL is up. After all tests TestMain checks that no Redis key the
+// tests' prefixes hold lacks an expiry.
 //
 // Run with:
 //
