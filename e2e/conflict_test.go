@@ -1,6 +1,8 @@
 package e2e_test
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -169,5 +171,129 @@ func awaitExpiry(t testing.TB, c *Cluster, res *Results, k Key, first int, lease
 	}
 	if took := time.Since(start); conflicts == 0 || took > lease+2*time.Second {
 		t.Errorf("key %s: resolved after %v and %d conflicts, want 409 while the claim lives and 200 once it expires (%v)", k.Name, took, conflicts, lease)
+	}
+}
+
+// TestClaimExpiresUnderStalledHolder makes DESIGN.md §4.1's last case
+// and §4.7 happen on purpose. Instance A claims keys and sends their
+// transactions, and its own MySQL proxy then holds either the
+// transactions themselves (A is stalled before MySQL saw anything) or
+// only MySQL's replies (MySQL commits what A sent, and A looks stalled to
+// it; what A queued behind stays in A). A's claims expire and B takes the
+// keys over: B must answer at once, without waiting on a lock A holds,
+// and the unique key must make one of the two the adder and the other a
+// byte-identical replay.
+func TestClaimExpiresUnderStalledHolder(t *testing.T) {
+	t.Parallel()
+	c := StartCluster(t, Options{Instances: 2, MySQLProxyEach: true})
+	initial := getTotal(t, c.Instances[0])
+	res := newResults()
+	d := newDriver(t, c, res)
+	waitDone(t, d.Go(newKeys("holder-load", loadKeys)), 90*time.Second)
+	t.Logf("%d keys × %d copies: %s", d.Total, d.Dup, &d.Stats)
+
+	a := c.Instances[0]
+	t.Run("transaction held", func(t *testing.T) {
+		stallHolder(t, c, res, newKeys("held", 20), a.MySQLProxy.Pause, false)
+	})
+	t.Run("reply held", func(t *testing.T) {
+		stallHolder(t, c, res, newKeys("replyheld", 20), a.MySQLProxy.PauseReplies, true)
+	})
+	checkAll(t, c, res, initial)
+}
+
+// stallHolder runs one case of TestClaimExpiresUnderStalledHolder with
+// instances 0 (A, the stalled holder) and 1 (B); pause stalls A's MySQL
+// proxy, and reaches tells whether MySQL still gets what A sends.
+func stallHolder(t *testing.T, c *Cluster, res *Results, keys []Key, pause func(), reaches bool) {
+	a, b := c.Instances[0], c.Instances[1]
+	pause()
+	defer a.MySQLProxy.Resume()
+	answers := make([]chan *Response, len(keys))
+	slow := &http.Client{Timeout: 30 * time.Second}
+	for i, k := range keys {
+		answers[i] = make(chan *Response, 1)
+		go func() {
+			resp, err := sendOne(context.Background(), slow, a, k)
+			if err != nil {
+				resp = &Response{Body: []byte(err.Error())}
+			}
+			answers[i] <- resp
+		}()
+	}
+	if !waitFor(t.Context(), 5*time.Second, claimed(t, c, keys, true)) {
+		t.Fatalf("%s did not claim all %d keys", a.Name, len(keys))
+	}
+	if reaches && !waitFor(t.Context(), 5*time.Second, func() bool { return len(inLedger(t, c, keys)) > 0 }) {
+		t.Fatalf("MySQL committed none of the transactions %s sent", a.Name)
+	}
+	if !waitFor(t.Context(), 3*leaseTTL, claimed(t, c, keys, false)) {
+		t.Fatalf("the claims of the stalled %s did not expire within %v", a.Name, 3*leaseTTL)
+	}
+	committed := inLedger(t, c, keys) // by A, whose replies are held
+	if !reaches && len(committed) > 0 {
+		t.Fatalf("%d of %s's keys are in the ledger although its transactions are held", len(committed), a.Name)
+	}
+	t.Logf("%d of %d keys committed by %s before its claims expired", len(committed), len(keys), a.Name)
+	fast := &http.Client{Timeout: clientTimeout}
+	bodies := map[string][]byte{}
+	for _, k := range append(keys, newKeys("fresh", 1)...) {
+		t0 := time.Now()
+		resp, err := sendOne(t.Context(), fast, b, k)
+		if err != nil {
+			t.Fatalf("POST %s on %s while %s is stalled: %v (after %v)", k.Name, b.Name, a.Name, err, time.Since(t0))
+		}
+		want200(t, res, k, 1, "key taken over by "+b.Name, resp, committed[k.Name])
+		bodies[k.Name] = resp.Body
+	}
+	a.MySQLProxy.Resume()
+	for i, k := range keys {
+		var resp *Response
+		select {
+		case resp = <-answers[i]:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s did not answer %s once its MySQL came back", a.Name, k.Name)
+		}
+		want200(t, res, k, 0, "the stalled holder's answer", resp, !committed[k.Name])
+		if !bytes.Equal(resp.Body, bodies[k.Name]) {
+			t.Errorf("key %s: the stalled %s answered %q, %s %q", k.Name, a.Name, resp.Body, b.Name, bodies[k.Name])
+		}
+	}
+}
+
+// inLedger returns which of keys have a committed ledger row.
+func inLedger(t testing.TB, c *Cluster, keys []Key) map[string]bool {
+	args := make([]any, len(keys))
+	for i, k := range keys {
+		args[i] = k.Name
+	}
+	q := "SELECT idem_key FROM sum_ledger WHERE idem_key IN (?" + strings.Repeat(", ?", len(keys)-1) + ")"
+	rows, err := c.DB.QueryContext(t.Context(), q, args...)
+	if err != nil {
+		t.Fatalf("read ledger rows: %v", err)
+	}
+	defer rows.Close()
+	in := map[string]bool{}
+	for rows.Next() {
+		var k []byte
+		if err := rows.Scan(&k); err != nil {
+			t.Fatalf("read ledger rows: %v", err)
+		}
+		in[string(k)] = true
+	}
+	return in
+}
+
+// claimed returns a condition: every key's claim exists in Redis (want),
+// or none does.
+func claimed(t testing.TB, c *Cluster, keys []Key, want bool) func() bool {
+	return func() bool {
+		for _, k := range keys {
+			n, err := c.Redis.Exists(t.Context(), c.Prefix+"claim:"+k.Name).Result()
+			if err != nil || (n == 1) != want {
+				return false
+			}
+		}
+		return true
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -43,6 +44,8 @@ type Options struct {
 	// MySQLProxy and RedisProxy put a Proxy between the instances and the
 	// service (the test's own connections go direct).
 	MySQLProxy, RedisProxy bool
+	// MySQLProxyEach gives every instance a Proxy to MySQL of its own.
+	MySQLProxyEach bool
 }
 
 // Cluster is N sumd processes sharing one fresh MySQL database and one
@@ -96,6 +99,11 @@ func StartCluster(t testing.TB, opts Options) *Cluster {
 	args = append(args, opts.Args...)
 	for i := range opts.Instances {
 		in := &Instance{t: t, Name: fmt.Sprintf("sumd%d", i), args: args, log: &logBuffer{}}
+		if opts.MySQLProxyEach {
+			var dsn string
+			in.MySQLProxy, dsn = proxyDSN(t, c.DSN)
+			in.args = append(slices.Clip(args), "-mysql-dsn", dsn) // the last one counts
+		}
 		t.Cleanup(in.cleanup)
 		in.start()
 		c.Instances = append(c.Instances, in)
@@ -158,10 +166,11 @@ func (c *Cluster) Live() []*Instance {
 // Instance is one sumd process, restartable; its stderr over all its runs
 // is kept in log.
 type Instance struct {
-	t    testing.TB
-	Name string
-	args []string
-	log  *logBuffer
+	t          testing.TB
+	Name       string
+	args       []string
+	log        *logBuffer
+	MySQLProxy *Proxy // with Options.MySQLProxyEach
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd

@@ -14,10 +14,11 @@ type Proxy struct {
 	ln     net.Listener
 	target string
 
-	mu     sync.Mutex
-	conns  map[net.Conn]bool
-	refuse bool
-	gate   chan struct{} // closed while bytes flow
+	mu      sync.Mutex
+	conns   map[net.Conn]bool
+	refuse  bool
+	gate    chan struct{} // closed while bytes flow
+	replies chan struct{} // closed while the service's replies flow
 }
 
 // startProxy listens on a free local port and forwards to target until
@@ -28,8 +29,9 @@ func startProxy(t testing.TB, target string) *Proxy {
 	if err != nil {
 		t.Fatalf("proxy: %v", err)
 	}
-	p := &Proxy{ln: ln, target: target, conns: map[net.Conn]bool{}, gate: make(chan struct{})}
+	p := &Proxy{ln: ln, target: target, conns: map[net.Conn]bool{}, gate: make(chan struct{}), replies: make(chan struct{})}
 	close(p.gate)
+	close(p.replies)
 	go p.serve()
 	t.Cleanup(func() {
 		ln.Close()
@@ -73,20 +75,24 @@ func (p *Proxy) connect(c net.Conn) {
 		return
 	}
 	p.conns[c], p.conns[s] = true, true
-	go p.pipe(s, c)
-	go p.pipe(c, s)
+	go p.pipe(s, c, false)
+	go p.pipe(c, s, true)
 }
 
-// pipe copies src to dst, holding each chunk while the proxy is paused.
-func (p *Proxy) pipe(dst, src net.Conn) {
+// pipe copies src to dst, holding each chunk while the proxy is paused
+// (or, for the service's replies, while replies are paused).
+func (p *Proxy) pipe(dst, src net.Conn, reply bool) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
 			p.mu.Lock()
-			gate := p.gate
+			gate, replies := p.gate, p.replies
 			p.mu.Unlock()
 			<-gate
+			if reply {
+				<-replies
+			}
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				break
 			}
@@ -121,23 +127,32 @@ func (p *Proxy) Refuse(down bool) {
 }
 
 // Pause holds every byte in flight until Resume: the service stalls.
-func (p *Proxy) Pause() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	select {
-	case <-p.gate:
-		p.gate = make(chan struct{})
-	default:
-	}
-}
+func (p *Proxy) Pause() { p.hold(&p.gate) }
+
+// PauseReplies holds the service's replies until Resume, but lets the
+// clients' requests through: the service does the work, and the client
+// looks stalled to it.
+func (p *Proxy) PauseReplies() { p.hold(&p.replies) }
 
 // Resume lets the held bytes through.
 func (p *Proxy) Resume() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	for _, g := range []chan struct{}{p.gate, p.replies} {
+		select {
+		case <-g:
+		default:
+			close(g)
+		}
+	}
+}
+
+func (p *Proxy) hold(gate *chan struct{}) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	select {
-	case <-p.gate:
+	case <-*gate:
+		*gate = make(chan struct{})
 	default:
-		close(p.gate)
 	}
 }
