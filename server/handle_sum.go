@@ -72,7 +72,7 @@ func writeTotal(w http.ResponseWriter, r *http.Request, d Deps) {
 }
 
 func logFailure(d Deps, r *http.Request, err error) {
-	if idemsum.ErrorCode(err) == idemsum.EUNAVAILABLE {
+	if status, _ := statusOf(err); status == http.StatusServiceUnavailable {
 		d.Logger.Error("request failed", "path", r.URL.Path, "err", err)
 	}
 }
