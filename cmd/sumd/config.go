@@ -26,6 +26,7 @@ type config struct {
 	MaxWait         time.Duration
 	PurgeInterval   time.Duration
 	PurgeBatch      int
+	DebugAddr       string
 }
 
 // parseConfig reads args (without the program name) over getenv defaults.
@@ -64,10 +65,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", dur("SUM_SHUTDOWN_TIMEOUT", "10s"), "bound on finishing in-flight requests at shutdown (env SUM_SHUTDOWN_TIMEOUT)")
 	fs.IntVar(&c.BatchMax, "batch-max", num("SUM_BATCH_MAX", "64"), "most additions in one group-commit transaction; 1 turns batching off (env SUM_BATCH_MAX)")
 	fs.DurationVar(&c.BatchWait, "batch-wait", dur("SUM_BATCH_WAIT", "0s"), "how long a batch that is not full waits for more; 0 = take what is queued (env SUM_BATCH_WAIT)")
-	fs.IntVar(&c.BatchFlushers, "batch-flushers", num("SUM_BATCH_FLUSHERS", "4"), "most group-commit transactions in flight per instance (env SUM_BATCH_FLUSHERS)")
+	fs.IntVar(&c.BatchFlushers, "batch-flushers", num("SUM_BATCH_FLUSHERS", "1"), "most group-commit transactions in flight per instance (env SUM_BATCH_FLUSHERS)")
 	fs.DurationVar(&c.MaxWait, "max-wait", dur("SUM_MAX_WAIT", "10s"), "cap on \"Prefer: wait=S\" for duplicates of a request in flight (env SUM_MAX_WAIT)")
 	fs.DurationVar(&c.PurgeInterval, "purge-interval", dur("SUM_PURGE_INTERVAL", "1m"), "how often keys older than -key-ttl are deleted from MySQL (env SUM_PURGE_INTERVAL)")
 	fs.IntVar(&c.PurgeBatch, "purge-batch", num("SUM_PURGE_BATCH", "1000"), "most keys deleted per statement (env SUM_PURGE_BATCH)")
+	fs.StringVar(&c.DebugAddr, "debug-addr", env("SUM_DEBUG_ADDR", ""), "if set, serve net/http/pprof on this address, e.g. 127.0.0.1:6060 (env SUM_DEBUG_ADDR)")
 	fs.StringVar(&c.LogLevel, "log-level", env("SUM_LOG_LEVEL", "info"), "debug, info (one line per request), warn or error (env SUM_LOG_LEVEL)")
 	if len(errs) > 0 {
 		return c, errs[0]

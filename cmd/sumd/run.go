@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -50,6 +51,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
+	}
+	if cfg.DebugAddr != "" {
+		go servePprof(cfg.DebugAddr, log)
 	}
 	fmt.Fprintf(stdout, "sumd listening on http://%s\n", ln.Addr())
 	return serve(ctx, cfg, ln, server.NewServer(deps), log)
@@ -150,4 +154,15 @@ func serve(ctx context.Context, cfg config, ln net.Listener, h http.Handler, log
 		return err
 	}
 	return nil
+}
+
+// servePprof serves net/http/pprof on addr, for profiling in production.
+func servePprof(addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	if err := http.ListenAndServe(addr, mux); err != nil {
+		log.Error("pprof server stopped", "err", err)
+	}
 }

@@ -50,6 +50,7 @@ return 1`)
 type Store struct {
 	c      redis.UniversalClient
 	prefix string
+	pipe   *pipe // Claim and Complete of concurrent callers share round trips
 }
 
 var (
@@ -57,9 +58,11 @@ var (
 	_ idempotency.Completer = (*Store)(nil)
 )
 
-// New returns a Store that keeps its keys under prefix in c.
+// New returns a Store that keeps its keys under prefix in c. Concurrent
+// Claim and Complete calls are pipelined together, one round trip in
+// flight at a time: calls that arrive meanwhile share the next one.
 func New(c redis.UniversalClient, prefix string) *Store {
-	return &Store{c: c, prefix: prefix}
+	return &Store{c: c, prefix: prefix, pipe: newPipe(c, 1)}
 }
 
 // Get returns key's record, idempotency.ErrNotFound when it has none, or
@@ -83,7 +86,10 @@ func (s *Store) Claim(ctx context.Context, key string, lease time.Duration) (str
 	}
 	token := newToken()
 	keys := []string{s.claimKey(key), s.recKey(key)}
-	won, err := claimScript.Run(ctx, s.c, keys, token, millis(lease)).Int()
+	if err := ctx.Err(); err != nil {
+		return "", fmt.Errorf("redisstore: claim: %w", err)
+	}
+	won, err := s.pipe.run(claimScript, keys, token, millis(lease)).Int()
 	if err != nil {
 		return "", fmt.Errorf("redisstore: claim: %w", err)
 	}
@@ -120,7 +126,10 @@ func (s *Store) Complete(ctx context.Context, key, token string, rec idempotency
 		return ErrDuration
 	}
 	keys := []string{s.recKey(key), s.claimKey(key)}
-	if err := completeScript.Run(ctx, s.c, keys, Encode(rec), millis(ttl), token).Err(); err != nil {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("redisstore: complete: %w", err)
+	}
+	if err := s.pipe.run(completeScript, keys, Encode(rec), millis(ttl), token).Err(); err != nil {
 		return fmt.Errorf("redisstore: complete: %w", err)
 	}
 	return nil
