@@ -1,0 +1,25 @@
+package batch_test
+
+import (
+	"context"
+	"testing"
+
+	"idemsum"
+	"idemsum/batch"
+)
+
+// BenchmarkAdder measures the group-commit machinery itself over an
+// in-memory ledger.
+func BenchmarkAdder(b *testing.B) {
+	a := batch.New(newFake(), 64, 0, 1)
+	defer a.Close()
+	b.ReportAllocs()
+	b.SetParallelism(32)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := a.Add(context.Background(), idemsum.Addition{Number: 1}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
