@@ -10,10 +10,12 @@ rounds=${1:-3}
 secs=${2:-10}
 scripts/services.sh
 bin=$(mktemp -d)
-trap 'kill $(cat "$bin"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$bin"' EXIT
+trap 'kill $(cat "$bin"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$bin"; redis-cli -n 14 flushdb >/dev/null' EXIT
 go build -o "$bin/sumd" ./cmd/sumd
 go build -o "$bin/sumload" ./cmd/sumload
 db=idemsum_bench
+rdb=redis://127.0.0.1:6379/14 # a database of its own, flushed before and after
+redis-cli -n 14 flushdb >/dev/null
 mariadb --no-defaults -uroot -h127.0.0.1 -e "DROP DATABASE IF EXISTS $db; CREATE DATABASE $db"
 ports=(18081 18082 18083)
 urls=$(printf 'http://127.0.0.1:%s,' "${ports[@]}"); urls=${urls%,}
@@ -21,7 +23,7 @@ urls=$(printf 'http://127.0.0.1:%s,' "${ports[@]}"); urls=${urls%,}
 start() { # start the three instances with extra flags "$@"
   for p in "${ports[@]}"; do
     "$bin/sumd" -http-addr 127.0.0.1:$p -mysql-dsn "root@tcp(127.0.0.1:3306)/$db" \
-      -redis-prefix "idemsum:bench:" "$@" >"$bin/$p.out" 2>"$bin/$p.err" &
+      -redis-url "$rdb" -log-level warn "$@" >"$bin/$p.out" 2>"$bin/$p.err" &
     echo $! >"$bin/$p.pid"
   done
   for p in "${ports[@]}"; do
