@@ -49,6 +49,7 @@ func TestChaos(t *testing.T) {
 	if len(counts) < 3 {
 		t.Errorf("the load ended before every kind of failure happened: %v", counts)
 	}
+	checkHealed(t, c, res)
 	checkAll(t, c, res, initial)
 }
 

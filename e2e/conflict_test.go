@@ -176,13 +176,14 @@ func awaitExpiry(t testing.TB, c *Cluster, res *Results, k Key, first int, lease
 
 // TestClaimExpiresUnderStalledHolder makes DESIGN.md §4.1's last case
 // and §4.7 happen on purpose. Instance A claims keys and sends their
-// transactions, and its own MySQL proxy then holds either the
-// transactions themselves (A is stalled before MySQL saw anything) or
-// only MySQL's replies (MySQL commits what A sent, and A looks stalled to
-// it; what A queued behind stays in A). A's claims expire and B takes the
-// keys over: B must answer at once, without waiting on a lock A holds,
-// and the unique key must make one of the two the adder and the other a
-// byte-identical replay.
+// transactions, and its own MySQL proxy then either holds the
+// transactions themselves (blackholed: A is stalled before MySQL saw
+// anything) or delays every chunk by replyDelay (MySQL commits what A
+// sent, and its reply takes replyDelay to come back, so A looks stalled
+// to it; what A queued behind stays in A). A's claims expire and B takes
+// the keys over: B must answer at once, without waiting on a lock A
+// holds, and the unique key must make one of the two the adder and the
+// other a byte-identical replay.
 func TestClaimExpiresUnderStalledHolder(t *testing.T) {
 	t.Parallel()
 	c := StartCluster(t, Options{Instances: 2, MySQLProxyEach: true})
@@ -194,21 +195,30 @@ func TestClaimExpiresUnderStalledHolder(t *testing.T) {
 
 	a := c.Instances[0]
 	t.Run("transaction held", func(t *testing.T) {
-		stallHolder(t, c, res, newKeys("held", 20), a.MySQLProxy.Pause, false)
+		stallHolder(t, c, res, newKeys("held", 20), func() { a.MySQLProxy.Blackhole(true) }, false)
 	})
 	t.Run("reply held", func(t *testing.T) {
-		stallHolder(t, c, res, newKeys("replyheld", 20), a.MySQLProxy.PauseReplies, true)
+		stallHolder(t, c, res, newKeys("replyheld", 20), func() { a.MySQLProxy.SetLatency(replyDelay) }, true)
 	})
+	checkHealed(t, c, res)
 	checkAll(t, c, res, initial)
 }
 
+// replyDelay is the latency of A's MySQL proxy in the "reply held" case:
+// A's first transaction reaches MySQL after replyDelay and commits, and
+// the reply takes replyDelay more, while A's claims (leaseTTL) expire and
+// B takes the keys over; what A queued behind waits for that reply, so
+// it reaches MySQL no sooner than 3 × replyDelay. Less than the 5s the
+// test waits for the commit.
+const replyDelay = 2 * time.Second
+
 // stallHolder runs one case of TestClaimExpiresUnderStalledHolder with
-// instances 0 (A, the stalled holder) and 1 (B); pause stalls A's MySQL
+// instances 0 (A, the stalled holder) and 1 (B); stall stalls A's MySQL
 // proxy, and reaches tells whether MySQL still gets what A sends.
-func stallHolder(t *testing.T, c *Cluster, res *Results, keys []Key, pause func(), reaches bool) {
+func stallHolder(t *testing.T, c *Cluster, res *Results, keys []Key, stall func(), reaches bool) {
 	a, b := c.Instances[0], c.Instances[1]
-	pause()
-	defer a.MySQLProxy.Resume()
+	stall()
+	defer a.MySQLProxy.Heal()
 	answers := make([]chan *Response, len(keys))
 	slow := &http.Client{Timeout: 30 * time.Second}
 	for i, k := range keys {
@@ -246,7 +256,7 @@ func stallHolder(t *testing.T, c *Cluster, res *Results, keys []Key, pause func(
 		want200(t, res, k, 1, "key taken over by "+b.Name, resp, committed[k.Name])
 		bodies[k.Name] = resp.Body
 	}
-	a.MySQLProxy.Resume()
+	a.MySQLProxy.Heal()
 	for i, k := range keys {
 		var resp *Response
 		select {

@@ -116,6 +116,35 @@ func (r *Results) Record(k Key, inst int, resp *Response) {
 	r.mu.Unlock()
 }
 
+// RecordUnseen adds to k a Send whose first attempt, made at sent, was
+// never read by the client (an outcome unknown to it), and whose retry
+// got resp from instance inst.
+func (r *Results) RecordUnseen(k Key, inst int, sent time.Time, resp *Response) {
+	ks := r.state(k)
+	now := time.Now()
+	s := &Send{Start: sent, End: now, OK: resp.Status == http.StatusOK, Body: resp.Body, Replayed: resp.Replayed, Inst: inst}
+	if !s.OK {
+		s.Fail = fmt.Sprintf("retry: status %d", resp.Status)
+	}
+	s.Attempts = []*Attempt{
+		{Inst: inst, Start: sent, End: now, Err: "response never read"},
+		{Inst: inst, Start: now, End: now, Status: resp.Status},
+	}
+	r.mu.Lock()
+	ks.Sends = append(ks.Sends, s)
+	r.mu.Unlock()
+}
+
+// Merge adds every key of o, with its Sends, to r.
+func (r *Results) Merge(o *Results) {
+	o.Each(func(ks *KeyState) {
+		mine := r.state(ks.Key)
+		r.mu.Lock()
+		mine.Sends = append(mine.Sends, ks.Sends...)
+		r.mu.Unlock()
+	})
+}
+
 // Each calls f for every key under the lock; f must not call r.
 func (r *Results) Each(f func(*KeyState)) {
 	r.mu.Lock()

@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	mysqldrv "github.com/go-sql-driver/mysql"
 	"github.com/redis/go-redis/v9"
 
+	"idemsum/internal/faultproxy"
 	"idemsum/internal/testenv"
 )
 
@@ -37,14 +39,15 @@ type Options struct {
 	// RedisURL is the instances' -redis-url: "" means the test Redis
 	// (testenv), "off" MySQL-only mode; anything else is passed as is.
 	RedisURL string
-	// RedisDB selects the database of the test Redis when RedisURL is "".
+	// RedisDB selects the database of the test Redis when RedisURL is "";
+	// 0 means redisDBShared.
 	RedisDB int
 	// Args are more sumd flags; they override the Cluster's own.
 	Args []string
-	// MySQLProxy and RedisProxy put a Proxy between the instances and the
-	// service (the test's own connections go direct).
+	// MySQLProxy and RedisProxy put a fault proxy between the instances
+	// and the service (the test's own connections go direct).
 	MySQLProxy, RedisProxy bool
-	// MySQLProxyEach gives every instance a Proxy to MySQL of its own.
+	// MySQLProxyEach gives every instance a fault proxy to MySQL of its own.
 	MySQLProxyEach bool
 }
 
@@ -58,7 +61,7 @@ type Cluster struct {
 	Prefix    string
 	Instances []*Instance
 
-	MySQLProxy, RedisProxy *Proxy // with Options.MySQLProxy, RedisProxy
+	MySQLProxy, RedisProxy *faultproxy.Proxy // with Options.MySQLProxy, RedisProxy
 }
 
 // StartCluster starts opts.Instances instances, all healthy on return.
@@ -69,7 +72,7 @@ func StartCluster(t testing.TB, opts Options) *Cluster {
 	c.Prefix = "idemsum:e2e:" + testenv.Unique() + ":"
 	if c.RedisURL == "" {
 		testenv.Redis(t) // skips (or fails in CI) when Redis is absent
-		c.RedisURL = redisURLDB(opts.RedisDB)
+		c.RedisURL = redisURLDB(cmp.Or(opts.RedisDB, redisDBShared))
 		c.Redis = newRedisClient(t, c.RedisURL)
 		usedPrefixes.Store(c.Prefix, c.RedisURL)
 	}
@@ -111,9 +114,20 @@ func StartCluster(t testing.TB, opts Options) *Cluster {
 	return c
 }
 
-// proxyDSN starts a Proxy to the MySQL server of dsn and returns it with
-// dsn rewritten to go through it.
-func proxyDSN(t testing.TB, dsn string) (*Proxy, string) {
+// startProxy starts a fault proxy to target that Cleanup closes.
+func startProxy(t testing.TB, target string) *faultproxy.Proxy {
+	t.Helper()
+	p, err := faultproxy.New(target)
+	if err != nil {
+		t.Fatalf("fault proxy to %s: %v", target, err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// proxyDSN starts a fault proxy to the MySQL server of dsn and returns it
+// with dsn rewritten to go through it.
+func proxyDSN(t testing.TB, dsn string) (*faultproxy.Proxy, string) {
 	t.Helper()
 	cfg, err := mysqldrv.ParseDSN(dsn)
 	if err != nil {
@@ -124,9 +138,9 @@ func proxyDSN(t testing.TB, dsn string) (*Proxy, string) {
 	return p, cfg.FormatDSN()
 }
 
-// proxyURL starts a Proxy to the Redis server of u and returns it with u
-// rewritten to go through it.
-func proxyURL(t testing.TB, u string) (*Proxy, string) {
+// proxyURL starts a fault proxy to the Redis server of u and returns it
+// with u rewritten to go through it.
+func proxyURL(t testing.TB, u string) (*faultproxy.Proxy, string) {
 	t.Helper()
 	parsed, err := url.Parse(u)
 	if err != nil {
@@ -170,7 +184,7 @@ type Instance struct {
 	Name       string
 	args       []string
 	log        *logBuffer
-	MySQLProxy *Proxy // with Options.MySQLProxyEach
+	MySQLProxy *faultproxy.Proxy // with Options.MySQLProxyEach
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -186,6 +200,13 @@ func (in *Instance) URL() string {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	return "http://" + in.addr
+}
+
+// Pid returns the process id of the current run.
+func (in *Instance) Pid() int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.cmd.Process.Pid
 }
 
 // Live reports whether the process runs and is not frozen.

@@ -36,6 +36,7 @@ func TestRollingRestart(t *testing.T) {
 	}
 	waitDone(t, done, 90*time.Second)
 	t.Logf("%d keys × %d copies, 3 SIGTERM and restarts, in %v: %s", d.Total, d.Dup, time.Since(start).Round(time.Millisecond), &d.Stats)
+	checkHealed(t, c, res)
 	checkAll(t, c, res, initial)
 }
 

@@ -17,6 +17,17 @@ import (
 	"idemsum/internal/testenv"
 )
 
+// The Redis databases of the tests. Each test's keys live under a prefix
+// of its own in redisDBShared; a test that runs FLUSHDB has a database to
+// itself. None is 0, which may hold anything (or 14, scripts/bench.sh's),
+// so that the tests' SCANs stay fast whatever else the server holds.
+const (
+	redisDBShared = 10
+	redisDBBurst  = 11 // TestBurst: many keys, kept out of the others' SCANs
+	redisDBSoak   = 12 // TestSoak's FLUSHDB
+	redisDBFlush  = 15 // TestRedisFlushedMidRun's FLUSHDB
+)
+
 // sumdBin is the sumd binary built once by TestMain.
 var sumdBin string
 
@@ -66,7 +77,7 @@ func redisURLDB(db int) string {
 }
 
 // checkUsedPrefixes fails if any key under a prefix the tests used, in
-// any Redis database they used (0 and 15), has no expiry; then it deletes
+// any Redis database they used, has no expiry; then it deletes
 // those keys. Instances are all dead by now, so nothing writes any more.
 func checkUsedPrefixes() error {
 	byURL := map[string][]string{}

@@ -28,23 +28,23 @@ func TestMySQLOutage(t *testing.T) {
 
 	progress(0.2)
 	p.Refuse(true)
-	p.Cut()
+	p.CutAll()
 	t.Logf("MySQL down at %.0f%%", 100*d.Progress())
 	checkDown(t, c)
 	p.Refuse(false)
 
 	progress(0.45)
 	for range 10 {
-		p.Cut()
+		p.CutAll()
 		time.Sleep(50 * time.Millisecond) // the pace of the cuts
 	}
 	t.Logf("10 cuts of every MySQL connection from %.0f%%", 100*d.Progress())
 
 	progress(0.7)
-	p.Pause()
+	p.Blackhole(true)
 	stalled := d.Stats.OK.Load()
 	time.Sleep(1500 * time.Millisecond) // the stall itself
-	p.Resume()
+	p.Heal()
 	t.Logf("MySQL stalled for 1.5s at %.0f%%; %d answers meanwhile", 100*d.Progress(), d.Stats.OK.Load()-stalled)
 
 	waitDone(t, done, 90*time.Second)
@@ -52,6 +52,7 @@ func TestMySQLOutage(t *testing.T) {
 	if d.Stats.Unavailable.Load() == 0 {
 		t.Errorf("no 503 during the MySQL outage; the scenario tested nothing")
 	}
+	checkHealed(t, c, res)
 	checkAll(t, c, res, initial)
 }
 
@@ -102,7 +103,7 @@ func TestRedisTrouble(t *testing.T) {
 
 	progress(0.2)
 	p.Refuse(true)
-	p.Cut()
+	p.CutAll()
 	wiped := wipePrefix(t, c)
 	checkReady(t, c, "down")
 	time.Sleep(500 * time.Millisecond) // Redis stays down this long
@@ -110,19 +111,20 @@ func TestRedisTrouble(t *testing.T) {
 	t.Logf("Redis restarted empty at %.0f%% (%d keys lost)", 100*d.Progress(), wiped)
 
 	progress(0.45)
-	p.Pause()
+	p.Blackhole(true)
 	time.Sleep(1500 * time.Millisecond) // the stall itself
-	p.Resume()
+	p.Heal()
 	t.Logf("Redis stalled for 1.5s until %.0f%%", 100*d.Progress())
 
 	progress(0.7)
 	for range 10 {
-		p.Cut()
+		p.CutAll()
 		time.Sleep(50 * time.Millisecond) // the pace of the cuts
 	}
 	t.Logf("10 cuts of every Redis connection until %.0f%%", 100*d.Progress())
 
 	waitDone(t, done, 90*time.Second)
 	t.Logf("%d keys × %d copies in %v: %s", d.Total, d.Dup, time.Since(start).Round(time.Millisecond), &d.Stats)
+	checkHealed(t, c, res)
 	checkAll(t, c, res, initial)
 }

@@ -198,13 +198,14 @@ func TestKill9MidRun(t *testing.T) {
 			t.Errorf("the restarted sumd%d answered no request", inst)
 		}
 	}
+	checkHealed(t, c, res)
 	checkAll(t, c, res, initial)
 }
 
 func TestRedisFlushedMidRun(t *testing.T) {
 	t.Parallel()
-	// Database 15 is this test's alone: FLUSHDB wipes all of it.
-	c := StartCluster(t, Options{Instances: 3, RedisDB: 15})
+	// This database is the test's alone: FLUSHDB wipes all of it.
+	c := StartCluster(t, Options{Instances: 3, RedisDB: redisDBFlush})
 	initial := getTotal(t, c.Instances[0])
 	res := newResults()
 	d := newDriver(t, c, res)
@@ -231,6 +232,7 @@ func TestRedisFlushedMidRun(t *testing.T) {
 	if flushes < 3 || wiped == 0 {
 		t.Errorf("got %d flushes wiping %d keys, want at least 3 flushes mid-run that wiped claims or records", flushes, wiped)
 	}
+	checkHealed(t, c, res)
 	checkAll(t, c, res, initial)
 }
 
@@ -354,6 +356,7 @@ func TestStalledInstance(t *testing.T) {
 	waitDone(t, done, 90*time.Second)
 	t.Logf("%d keys × %d copies in %v: %s", d.Total, d.Dup, time.Since(start).Round(time.Millisecond), &d.Stats)
 	checkFirstSentDuringFreeze(t, res, frozen, stop, cont)
+	checkHealed(t, c, res)
 	checkAll(t, c, res, initial)
 }
 

@@ -1,0 +1,216 @@
+package e2e_test
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// TestMySQLCutDuringCommit cuts the MySQL connections of three instances
+// again and again while they commit, so that transactions end with an
+// outcome sumd cannot know. First each cut lands inside the bytes going
+// to MySQL (CutAfter a random number of bytes: mid-transaction, mid-
+// handshake, or just after a COMMIT was sent); then MySQL's replies are
+// slowed down and every connection is cut while transactions are on
+// their way there or their replies on their way back (a COMMIT that
+// happened, unacknowledged). The keys whose first answer was a 503 or a
+// transport error must still be added exactly once when retried, some of
+// them by a transaction whose answer was lost.
+func TestMySQLCutDuringCommit(t *testing.T) {
+	t.Parallel()
+	c := StartCluster(t, Options{Instances: 3, MySQLProxy: true})
+	initial := getTotal(t, c.Instances[0])
+	res := newResults()
+	d := newDriver(t, c, res)
+	start := time.Now()
+	done := d.Go(newKeys("commitcut", loadKeys))
+	p := c.MySQLProxy
+	progress := func(f float64) bool {
+		return waitFor(t.Context(), time.Minute, func() bool { return d.Progress() >= f })
+	}
+
+	progress(0.1)
+	inside := 0
+	for ; inside < 40 && d.Progress() < 0.4; inside++ {
+		before := p.Stats().Cut
+		p.CutAfter(1 + rand.Int64N(4<<10))
+		waitFor(t.Context(), 2*time.Second, func() bool { return p.Stats().Cut > before || d.Progress() >= 1 })
+		time.Sleep(30 * time.Millisecond) // the pace of the cuts
+	}
+	p.Heal()
+	t.Logf("%d cuts after a random number of bytes until %.0f%%", inside, 100*d.Progress())
+
+	// Each cut leaves the instances time to reconnect (a few round trips)
+	// and send new transactions before the next one.
+	progress(0.5)
+	p.SetLatency(50 * time.Millisecond)
+	replies := 0
+	for ; replies < 12 && d.Progress() < 0.9; replies++ {
+		time.Sleep(600 * time.Millisecond) // the pace of the cuts
+		p.CutAll()
+	}
+	p.Heal()
+	t.Logf("%d cuts with transactions and replies on their way until %.0f%%", replies, 100*d.Progress())
+
+	waitDone(t, done, 90*time.Second)
+	t.Logf("%d keys × %d copies in %v: %s; proxy %+v", d.Total, d.Dup, time.Since(start).Round(time.Millisecond), &d.Stats, p.Stats())
+	checkUnknownOutcomes(t, c, res)
+	checkHealed(t, c, res)
+	checkAll(t, c, res, initial)
+}
+
+// checkUnknownOutcomes fails t unless some key's first answer was a 503
+// or a transport error, each such key is in the MySQL ledger with its
+// number exactly once (checkAll checks the totals), and at least one of
+// them was added by a transaction whose answer never reached a client:
+// all its 200s are replays.
+func checkUnknownOutcomes(t testing.TB, c *Cluster, res *Results) {
+	t.Helper()
+	var uncertain []Key
+	unseen := 0
+	res.Each(func(ks *KeyState) {
+		first, fresh := false, 0
+		for _, s := range ks.Sends {
+			if len(s.Attempts) > 0 && (s.Attempts[0].Status == 0 || s.Attempts[0].Status >= 500) {
+				first = true
+			}
+			if s.OK && !s.Replayed {
+				fresh++
+			}
+		}
+		if first {
+			uncertain = append(uncertain, ks.Key)
+			if fresh == 0 {
+				unseen++
+			}
+		}
+	})
+	t.Logf("%d keys whose first answer was a 503 or a transport error; %d of them added by a transaction whose answer was lost", len(uncertain), unseen)
+	if len(uncertain) == 0 {
+		t.Fatalf("no key got a 503 or a transport error first; the cuts tested nothing")
+	}
+	if unseen == 0 {
+		t.Errorf("no key was added by a transaction whose answer was lost; no cut landed between a COMMIT and its reply")
+	}
+	numbers := ledgerNumbers(t, c)
+	for _, k := range uncertain {
+		if got, ok := numbers[k.Name]; !ok || got != k.Number {
+			t.Errorf("key %s, first answered 503 or not at all: ledger number %d (recorded %v), want %d once", k.Name, got, ok, k.Number)
+		}
+	}
+}
+
+// ledgerNumbers returns every key of the MySQL ledger with its number.
+func ledgerNumbers(t testing.TB, c *Cluster) map[string]uint64 {
+	t.Helper()
+	rows, err := c.DB.QueryContext(t.Context(), "SELECT idem_key, number FROM sum_ledger")
+	if err != nil {
+		t.Fatalf("read ledger: %v", err)
+	}
+	defer rows.Close()
+	numbers := map[string]uint64{}
+	for rows.Next() {
+		var k []byte
+		var n uint64
+		if err := rows.Scan(&k, &n); err != nil {
+			t.Fatalf("read ledger: %v", err)
+		}
+		numbers[string(k)] = n
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("read ledger: %v", err)
+	}
+	return numbers
+}
+
+// TestSlowMySQL slows MySQL down step by step until one round trip of a
+// batch takes longer than the lease (latency 300, 500 and 800 ms each way
+// against a lease of 1s), under load: claims expire while their holders
+// still wait for MySQL, and duplicates take the keys over. Every key must
+// still be added exactly once, none may stay stuck, and slowness is not
+// unavailability: no 503.
+func TestSlowMySQL(t *testing.T) {
+	t.Parallel()
+	c := StartCluster(t, Options{Instances: 3, MySQLProxy: true})
+	initial := getTotal(t, c.Instances[0])
+	res := newResults()
+	d := newDriver(t, c, res)
+	d.Workers = 24
+	start := time.Now()
+	done := d.Go(newKeys("slowmysql", loadKeys/2))
+	p := c.MySQLProxy
+	waitFor(t.Context(), time.Minute, func() bool { return d.Progress() >= 0.1 })
+	for _, lat := range []time.Duration{300 * time.Millisecond, 500 * time.Millisecond, 800 * time.Millisecond} {
+		p.SetLatency(lat)
+		before := d.Resolved.Load()
+		time.Sleep(2 * time.Second) // the slow spell
+		t.Logf("MySQL latency %v each way for 2s: %d keys resolved meanwhile", lat, d.Resolved.Load()-before)
+	}
+	healed := time.Now()
+	p.Heal()
+	waitDone(t, done, 60*time.Second)
+	t.Logf("%d keys × %d copies in %v (%v after healing): %s", d.Total, d.Dup,
+		time.Since(start).Round(time.Millisecond), time.Since(healed).Round(time.Millisecond), &d.Stats)
+	if d.Stats.TransportErrs.Load()+d.Stats.Conflicts.Load() == 0 {
+		t.Errorf("no request timed out or met a duplicate in flight; MySQL was not slow enough to test anything")
+	}
+	checkNoStuck(t, res, healed, resolveBound)
+	checkNoUnavailable(t, c, res)
+	checkHealed(t, c, res)
+	checkAll(t, c, res, initial)
+}
+
+// checkNoStuck fails t unless every key resolved, and every Send still
+// open at healed resolved within bound after it.
+func checkNoStuck(t testing.TB, res *Results, healed time.Time, bound time.Duration) {
+	t.Helper()
+	var slowest time.Duration
+	res.Each(func(ks *KeyState) {
+		for _, s := range ks.Sends {
+			switch {
+			case !s.OK:
+				t.Errorf("key %s stuck: %s", ks.Name, s.Fail)
+			case s.Start.Before(healed) && s.End.Sub(healed) > bound:
+				t.Errorf("key %s resolved %v after healing, want within %v", ks.Name, s.End.Sub(healed), bound)
+			}
+			slowest = max(slowest, s.End.Sub(s.Start))
+		}
+	})
+	t.Logf("the slowest key took %v to resolve", slowest.Round(time.Millisecond))
+}
+
+// healedKeys is the number of fresh keys checkHealed sends.
+const healedKeys = 60
+
+// checkHealed sends a fresh round of keys once every fault is healed,
+// each twice at once to two live instances, and fails t unless every
+// attempt was answered 200 or 409 (the two copies meeting): no 5xx and
+// no transport error after healing. The keys join res, for checkAll. It
+// returns the number of 5xx answers.
+func checkHealed(t testing.TB, c *Cluster, res *Results) int {
+	t.Helper()
+	live := *c
+	live.Instances = c.Live()
+	round := newResults()
+	d := newDriver(t, &live, round)
+	d.GiveUp = 20 * time.Second
+	waitDone(t, d.Go(newKeys("healed", healedKeys)), 30*time.Second)
+	bad, fivexx := 0, 0
+	round.Each(func(ks *KeyState) {
+		for _, s := range ks.Sends {
+			for _, a := range s.Attempts {
+				if a.Status >= 500 {
+					fivexx++
+				}
+				if a.Status == 0 || a.Status >= 500 {
+					if bad++; bad <= 5 {
+						t.Errorf("after healing: key %s on %s: status %d %s, want 200 or 409", ks.Name, live.Instances[a.Inst].Name, a.Status, a.Err)
+					}
+				}
+			}
+		}
+	})
+	res.Merge(round)
+	t.Logf("after healing: %d fresh keys × %d copies on %d instances: %s", healedKeys, d.Dup, len(live.Instances), &d.Stats)
+	return fivexx
+}
