@@ -27,6 +27,11 @@ type config struct {
 	PurgeInterval   time.Duration
 	PurgeBatch      int
 	DebugAddr       string
+
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
 }
 
 // parseConfig reads args (without the program name) over getenv defaults.
@@ -70,6 +75,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.PurgeInterval, "purge-interval", dur("SUM_PURGE_INTERVAL", "1m"), "how often keys older than -key-ttl are deleted from MySQL (env SUM_PURGE_INTERVAL)")
 	fs.IntVar(&c.PurgeBatch, "purge-batch", num("SUM_PURGE_BATCH", "1000"), "most keys deleted per statement (env SUM_PURGE_BATCH)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", env("SUM_DEBUG_ADDR", ""), "if set, serve net/http/pprof on this address, e.g. 127.0.0.1:6060 (env SUM_DEBUG_ADDR)")
+	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", dur("SUM_READ_HEADER_TIMEOUT", "5s"), "how long a client may take to send a request's headers (env SUM_READ_HEADER_TIMEOUT)")
+	fs.DurationVar(&c.ReadTimeout, "read-timeout", dur("SUM_READ_TIMEOUT", "10s"), "how long a client may take to send a whole request, body included (env SUM_READ_TIMEOUT)")
+	fs.DurationVar(&c.WriteTimeout, "write-timeout", dur("SUM_WRITE_TIMEOUT", "30s"), "bound on serving one request, from the end of its headers; must exceed -max-wait (env SUM_WRITE_TIMEOUT)")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", dur("SUM_IDLE_TIMEOUT", "60s"), "how long an idle keep-alive connection stays open (env SUM_IDLE_TIMEOUT)")
 	fs.StringVar(&c.LogLevel, "log-level", env("SUM_LOG_LEVEL", "info"), "debug, info (one line per request), warn or error (env SUM_LOG_LEVEL)")
 	if len(errs) > 0 {
 		return c, errs[0]
@@ -88,6 +97,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if c.BatchWait < 0 || c.MaxWait < 0 {
 		return c, fmt.Errorf("-batch-wait and -max-wait must not be negative")
+	}
+	if c.ReadHeaderTimeout <= 0 || c.ReadTimeout <= 0 || c.WriteTimeout <= 0 || c.IdleTimeout <= 0 {
+		return c, fmt.Errorf("-read-header-timeout, -read-timeout, -write-timeout and -idle-timeout must be positive")
+	}
+	if c.WriteTimeout <= c.MaxWait {
+		return c, fmt.Errorf("-write-timeout (%v) must exceed -max-wait (%v): a request waiting on a duplicate would be cut off", c.WriteTimeout, c.MaxWait)
 	}
 	return c, nil
 }

@@ -96,16 +96,19 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		args []string
 		env  map[string]string
 	}{
-		"bad lease flag":   {args: []string{"-lease-ttl", "soon"}},
-		"bad key ttl env":  {env: map[string]string{"SUM_KEY_TTL": "forever"}},
-		"zero batch":       {args: []string{"-batch-max", "0"}},
-		"negative wait":    {args: []string{"-batch-wait", "-1s"}},
-		"extra argument":   {args: []string{"extra"}},
-		"bad log level":    {args: []string{"-log-level", "loud"}},
-		"bad mysql dsn":    {args: []string{"-mysql-dsn", "not a dsn"}},
-		"unknown flag":     {args: []string{"-nope"}},
-		"bad redis url":    {args: []string{"-redis-url", "mysql://x"}},
-		"bad purge config": {env: map[string]string{"SUM_PURGE_BATCH": "x"}},
+		"bad lease flag":    {args: []string{"-lease-ttl", "soon"}},
+		"bad key ttl env":   {env: map[string]string{"SUM_KEY_TTL": "forever"}},
+		"zero batch":        {args: []string{"-batch-max", "0"}},
+		"negative wait":     {args: []string{"-batch-wait", "-1s"}},
+		"extra argument":    {args: []string{"extra"}},
+		"bad log level":     {args: []string{"-log-level", "loud"}},
+		"bad mysql dsn":     {args: []string{"-mysql-dsn", "not a dsn"}},
+		"unknown flag":      {args: []string{"-nope"}},
+		"bad redis url":     {args: []string{"-redis-url", "mysql://x"}},
+		"bad purge config":  {env: map[string]string{"SUM_PURGE_BATCH": "x"}},
+		"zero idle timeout": {args: []string{"-idle-timeout", "0s"}},
+		"write within wait": {args: []string{"-write-timeout", "5s", "-max-wait", "5s"}},
+		"bad read env":      {env: map[string]string{"SUM_READ_TIMEOUT": "slow"}},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
