@@ -17,8 +17,10 @@ import (
 	"time"
 )
 
-// The limits of sumd's http.Server (cmd/sumd/run.go). sumd has no flags
-// for them, so the slow-client cases take as long as the timeouts.
+// The limits of sumd's http.Server at its default flags (cmd/sumd): the
+// slow-client cases check the defaults a user gets, so they take as long
+// as the timeouts. cmd/sumd's TestServerTimeouts checks that the flags
+// change them.
 const (
 	maxHeaderBytes    = 16 << 10
 	readHeaderTimeout = 5 * time.Second
