@@ -1,0 +1,20 @@
+# Shortcuts for the scripts in scripts/ (each also runs on its own).
+.PHONY: run test bench soak lint
+
+run: ## run one sumd with working defaults
+	./scripts/run.sh
+
+test: ## every test, as CI runs them
+	./scripts/test.sh
+
+bench: ## group commit on vs off, alternately: make bench ROUNDS=3 SECS=10
+	./scripts/bench.sh $(or $(ROUNDS),3) $(or $(SECS),10)
+
+soak: ## the 5-minute fault soak (not in CI): make soak IDEMSUM_SOAK=30s
+	IDEMSUM_SOAK=$(or $(IDEMSUM_SOAK),5m) ./scripts/soak.sh
+
+lint: ## what CI checks besides the tests
+	test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
+	go vet ./...
+	GOBIN=$(CURDIR)/bin go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+	bin/staticcheck ./...
