@@ -31,6 +31,13 @@ func TestConcurrentDuplicatesThreeInstances(t *testing.T) {
 	start := time.Now()
 	waitDone(t, d.Go(newKeys("clean", loadKeys)), 90*time.Second)
 	t.Logf("%d keys × %d copies on 3 instances in %v: %s", loadKeys, d.Dup, time.Since(start).Round(time.Millisecond), &d.Stats)
+	// Group commit is on by default: the exactness above must have held
+	// with transactions carrying several additions, not one each.
+	batches, added := metricSum(t, c, "idemsum_batch_size_count"), metricSum(t, c, "idemsum_batch_size_sum")
+	t.Logf("group commit: %.0f additions in %.0f transactions (%.2f per transaction)", added, batches, added/batches)
+	if batches == 0 || added-batches < 10 {
+		t.Errorf("%.0f additions in %.0f group-commit transactions: want several transactions of more than one addition", added, batches)
+	}
 	checkAll(t, c, res, initial)
 }
 
