@@ -58,14 +58,14 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 }
 
 func (c *config) parseKeys(mode string) error {
-	name, share, _ := strings.Cut(mode, ":")
+	name, share, hasShare := strings.Cut(mode, ":")
 	c.Keys = name
-	switch name {
-	case "unique", "none":
+	switch {
+	case (name == "unique" || name == "none") && !hasShare:
 		return nil
-	case "dup":
+	case name == "dup":
 		f, err := strconv.ParseFloat(share, 64)
-		if err != nil || f < 0 || f >= 1 {
+		if err != nil || !(f >= 0 && f < 1) { // NaN fails both
 			return fmt.Errorf("-keys dup:SHARE needs 0 <= SHARE < 1, got %q", share)
 		}
 		c.DupShare = f

@@ -117,10 +117,12 @@ func (l *loader) pick(rng *rand.Rand) keyed {
 	case "dup":
 		if rng.Float64() < l.cfg.DupShare {
 			l.mu.Lock()
-			defer l.mu.Unlock()
 			if len(l.used) > 0 {
-				return l.used[rng.IntN(len(l.used))]
+				k := l.used[rng.IntN(len(l.used))]
+				l.mu.Unlock()
+				return k
 			}
+			l.mu.Unlock() // no key to repeat yet: fall through to a new one
 		}
 	}
 	k := keyed{key: l.prefix + strconv.FormatInt(l.next.Add(1), 10), number: n}
