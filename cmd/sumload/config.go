@@ -42,7 +42,15 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q (flags only)", fs.Arg(0))
+	}
 	c.URLs = strings.Split(*urls, ",")
+	for _, u := range c.URLs {
+		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+			return c, fmt.Errorf("-urls: %q is not an http:// or https:// URL", u)
+		}
+	}
 	if err := c.parseKeys(*keys); err != nil {
 		return c, err
 	}

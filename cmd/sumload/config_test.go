@@ -84,6 +84,9 @@ func TestParseConfigRejects(t *testing.T) {
 		{"dup share infinite", []string{"-keys", "dup:Inf"}, "needs 0 <= SHARE < 1"},
 		{"unique with share", []string{"-keys", "unique:0.5"}, `-keys "unique:0.5"`},
 		{"none with share", []string{"-keys", "none:x"}, `-keys "none:x"`},
+		{"extra argument", []string{"-c", "2", "http://a:1"}, `unexpected argument "http://a:1"`},
+		{"trailing comma in urls", []string{"-urls", "http://a:1,"}, `-urls: "" is not`},
+		{"url without scheme", []string{"-urls", "127.0.0.1:8080"}, `-urls: "127.0.0.1:8080" is not`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -71,36 +71,36 @@ func newLoader(cfg config) *loader {
 	}
 }
 
-// load runs the workers until the duration or request budget is spent.
+// load runs the workers until the duration or request budget is spent. At
+// the end of the duration no new request starts, but those on their way
+// finish (within -timeout), so that their outcome is known; only ctx (an
+// interrupt) cuts them off.
 func (l *loader) load(ctx context.Context) time.Duration {
+	more := ctx // while it lasts, workers start new requests
 	if l.cfg.Requests == 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, l.cfg.Duration)
+		more, cancel = context.WithTimeout(ctx, l.cfg.Duration)
 		defer cancel()
 	}
 	start := time.Now()
 	var wg sync.WaitGroup
 	for w := 0; w < l.cfg.Concurrency; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			l.worker(ctx, w)
-		}(w)
+		wg.Go(func() { l.worker(ctx, more, w) })
 	}
 	wg.Wait()
 	return time.Since(start)
 }
 
-func (l *loader) worker(ctx context.Context, w int) {
+func (l *loader) worker(ctx, more context.Context, w int) {
 	rng := rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
-	for i := w; ctx.Err() == nil; i++ {
+	for i := w; more.Err() == nil; i++ {
 		if l.cfg.Requests > 0 && l.sent.Add(1) > int64(l.cfg.Requests) {
 			return
 		}
 		k := l.pick(rng)
 		o := l.send(ctx, l.cfg.URLs[i%len(l.cfg.URLs)], k)
 		if ctx.Err() != nil && o.status == 0 {
-			l.record(k, o, false) // cut by the end of the run: outcome unknown
+			l.record(k, o, false) // cut by an interrupt: outcome unknown
 			return
 		}
 		l.results[w] = append(l.results[w], o)
