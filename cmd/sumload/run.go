@@ -91,7 +91,10 @@ func (l *loader) resolve(ctx context.Context) (int, error) {
 			if ctx.Err() != nil {
 				return n, fmt.Errorf("could not resolve key %s: %w", key, ctx.Err())
 			}
-			time.Sleep(50 * time.Millisecond) // retry backoff, not synchronisation
+			select { // retry backoff, not synchronisation
+			case <-ctx.Done():
+			case <-time.After(50 * time.Millisecond):
+			}
 		}
 	}
 	return n, nil
