@@ -10,10 +10,16 @@ rounds=${1:-3}
 secs=${2:-10}
 scripts/services.sh
 bin=$(mktemp -d)
-trap 'kill $(cat "$bin"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$bin"; redis-cli -n 14 flushdb >/dev/null' EXIT
+db=idemsum_bench
+cleanup() { # the instances, their files, the benchmark's Redis database and MySQL database
+  kill $(cat "$bin"/*.pid 2>/dev/null) 2>/dev/null || true
+  rm -rf "$bin"
+  redis-cli -n 14 flushdb >/dev/null || true
+  mariadb --no-defaults -uroot -h127.0.0.1 -e "DROP DATABASE IF EXISTS $db" || true
+}
+trap cleanup EXIT
 go build -o "$bin/sumd" ./cmd/sumd
 go build -o "$bin/sumload" ./cmd/sumload
-db=idemsum_bench
 rdb=redis://127.0.0.1:6379/14 # a database of its own, flushed before and after
 redis-cli -n 14 flushdb >/dev/null
 mariadb --no-defaults -uroot -h127.0.0.1 -e "DROP DATABASE IF EXISTS $db; CREATE DATABASE $db"
