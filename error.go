@@ -9,6 +9,7 @@ import (
 const (
 	EINVALID     = "invalid"     // malformed or out-of-range input
 	ETOOLARGE    = "too_large"   // request body over the limit
+	ETIMEOUT     = "timeout"     // request body not received within the read timeout
 	EUNSUPPORTED = "unsupported" // body in an unsupported content type
 	EMETHOD      = "method"      // method not allowed on the route
 	ENOTFOUND    = "not_found"   // no such route

@@ -66,7 +66,7 @@ func TestErrorString(t *testing.T) {
 func TestErrorCodesDistinct(t *testing.T) {
 	t.Parallel()
 	seen := map[string]bool{}
-	for _, c := range []string{idemsum.EINVALID, idemsum.ETOOLARGE, idemsum.EUNSUPPORTED, idemsum.EMETHOD, idemsum.ENOTFOUND, idemsum.EUNAVAILABLE} {
+	for _, c := range []string{idemsum.EINVALID, idemsum.ETOOLARGE, idemsum.ETIMEOUT, idemsum.EUNSUPPORTED, idemsum.EMETHOD, idemsum.ENOTFOUND, idemsum.EUNAVAILABLE} {
 		if c == "" || seen[c] {
 			t.Errorf("code %q: got empty or repeated, want distinct non-empty codes", c)
 		}

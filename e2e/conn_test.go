@@ -294,7 +294,7 @@ func checkSlowHeaders(t *testing.T, in *Instance, res *Results, key func(string)
 
 // checkSlowBody sends keyed additions whose headers are complete and whose
 // body of 60 bytes comes a byte every 300ms: at ReadTimeout the server
-// must answer a 4xx problem (and add nothing) or hang up. One whose body
+// must answer a 408 problem (and add nothing) or hang up. One whose body
 // ends in time is served.
 func checkSlowBody(t *testing.T, in *Instance, res *Results, key func(string) Key) {
 	const slowBodyConns = 5
@@ -327,7 +327,7 @@ func checkSlowBody(t *testing.T, in *Instance, res *Results, key func(string) Ke
 			case err == nil:
 				b, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
-				checkProblem(t, fmt.Sprintf("slow body, answered after %v", took.Round(time.Millisecond)), &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}, http.StatusBadRequest)
+				checkProblem(t, fmt.Sprintf("slow body, answered after %v", took.Round(time.Millisecond)), &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}, http.StatusRequestTimeout)
 			}
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"os"
 
 	"idemsum"
 	"idemsum/idempotency"
@@ -114,6 +115,8 @@ func bodyFields(w http.ResponseWriter, r *http.Request) ([]field, error) {
 	switch {
 	case errors.As(err, &tooLarge):
 		return nil, idemsum.Errorf(idemsum.ETOOLARGE, "the body is over %d bytes", MaxBody)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return nil, idemsum.Errorf(idemsum.ETIMEOUT, "the body did not arrive within the server's read timeout; nothing was added")
 	case err != nil:
 		return nil, invalid("could not read the body")
 	case len(body) == 0:

@@ -32,6 +32,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusBadRequest, "invalid-input"
 	case idemsum.ETOOLARGE:
 		return http.StatusRequestEntityTooLarge, "body-too-large"
+	case idemsum.ETIMEOUT:
+		return http.StatusRequestTimeout, "request-timeout"
 	case idemsum.EUNSUPPORTED:
 		return http.StatusUnsupportedMediaType, "unsupported-media-type"
 	case idemsum.EMETHOD:

@@ -1,11 +1,16 @@
 package server_test
 
 import (
+	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"testing"
 
+	"idemsum/idempotency"
 	"idemsum/server"
 )
 
@@ -145,6 +150,53 @@ func TestUnsupportedMediaType(t *testing.T) {
 				}
 				rec := serve(t, newHandler(t, l, s), r)
 				assertProblem(t, rec, http.StatusUnsupportedMediaType)
+				assertUntouched(t, l, s)
+			})
+		}
+	}
+}
+
+// failingBody yields part of a JSON body, then err: a client that stalled
+// past the server's read timeout (os.ErrDeadlineExceeded) or hung up.
+type failingBody struct {
+	part string
+	err  error
+}
+
+func (b *failingBody) Read(p []byte) (int, error) {
+	if b.part == "" {
+		return 0, b.err
+	}
+	n := copy(p, b.part)
+	b.part = b.part[n:]
+	return n, nil
+}
+
+func (b *failingBody) Close() error { return nil }
+
+func TestBodyCutOff(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"read timeout", fmt.Errorf("read tcp: %w", os.ErrDeadlineExceeded), http.StatusRequestTimeout},
+		{"client hung up", io.ErrUnexpectedEOF, http.StatusBadRequest},
+	}
+	for _, tc := range tests {
+		for _, target := range []string{"/sum", "/test-sum-action?ikey=k"} {
+			t.Run(tc.name+" "+target, func(t *testing.T) {
+				t.Parallel()
+				l, s := newLedger(), newStore()
+				req := httptest.NewRequest(http.MethodPost, target, nil)
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set(idempotency.HeaderKey, "k")
+				req.ContentLength = 20
+				req.Body = &failingBody{part: `{"number":`, err: tc.err}
+				rec := httptest.NewRecorder()
+				newHandler(t, l, s).ServeHTTP(rec, req)
+				assertProblem(t, rec, tc.want)
 				assertUntouched(t, l, s)
 			})
 		}

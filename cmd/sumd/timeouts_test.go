@@ -24,10 +24,11 @@ func TestServerTimeouts(t *testing.T) {
 		name    string
 		send    string // the client sends this, then nothing more
 		keep    bool   // a full request: read its response before waiting
+		status  int    // the server's answer at the timeout, if any
 		atLeast time.Duration
 	}{
 		{name: "headers never end", send: "GET /healthz HTTP/1.1\r\nHost: x\r\n", atLeast: 300 * time.Millisecond},
-		{name: "body never ends", send: "POST /sum HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{\"number\":", atLeast: 600 * time.Millisecond},
+		{name: "body never ends", send: "POST /sum HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{\"number\":", status: http.StatusRequestTimeout, atLeast: 600 * time.Millisecond},
 		{name: "idle keep-alive", send: "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", keep: true, atLeast: 400 * time.Millisecond},
 	}
 	for _, c := range cases {
@@ -58,7 +59,17 @@ func TestServerTimeouts(t *testing.T) {
 				}
 				t0 = time.Now()
 			}
-			// The server answers (a 400 for the cut body) or not, then closes.
+			if c.status != 0 {
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatalf("want a %d answer: %v", c.status, err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != c.status || resp.Header.Get("Content-Type") != "application/problem+json" {
+					t.Errorf("got %d %q, want a %d problem", resp.StatusCode, resp.Header.Get("Content-Type"), c.status)
+				}
+			}
+			// Then the server closes the connection.
 			_, err = io.Copy(io.Discard, br)
 			took := time.Since(t0)
 			if err != nil {
