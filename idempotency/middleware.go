@@ -18,8 +18,10 @@ const MaxFingerprintBody = 1 << 20
 // DELETE requests carrying an Idempotency-Key header idempotent with g.
 // The fingerprint covers method, path, query and body. The wrapped handler
 // runs under the key's claim and its response (unless 5xx) is stored and
-// replayed with "Idempotent-Replayed: true" (status, Content-Type and
-// body; other headers only on the first response). Without a durable fence inside
+// replayed with "Idempotent-Replayed: true": status, body and headers,
+// except those that describe one connection or one moment (Connection,
+// Content-Length, Date, Keep-Alive, Transfer-Encoding, Trailer, Upgrade)
+// and Set-Cookie, which a replay never sends. Without a durable fence inside
 // the handler, a handler that outlives the lease may run twice; handlers
 // with side effects should fence them as Func describes.
 func Middleware(g *Guard) func(http.Handler) http.Handler {
@@ -62,6 +64,9 @@ func Middleware(g *Guard) func(http.Handler) http.Handler {
 
 // WriteRecord writes res to w, with "Idempotent-Replayed: true" on replays.
 func WriteRecord(w http.ResponseWriter, res Result) {
+	for name, vals := range res.Header {
+		w.Header()[name] = vals
+	}
 	if res.ContentType != "" {
 		w.Header().Set("Content-Type", res.ContentType)
 	}
@@ -77,13 +82,30 @@ func unsafeMethod(m string) bool {
 	return m == http.MethodPost || m == http.MethodPut || m == http.MethodPatch || m == http.MethodDelete
 }
 
-// record runs h and captures its response as a Record, and its headers.
-// Only Content-Type is stored with the Record: replays carry status,
-// Content-Type and body, not the handler's other headers.
+// record runs h and captures its response as a Record, and all its
+// headers for the first response.
 func record(h http.Handler, r *http.Request, fp string) (Record, http.Header) {
 	rec := &recorder{header: http.Header{}, status: http.StatusOK}
 	h.ServeHTTP(rec, r)
-	return Record{Fingerprint: fp, Status: rec.status, ContentType: rec.header.Get("Content-Type"), Body: rec.body.Bytes()}, rec.header
+	var kept http.Header
+	for name, vals := range rec.header {
+		if !notReplayed[http.CanonicalHeaderKey(name)] {
+			if kept == nil {
+				kept = http.Header{}
+			}
+			kept[name] = vals
+		}
+	}
+	return Record{Fingerprint: fp, Status: rec.status, ContentType: rec.header.Get("Content-Type"), Header: kept, Body: rec.body.Bytes()}, rec.header
+}
+
+// notReplayed are the response headers a Record does not keep: Content-Type
+// has a field of its own, the others describe one connection or one
+// moment, and a replay must not hand out cookies.
+var notReplayed = map[string]bool{
+	"Content-Type": true, "Content-Length": true, "Connection": true, "Date": true,
+	"Keep-Alive": true, "Transfer-Encoding": true, "Trailer": true, "Upgrade": true,
+	"Set-Cookie": true, "Idempotent-Replayed": true,
 }
 
 type recorder struct {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -215,5 +216,47 @@ func TestMiddlewareEmptyResponse(t *testing.T) {
 		if w.Body.Len() != 0 || w.Header().Get("Idempotent-Replayed") != replayed {
 			t.Fatalf("response %q replayed %q, want empty, replayed %q", w.Body, w.Header().Get("Idempotent-Replayed"), replayed)
 		}
+	}
+}
+
+// TestMiddlewareReplaysHeaders: a replay carries the first response's
+// headers (Location, ETag, repeated Link), but not Set-Cookie or those
+// that describe one connection or one moment.
+func TestMiddlewareReplaysHeaders(t *testing.T) {
+	h := idempotency.Middleware(newMemGuard())(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", "/orders/42")
+		w.Header().Set("ETag", `"v1"`)
+		w.Header().Add("Link", "</a>; rel=a")
+		w.Header().Add("Link", "</b>; rel=b")
+		w.Header().Set("Set-Cookie", "session=secret")
+		w.Header().Set("Date", "Mon, 02 Jan 2006 15:04:05 GMT")
+		w.Header().Set("Connection", "close")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		io.WriteString(w, `{"id":42}`)
+	}))
+	first := serve(h, http.MethodPost, "/orders", "{}", "k")
+	wantStatus(t, first, http.StatusCreated)
+	if first.Header().Get("Set-Cookie") == "" {
+		t.Fatalf("first response lost its Set-Cookie")
+	}
+	again := serve(h, http.MethodPost, "/orders", "{}", "k")
+	wantStatus(t, again, http.StatusCreated)
+	for name, want := range map[string][]string{
+		"Location":            {"/orders/42"},
+		"Etag":                {`"v1"`},
+		"Link":                {"</a>; rel=a", "</b>; rel=b"},
+		"Content-Type":        {"application/json"},
+		"Idempotent-Replayed": {"true"},
+		"Set-Cookie":          nil,
+		"Date":                nil,
+		"Connection":          nil,
+	} {
+		if got := again.Header().Values(name); !slices.Equal(got, want) {
+			t.Errorf("replay %s: got %q, want %q", name, got, want)
+		}
+	}
+	if again.Body.String() != `{"id":42}` {
+		t.Errorf("replay body: got %q", again.Body)
 	}
 }

@@ -3,6 +3,7 @@ package idempotency
 import (
 	"context"
 	"errors"
+	"net/http"
 	"time"
 )
 
@@ -20,7 +21,10 @@ type Record struct {
 	Fingerprint string // of the request that produced the response
 	Status      int    // HTTP status code
 	ContentType string // Content-Type of Body
-	Body        []byte
+	// Header holds the response's other headers to replay, such as
+	// Location or ETag; nil for none. Stores keep it as given.
+	Header http.Header
+	Body   []byte
 }
 
 // Store keeps in-flight claims and completed records, each with an expiry.

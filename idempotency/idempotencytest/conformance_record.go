@@ -3,6 +3,7 @@ package idempotencytest
 import (
 	"crypto/rand"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -43,6 +44,9 @@ func testPutGet(t *testing.T, h Harness) {
 		{"empty", idempotency.Record{Status: 204}},
 		{"large", idempotency.Record{Fingerprint: "big", Status: 422, ContentType: "text/plain; charset=utf-8", Body: big}},
 		{"odd status", idempotency.Record{Fingerprint: "x", Status: 599, Body: []byte("\r\n\x00")}},
+		{"headers", idempotency.Record{Fingerprint: "h", Status: 201, ContentType: "application/json", Header: http.Header{
+			"Location": {"/orders/42"}, "Etag": {`"v1"`}, "Link": {"</a>; rel=a", "</b>; rel=b"}, "X-Empty": {""}, "X-Bytes": {"\x00\xff:\r\n"},
+		}, Body: []byte(`{"id":42}`)}},
 	}
 	s := h.New(t)
 	for _, tt := range tests {

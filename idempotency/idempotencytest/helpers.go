@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/http"
+	"slices"
 	"testing"
 
 	"idemsum/idempotency"
@@ -61,7 +63,21 @@ func wantNotFound(tb testing.TB, s idempotency.Store, key string) {
 
 func sameRecord(a, b idempotency.Record) bool {
 	return a.Fingerprint == b.Fingerprint && a.Status == b.Status &&
-		a.ContentType == b.ContentType && bytes.Equal(a.Body, b.Body)
+		a.ContentType == b.ContentType && sameHeader(a.Header, b.Header) && bytes.Equal(a.Body, b.Body)
+}
+
+// sameHeader reports whether a and b hold the same values (nil and empty
+// are the same).
+func sameHeader(a, b http.Header) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for name, vs := range a {
+		if !slices.Equal(vs, b[name]) {
+			return false
+		}
+	}
+	return true
 }
 
 func show(r idempotency.Record) string {
@@ -69,5 +85,5 @@ func show(r idempotency.Record) string {
 	if len(body) > 64 {
 		body = body[:64]
 	}
-	return fmt.Sprintf("{fp %q, status %d, type %q, %d-byte body %q}", r.Fingerprint, r.Status, r.ContentType, len(r.Body), body)
+	return fmt.Sprintf("{fp %q, status %d, type %q, header %v, %d-byte body %q}", r.Fingerprint, r.Status, r.ContentType, r.Header, len(r.Body), body)
 }

@@ -130,6 +130,7 @@ func (s *MemStore) wrote(now time.Time) {
 
 func clone(r idempotency.Record) idempotency.Record {
 	r.Body = append([]byte(nil), r.Body...)
+	r.Header = r.Header.Clone()
 	return r
 }
 

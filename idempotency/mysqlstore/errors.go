@@ -8,8 +8,9 @@ import (
 
 // MySQL error numbers the Store acts on.
 const (
-	errDuplicateKey = 1062 // ER_DUP_ENTRY
-	errDeadlock     = 1213 // ER_LOCK_DEADLOCK
+	errDuplicateKey    = 1062 // ER_DUP_ENTRY
+	errDuplicateColumn = 1060 // ER_DUP_FIELDNAME
+	errDeadlock        = 1213 // ER_LOCK_DEADLOCK
 )
 
 // maxAttempts bounds how often retry runs a statement that InnoDB chose as

@@ -16,9 +16,9 @@ var _ idempotency.Store = (*Store)(nil)
 
 // Get returns key's unexpired record, or idempotency.ErrNotFound.
 func (s *Store) Get(ctx context.Context, key string) (idempotency.Record, error) {
-	var fp, ct, body []byte
+	var fp, ct, header, body []byte
 	var rec idempotency.Record
-	err := s.db.QueryRowContext(ctx, s.q.get, []byte(key), s.millis()).Scan(&fp, &rec.Status, &ct, &body)
+	err := s.db.QueryRowContext(ctx, s.q.get, []byte(key), s.millis()).Scan(&fp, &rec.Status, &ct, &header, &body)
 	if errors.Is(err, sql.ErrNoRows) {
 		return idempotency.Record{}, idempotency.ErrNotFound
 	}
@@ -26,6 +26,9 @@ func (s *Store) Get(ctx context.Context, key string) (idempotency.Record, error)
 		return idempotency.Record{}, fmt.Errorf("mysqlstore: get: %w", err)
 	}
 	rec.Fingerprint, rec.ContentType, rec.Body = string(fp), string(ct), body
+	if rec.Header, err = decodeHeader(header); err != nil {
+		return idempotency.Record{}, fmt.Errorf("mysqlstore: get: %w", err)
+	}
 	return rec, nil
 }
 
@@ -86,10 +89,10 @@ func (s *Store) Put(ctx context.Context, key string, rec idempotency.Record, ttl
 	}
 	now := s.millis()
 	exp := now + durationMillis(ttl)
-	fp, ct, body := []byte(rec.Fingerprint), []byte(rec.ContentType), nonNil(rec.Body)
+	fp, ct, header, body := []byte(rec.Fingerprint), []byte(rec.ContentType), encodeHeader(rec.Header), nonNil(rec.Body)
 	err := retry(func() error {
-		_, err := s.db.ExecContext(ctx, s.q.put, []byte(key), fp, rec.Status, ct, body, exp,
-			now, fp, now, rec.Status, now, ct, now, body, now, exp)
+		_, err := s.db.ExecContext(ctx, s.q.put, []byte(key), fp, rec.Status, ct, header, body, exp,
+			now, fp, now, rec.Status, now, ct, now, header, now, body, now, exp)
 		return err
 	})
 	if err != nil {

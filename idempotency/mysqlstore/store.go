@@ -25,9 +25,10 @@ var ErrDuration = errors.New("mysqlstore: lease and ttl must be positive")
 // Store is an idempotency.Store in one MySQL table. It is safe for
 // concurrent use by many goroutines and many processes sharing the table.
 type Store struct {
-	db  *sql.DB
-	now func() time.Time
-	q   queries
+	db    *sql.DB
+	now   func() time.Time
+	table string
+	q     queries
 }
 
 // New returns a Store that keeps its rows in table of db and reads the time
@@ -36,14 +37,26 @@ func New(db *sql.DB, table string, now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{db: db, now: now, q: newQueries(quoteName(table))}
+	return &Store{db: db, now: now, table: table, q: newQueries(quoteName(table))}
 }
 
-// Migrate creates the Store's table unless it exists. It is safe to run
+// Migrate creates the Store's table unless it exists, and adds the header
+// column to a table from before records had headers. It is safe to run
 // from several processes at once.
 func (s *Store) Migrate(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, s.q.create); err != nil {
 		return fmt.Errorf("mysqlstore: migrate: %w", err)
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, s.q.hasHeader, s.table).Scan(&n); err != nil {
+		return fmt.Errorf("mysqlstore: migrate: %w", err)
+	}
+	if n > 0 {
+		return nil
+	}
+	// Another process may add it first: its duplicate column is success.
+	if _, err := s.db.ExecContext(ctx, s.q.addHeader); err != nil && !mysqlErrorIs(err, errDuplicateColumn) {
+		return fmt.Errorf("mysqlstore: migrate: add header column: %w", err)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -215,5 +216,45 @@ func mustNil(tb testing.TB, op string, err error) {
 	tb.Helper()
 	if err != nil {
 		tb.Fatalf("%s: %v", op, err)
+	}
+}
+
+// TestMigrateAddsHeaderColumn starts from a table made before records had
+// headers, holding a record: Migrate, from several goroutines at once,
+// adds the column; the old record still reads, and new ones keep headers.
+func TestMigrateAddsHeaderColumn(t *testing.T) {
+	db := openDB(t, false)
+	ctx := t.Context()
+	_, err := db.ExecContext(ctx, "CREATE TABLE old_idem ("+
+		"idem_key VARBINARY(255) NOT NULL, token VARBINARY(64) NULL, claim_expires BIGINT NOT NULL DEFAULT 0, "+
+		"record_expires BIGINT NOT NULL DEFAULT 0, fingerprint BLOB NULL, status INT NOT NULL DEFAULT 0, "+
+		"content_type BLOB NULL, body LONGBLOB NULL, PRIMARY KEY (idem_key), KEY record_expires (record_expires)) ENGINE=InnoDB")
+	mustNil(t, "create the old table", err)
+	_, err = db.ExecContext(ctx, "INSERT INTO old_idem (idem_key, record_expires, fingerprint, status, content_type, body) VALUES ('old', ?, 'fp', 200, 'text/plain', 'hi')",
+		time.Now().Add(time.Hour).UnixMilli())
+	mustNil(t, "insert an old record", err)
+
+	s := mysqlstore.New(db, "old_idem", nil)
+	errs := make(chan error, 4)
+	var wg sync.WaitGroup
+	for range cap(errs) {
+		wg.Go(func() { errs <- s.Migrate(ctx) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		mustNil(t, "concurrent Migrate of the old table", err)
+	}
+	got, err := s.Get(ctx, "old")
+	mustNil(t, "Get the old record", err)
+	if got.Fingerprint != "fp" || got.Status != 200 || got.ContentType != "text/plain" || string(got.Body) != "hi" || got.Header != nil {
+		t.Errorf("old record: got %+v, want fp 200 text/plain \"hi\" and no header", got)
+	}
+	rec := idempotency.Record{Fingerprint: "new", Status: 201, Header: http.Header{"Location": {"/x/1"}}, Body: []byte("{}")}
+	mustNil(t, "Put with a header", s.Put(ctx, "new", rec, time.Hour))
+	got, err = s.Get(ctx, "new")
+	mustNil(t, "Get the new record", err)
+	if got.Header.Get("Location") != "/x/1" || len(got.Header) != 1 {
+		t.Errorf("new record's header: got %v, want Location /x/1", got.Header)
 	}
 }

@@ -3,34 +3,63 @@ package redisstore
 import (
 	"encoding/binary"
 	"errors"
+	"net/http"
 
 	"idemsum/idempotency"
 )
 
-// version is the first byte of an encoded Record.
-const version = 1
+// The first byte of an encoded Record: version 1 has no headers, version 2
+// adds them. A Record without headers is written as version 1, which
+// instances from before headers existed can still read.
+const (
+	version1 = 1
+	version2 = 2
+)
 
 // ErrCorrupt reports a stored value that Decode cannot read.
 var ErrCorrupt = errors.New("redisstore: corrupt record")
 
 // Encode returns rec in the Store's compact binary format: a version byte,
 // the status as a varint, the fingerprint and the content type each as a
-// uvarint length and bytes, then the body up to the end.
+// uvarint length and bytes; in version 2 the number of header values as a
+// uvarint and each as its name and value; then the body up to the end.
 func Encode(rec idempotency.Record) []byte {
-	b := make([]byte, 0, 1+3*binary.MaxVarintLen64+len(rec.Fingerprint)+len(rec.ContentType)+len(rec.Body))
-	b = append(b, version)
+	size := 1 + 4*binary.MaxVarintLen64 + len(rec.Fingerprint) + len(rec.ContentType) + len(rec.Body)
+	values := 0
+	for name, vs := range rec.Header {
+		values += len(vs)
+		for _, v := range vs {
+			size += 2*binary.MaxVarintLen64 + len(name) + len(v)
+		}
+	}
+	b := make([]byte, 0, size)
+	if values == 0 {
+		b = append(b, version1)
+	} else {
+		b = append(b, version2)
+	}
 	b = binary.AppendVarint(b, int64(rec.Status))
 	b = appendString(b, rec.Fingerprint)
 	b = appendString(b, rec.ContentType)
+	if values > 0 {
+		b = binary.AppendUvarint(b, uint64(values))
+		for name, vs := range rec.Header {
+			for _, v := range vs {
+				b = appendString(b, name)
+				b = appendString(b, v)
+			}
+		}
+	}
 	return append(b, rec.Body...)
 }
 
 // Decode reads a Record written by Encode, or returns ErrCorrupt. The
 // Record's Body shares memory with b.
 func Decode(b []byte) (idempotency.Record, error) {
-	if len(b) == 0 || b[0] != version {
+	if len(b) == 0 || (b[0] != version1 && b[0] != version2) {
 		return idempotency.Record{}, ErrCorrupt
 	}
+	v := b[0]
 	status, n := binary.Varint(b[1:])
 	if n <= 0 || int64(int(status)) != status {
 		return idempotency.Record{}, ErrCorrupt
@@ -41,7 +70,27 @@ func Decode(b []byte) (idempotency.Record, error) {
 	if !ok || !ok2 {
 		return idempotency.Record{}, ErrCorrupt
 	}
-	return idempotency.Record{Fingerprint: fp, Status: int(status), ContentType: ct, Body: b}, nil
+	rec := idempotency.Record{Fingerprint: fp, Status: int(status), ContentType: ct}
+	if v == version2 {
+		values, n := binary.Uvarint(b)
+		// each value takes at least two bytes: so many cannot follow
+		if n <= 0 || values == 0 || values > uint64(len(b)-n)/2 {
+			return idempotency.Record{}, ErrCorrupt
+		}
+		b = b[n:]
+		rec.Header = make(http.Header)
+		for range values {
+			var name, value string
+			name, b, ok = readString(b)
+			value, b, ok2 = readString(b)
+			if !ok || !ok2 {
+				return idempotency.Record{}, ErrCorrupt
+			}
+			rec.Header[name] = append(rec.Header[name], value)
+		}
+	}
+	rec.Body = b
+	return rec, nil
 }
 
 func appendString(b []byte, s string) []byte {
