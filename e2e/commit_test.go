@@ -158,6 +158,11 @@ func TestSlowMySQL(t *testing.T) {
 	if fence == 0 {
 		t.Errorf("no claim expired under a holder waiting on MySQL (idemsum_fence_replays_total = 0); MySQL was not slow enough to test anything")
 	}
+	overruns := metricSum(t, c, "idemsum_lease_overruns_total")
+	t.Logf("%v keyed additions finished after their claim's lease ran out", overruns)
+	if overruns == 0 {
+		t.Errorf("idemsum_lease_overruns_total = 0, want the holders that waited on MySQL past the lease counted")
+	}
 	checkNoStuck(t, res, healed, resolveBound)
 	checkNoUnavailable(t, c, res)
 	checkHealed(t, c, res)

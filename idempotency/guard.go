@@ -27,6 +27,11 @@ type Guard struct {
 
 	// OnStoreError, when set, is told of each Store failure (degraded mode).
 	OnStoreError func(op string, err error)
+	// OnLeaseOverrun, when set, is told when fn returns after its claim's
+	// lease ran out: another request may have taken the key over meanwhile,
+	// and only fn's own fence kept the effect single. Frequent overruns
+	// mean the lease is too short for fn.
+	OnLeaseOverrun func(held time.Duration)
 
 	downUntil atomic.Int64 // unix nanoseconds; Store bypassed before then
 }
@@ -90,7 +95,11 @@ func (g *Guard) do(ctx context.Context, key, fp string, fn Func) (Result, error)
 			}
 		}()
 	}
+	claimed := time.Now()
 	rec, existed, err := fn(ctx)
+	if held := time.Since(claimed); token != "" && g.OnLeaseOverrun != nil && held >= orDefault(g.Lease, 5*time.Second) {
+		g.OnLeaseOverrun(held)
+	}
 	if err != nil {
 		return Result{}, err
 	}

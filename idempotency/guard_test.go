@@ -363,3 +363,45 @@ func TestGuardStoreArguments(t *testing.T) {
 		t.Fatalf("Store calls = %q, want %q", calls, want)
 	}
 }
+
+// TestGuardLeaseOverrun: OnLeaseOverrun hears of a fn that outlives its
+// claim's lease, and only of that: not of a quick fn, nor of a fn that ran
+// without a claim (no Store).
+func TestGuardLeaseOverrun(t *testing.T) {
+	const lease = 20 * time.Millisecond
+	slow := func(ctx context.Context) (idempotency.Record, bool, error) {
+		<-time.After(2 * lease) // an operation slower than the lease, not a wait for a condition
+		return idempotency.Record{Status: 200}, false, nil
+	}
+	quick := func(ctx context.Context) (idempotency.Record, bool, error) {
+		return idempotency.Record{Status: 200}, false, nil
+	}
+	tests := []struct {
+		name  string
+		store idempotency.Store
+		fn    idempotency.Func
+		want  int
+	}{
+		{"slow under a claim", idempotencytest.NewMemStore(nil), slow, 1},
+		{"quick under a claim", idempotencytest.NewMemStore(nil), quick, 0},
+		{"slow without a Store", nil, slow, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var held []time.Duration
+			g := &idempotency.Guard{Store: tt.store, Lease: lease, OnLeaseOverrun: func(d time.Duration) { held = append(held, d) }}
+			if _, err := g.Do(t.Context(), "k", "fp", tt.fn); err != nil {
+				t.Fatalf("Do: %v", err)
+			}
+			if len(held) != tt.want {
+				t.Fatalf("OnLeaseOverrun calls: got %v, want %d", held, tt.want)
+			}
+			for _, d := range held {
+				if d < lease {
+					t.Errorf("overrun reported after %v, want at least the lease %v", d, lease)
+				}
+			}
+		})
+	}
+}

@@ -39,6 +39,7 @@ func TestMetricsOfTheWiredService(t *testing.T) {
 		"idemsum_batch_size_sum 40",
 		"idemsum_redis_up 1",
 		"idemsum_fence_replays_total 0",
+		"idemsum_lease_overruns_total 0",
 		"idemsum_keys_purged_total 0",
 		`idemsum_requests_total{outcome="added",route="POST /sum"} 40`,
 		"idemsum_request_duration_seconds_bucket",

@@ -33,6 +33,7 @@ type serviceMetrics struct {
 	batchSize   prometheus.Histogram
 	storeErrors *prometheus.CounterVec
 	fenceHits   prometheus.Counter
+	overruns    prometheus.Counter
 	purged      prometheus.Counter
 }
 
@@ -53,6 +54,10 @@ func newServiceMetrics(reg prometheus.Registerer, redisUp func() bool) *serviceM
 			Name: "idemsum_fence_replays_total",
 			Help: "Keyed additions that MySQL's unique key found already recorded: claims taken over after a lease expired, after a Redis flush, or in degraded mode.",
 		}),
+		overruns: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "idemsum_lease_overruns_total",
+			Help: "Keyed additions whose holder finished after its claim's lease ran out, so another request could take the key over meanwhile (MySQL's unique key then decides).",
+		}),
 		purged: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "idemsum_keys_purged_total",
 			Help: "Completed keys older than the key TTL deleted from MySQL by this instance.",
@@ -67,7 +72,7 @@ func newServiceMetrics(reg prometheus.Registerer, redisUp func() bool) *serviceM
 		}
 		return 0
 	})
-	reg.MustRegister(m.batchSize, m.storeErrors, m.fenceHits, m.purged, up,
+	reg.MustRegister(m.batchSize, m.storeErrors, m.fenceHits, m.overruns, m.purged, up,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

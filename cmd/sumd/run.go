@@ -101,6 +101,7 @@ func wire(ctx context.Context, cfg config, db *sql.DB, rdb *redis.Client, log *s
 	guard := &idempotency.Guard{Lease: cfg.LeaseTTL, TTL: cfg.KeyTTL}
 	m := newServiceMetrics(reg, guard.Available)
 	guard.OnStoreError = degradedLogger(log, m)
+	guard.OnLeaseOverrun = func(time.Duration) { m.overruns.Inc() }
 	ledger := &mysql.Ledger{DB: db}
 	go ledger.PurgeEvery(ctx, cfg.PurgeInterval, cfg.KeyTTL, cfg.PurgeBatch, func(n int64, err error) {
 		m.purged.Add(float64(n))
