@@ -138,17 +138,29 @@ func rawRequest(target string, k Key, extra string) []byte {
 		target, k.Name, len(body), extra, body)
 }
 
+// dialRaw opens a connection to in for a client that speaks raw HTTP,
+// failing after d. On error it reports to t (from any goroutine) and
+// returns nil.
+func dialRaw(t testing.TB, in *Instance, d time.Duration) net.Conn {
+	conn, err := net.Dial("tcp", strings.TrimPrefix(in.URL(), "http://"))
+	if err != nil {
+		t.Errorf("dial %s: %v", in.Name, err)
+		return nil
+	}
+	conn.SetDeadline(time.Now().Add(d))
+	return conn
+}
+
 // exchange sends req on a new connection to in while it reads the answer,
 // as a client that keeps writing while the server answers, and returns
 // the response with its body read, within d.
 func exchange(t testing.TB, in *Instance, req []byte, d time.Duration) (*Response, error) {
 	t.Helper()
-	conn, err := net.Dial("tcp", strings.TrimPrefix(in.URL(), "http://"))
-	if err != nil {
-		t.Fatalf("dial %s: %v", in.Name, err)
+	conn := dialRaw(t, in, d)
+	if conn == nil {
+		t.FailNow()
 	}
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(d))
 	go conn.Write(req) // fails once the server hangs up: fine
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
@@ -244,14 +256,12 @@ func checkSlowHeaders(t *testing.T, in *Instance, res *Results, key func(string)
 	var wg sync.WaitGroup
 	for range slowHeaderConns {
 		wg.Go(func() {
-			conn, err := net.Dial("tcp", strings.TrimPrefix(in.URL(), "http://"))
-			if err != nil {
-				t.Errorf("dial: %v", err)
+			conn := dialRaw(t, in, readHeaderTimeout+5*time.Second)
+			if conn == nil {
 				return
 			}
 			defer conn.Close()
 			start := time.Now()
-			conn.SetDeadline(start.Add(readHeaderTimeout + 5*time.Second))
 			stop := make(chan struct{})
 			defer close(stop)
 			go trickle(conn, rawRequest("/sum", key("slowhdr"), "X-Slow: "+strings.Repeat("s", 200)+"\r\n"), 200*time.Millisecond, stop)
@@ -271,12 +281,11 @@ func checkSlowHeaders(t *testing.T, in *Instance, res *Results, key func(string)
 	k := key("slowhdrok")
 	req := rawRequest("/sum", k, "")
 	split := bytes.Index(req, []byte("\r\n\r\n"))
-	conn, err := net.Dial("tcp", strings.TrimPrefix(in.URL(), "http://"))
-	if err != nil {
-		t.Fatalf("dial: %v", err)
+	conn := dialRaw(t, in, 10*time.Second)
+	if conn == nil {
+		t.FailNow()
 	}
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
 	// The last 24 bytes of the headers a byte every 100ms: 2.4s.
 	conn.Write(req[:split-20])
 	trickle(conn, req[split-20:split+4], 100*time.Millisecond, nil)
@@ -304,14 +313,12 @@ func checkSlowBody(t *testing.T, in *Instance, res *Results, key func(string) Ke
 			k := key("slowbody")
 			body := fmt.Sprintf(`{"number":%d}`, k.Number) + strings.Repeat(" ", 48)
 			head := fmt.Sprintf("POST /sum HTTP/1.1\r\nHost: sumd\r\nIdempotency-Key: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", k.Name, len(body))
-			conn, err := net.Dial("tcp", strings.TrimPrefix(in.URL(), "http://"))
-			if err != nil {
-				t.Errorf("dial: %v", err)
+			conn := dialRaw(t, in, readTimeout+5*time.Second)
+			if conn == nil {
 				return
 			}
 			defer conn.Close()
 			start := time.Now()
-			conn.SetDeadline(start.Add(readTimeout + 5*time.Second))
 			conn.Write([]byte(head))
 			stop := make(chan struct{})
 			defer close(stop)
@@ -334,12 +341,11 @@ func checkSlowBody(t *testing.T, in *Instance, res *Results, key func(string) Ke
 	k := key("slowbodyok")
 	req := rawRequest("/sum", k, "")
 	split := bytes.Index(req, []byte("\r\n\r\n")) + 4
-	conn, err := net.Dial("tcp", strings.TrimPrefix(in.URL(), "http://"))
-	if err != nil {
-		t.Fatalf("dial: %v", err)
+	conn := dialRaw(t, in, 10*time.Second)
+	if conn == nil {
+		t.FailNow()
 	}
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
 	conn.Write(req[:split])
 	trickle(conn, req[split:], 100*time.Millisecond, nil) // ~15 bytes: 1.5s
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)

@@ -97,9 +97,7 @@ func (g *Guard) do(ctx context.Context, key, fp string, fn Func) (Result, error)
 	}
 	claimed := time.Now()
 	rec, existed, err := fn(ctx)
-	if held := time.Since(claimed); token != "" && g.OnLeaseOverrun != nil && held >= orDefault(g.Lease, 5*time.Second) {
-		g.OnLeaseOverrun(held)
-	}
+	g.noteOverrun(token, claimed)
 	if err != nil {
 		return Result{}, err
 	}
@@ -108,6 +106,17 @@ func (g *Guard) do(ctx context.Context, key, fp string, fn Func) (Result, error)
 	}
 	finished = g.complete(ctx, key, token, rec)
 	return replay(rec, existed, fp)
+}
+
+// noteOverrun tells OnLeaseOverrun when the claim token, taken at claimed,
+// has outlived its lease.
+func (g *Guard) noteOverrun(token string, claimed time.Time) {
+	if token == "" || g.OnLeaseOverrun == nil {
+		return
+	}
+	if held := time.Since(claimed); held >= orDefault(g.Lease, 5*time.Second) {
+		g.OnLeaseOverrun(held)
+	}
 }
 
 // Available reports whether the Guard currently uses its Store.

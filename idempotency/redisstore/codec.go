@@ -3,7 +3,6 @@ package redisstore
 import (
 	"encoding/binary"
 	"errors"
-	"net/http"
 
 	"idemsum/idempotency"
 )
@@ -21,19 +20,13 @@ var ErrCorrupt = errors.New("redisstore: corrupt record")
 
 // Encode returns rec in the Store's compact binary format: a version byte,
 // the status as a varint, the fingerprint and the content type each as a
-// uvarint length and bytes; in version 2 the number of header values as a
-// uvarint and each as its name and value; then the body up to the end.
+// uvarint length and bytes; in version 2 the header as written by
+// idempotency.AppendHeader, with its length before it; then the body up to
+// the end.
 func Encode(rec idempotency.Record) []byte {
-	size := 1 + 4*binary.MaxVarintLen64 + len(rec.Fingerprint) + len(rec.ContentType) + len(rec.Body)
-	values := 0
-	for name, vs := range rec.Header {
-		values += len(vs)
-		for _, v := range vs {
-			size += 2*binary.MaxVarintLen64 + len(name) + len(v)
-		}
-	}
-	b := make([]byte, 0, size)
-	if values == 0 {
+	header := idempotency.AppendHeader(nil, rec.Header)
+	b := make([]byte, 0, 1+4*binary.MaxVarintLen64+len(rec.Fingerprint)+len(rec.ContentType)+len(header)+len(rec.Body))
+	if len(header) == 0 {
 		b = append(b, version1)
 	} else {
 		b = append(b, version2)
@@ -41,14 +34,8 @@ func Encode(rec idempotency.Record) []byte {
 	b = binary.AppendVarint(b, int64(rec.Status))
 	b = appendString(b, rec.Fingerprint)
 	b = appendString(b, rec.ContentType)
-	if values > 0 {
-		b = binary.AppendUvarint(b, uint64(values))
-		for name, vs := range rec.Header {
-			for _, v := range vs {
-				b = appendString(b, name)
-				b = appendString(b, v)
-			}
-		}
+	if len(header) > 0 {
+		b = appendString(b, string(header))
 	}
 	return append(b, rec.Body...)
 }
@@ -72,21 +59,14 @@ func Decode(b []byte) (idempotency.Record, error) {
 	}
 	rec := idempotency.Record{Fingerprint: fp, Status: int(status), ContentType: ct}
 	if v == version2 {
-		values, n := binary.Uvarint(b)
-		// each value takes at least two bytes: so many cannot follow
-		if n <= 0 || values == 0 || values > uint64(len(b)-n)/2 {
-			return idempotency.Record{}, ErrCorrupt
+		var header string
+		var err error
+		header, b, ok = readString(b)
+		if ok && header != "" {
+			rec.Header, err = idempotency.DecodeHeader([]byte(header))
 		}
-		b = b[n:]
-		rec.Header = make(http.Header)
-		for range values {
-			var name, value string
-			name, b, ok = readString(b)
-			value, b, ok2 = readString(b)
-			if !ok || !ok2 {
-				return idempotency.Record{}, ErrCorrupt
-			}
-			rec.Header[name] = append(rec.Header[name], value)
+		if !ok || header == "" || err != nil {
+			return idempotency.Record{}, ErrCorrupt
 		}
 	}
 	rec.Body = b
