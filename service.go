@@ -58,5 +58,6 @@ func record(r Result) idempotency.Record {
 		Status:      http.StatusOK,
 		ContentType: "application/json",
 		Body:        Body(r.Total),
+		Created:     r.Created,
 	}
 }

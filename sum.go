@@ -9,6 +9,7 @@ package idemsum
 import (
 	"context"
 	"strconv"
+	"time"
 )
 
 // MaxNumber is the largest number that can be added: 2^63-1.
@@ -32,6 +33,9 @@ type Result struct {
 	Existing bool
 	// Number is the number recorded under Key.
 	Number uint64
+	// Created is when Key was first recorded, by the clock of the instance
+	// that recorded it: Key is remembered from then for the key TTL.
+	Created time.Time
 }
 
 // Ledger keeps the total and the record of every keyed addition.

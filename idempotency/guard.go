@@ -24,6 +24,8 @@ type Guard struct {
 	Lease   time.Duration // how long a claim lives; 0 means 5s
 	TTL     time.Duration // how long a completed record is cached; 0 means 24h
 	Backoff time.Duration // how long to bypass a failing Store; 0 means 1s
+	// Now is the clock that TTLs are computed with; nil means time.Now.
+	Now func() time.Time
 
 	// OnStoreError, when set, is told of each Store failure (degraded mode).
 	OnStoreError func(op string, err error)
@@ -85,7 +87,11 @@ func (g *Guard) do(ctx context.Context, key, fp string, fn Func) (Result, error)
 		if res, ok, err := g.cached(ctx, key, fp); ok || err != nil {
 			return res, err
 		}
-		return Result{}, ErrInFlight
+		// No record after all: it expired, or the Store threw away one it
+		// could not trust. Claim again; only a live claim is in flight.
+		if token, err = g.claim(ctx, key); errors.Is(err, ErrInFlight) {
+			return Result{}, ErrInFlight
+		}
 	}
 	finished := false
 	if token != "" {
@@ -95,7 +101,7 @@ func (g *Guard) do(ctx context.Context, key, fp string, fn Func) (Result, error)
 			}
 		}()
 	}
-	claimed := time.Now()
+	claimed := g.now()
 	rec, existed, err := fn(ctx)
 	g.noteOverrun(token, claimed)
 	if err != nil {
@@ -114,14 +120,31 @@ func (g *Guard) noteOverrun(token string, claimed time.Time) {
 	if token == "" || g.OnLeaseOverrun == nil {
 		return
 	}
-	if held := time.Since(claimed); held >= orDefault(g.Lease, 5*time.Second) {
+	if held := g.now().Sub(claimed); held >= orDefault(g.Lease, 5*time.Second) {
 		g.OnLeaseOverrun(held)
 	}
 }
 
 // Available reports whether the Guard currently uses its Store.
 func (g *Guard) Available() bool {
-	return g.Store != nil && time.Now().UnixNano() >= g.downUntil.Load()
+	return g.Store != nil && g.now().UnixNano() >= g.downUntil.Load()
+}
+
+func (g *Guard) now() time.Time {
+	if g.Now != nil {
+		return g.Now()
+	}
+	return time.Now()
+}
+
+// ttlOf returns how much longer rec is to be remembered: until its Created
+// time plus TTL, never longer than TTL from now.
+func (g *Guard) ttlOf(rec Record) time.Duration {
+	ttl := orDefault(g.TTL, 24*time.Hour)
+	if rec.Created.IsZero() {
+		return ttl
+	}
+	return min(ttl, rec.Created.Add(ttl).Sub(g.now()))
 }
 
 func replay(rec Record, existed bool, fp string) (Result, error) {
@@ -141,6 +164,9 @@ func (g *Guard) cached(ctx context.Context, key, fp string) (Result, bool, error
 		g.failed(ctx, "get", err)
 		return Result{}, false, nil
 	}
+	if ValidRecord(rec) != nil { // a Store should not return one; never replay it
+		return Result{}, false, nil
+	}
 	res, err := replay(rec, true, fp)
 	return res, true, err
 }
@@ -157,15 +183,17 @@ func (g *Guard) claim(ctx context.Context, key string) (string, error) {
 	return token, err
 }
 
-// complete caches rec (unless it is a 5xx) and, with a Completer, also
-// releases the claim in the same round trip; it reports whether it did.
+// complete caches rec (unless ValidRecord refuses it, such as a 5xx, or it
+// is already past its TTL) and,
+// with a Completer, also releases the claim in the same round trip; it
+// reports whether it did.
 func (g *Guard) complete(ctx context.Context, key, token string, rec Record) bool {
-	if !g.Available() || rec.Status >= 500 {
+	ttl := g.ttlOf(rec)
+	if !g.Available() || ValidRecord(rec) != nil || ttl <= 0 {
 		return false
 	}
 	ctx, cancel := detached(ctx)
 	defer cancel()
-	ttl := orDefault(g.TTL, 24*time.Hour)
 	if c, ok := g.Store.(Completer); ok && token != "" {
 		err := c.Complete(ctx, key, token, rec, ttl)
 		g.failed(ctx, "complete", err)
@@ -194,7 +222,7 @@ func (g *Guard) failed(ctx context.Context, op string, err error) {
 	if err == nil || errors.Is(err, ErrNotFound) || ctx.Err() != nil {
 		return
 	}
-	g.downUntil.Store(time.Now().Add(orDefault(g.Backoff, time.Second)).UnixNano())
+	g.downUntil.Store(g.now().Add(orDefault(g.Backoff, time.Second)).UnixNano())
 	if g.OnStoreError != nil {
 		g.OnStoreError(op, err)
 	}

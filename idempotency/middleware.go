@@ -18,10 +18,9 @@ const MaxFingerprintBody = 1 << 20
 // DELETE requests carrying an Idempotency-Key header idempotent with g.
 // The fingerprint covers method, path, query and body. The wrapped handler
 // runs under the key's claim and its response (unless 5xx) is stored and
-// replayed with "Idempotent-Replayed: true": status, body and headers,
-// except those that describe one connection or one moment (Connection,
-// Content-Length, Date, Keep-Alive, Transfer-Encoding, Trailer, Upgrade)
-// and Set-Cookie, which a replay never sends. Without a durable fence inside
+// replayed with "Idempotent-Replayed: true": status, body, Content-Type and
+// the headers that ReplayableHeader allows (Location, ETag, ...; never
+// Set-Cookie, Date or connection headers). Without a durable fence inside
 // the handler, a handler that outlives the lease may run twice; handlers
 // with side effects should fence them as Func describes.
 func Middleware(g *Guard) func(http.Handler) http.Handler {
@@ -63,9 +62,14 @@ func Middleware(g *Guard) func(http.Handler) http.Handler {
 }
 
 // WriteRecord writes res to w, with "Idempotent-Replayed: true" on replays.
+// Of res.Header it sends only the headers ReplayableHeader allows, and a
+// status outside 200-599 is sent as 500, so that a record read from a
+// corrupt store can neither set a cookie nor crash the handler.
 func WriteRecord(w http.ResponseWriter, res Result) {
 	for name, vals := range res.Header {
-		w.Header()[name] = vals
+		if ReplayableHeader(name) {
+			w.Header()[http.CanonicalHeaderKey(name)] = vals
+		}
 	}
 	if res.ContentType != "" {
 		w.Header().Set("Content-Type", res.ContentType)
@@ -74,7 +78,11 @@ func WriteRecord(w http.ResponseWriter, res Result) {
 		w.Header().Set("Idempotent-Replayed", "true")
 	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(res.Body)))
-	w.WriteHeader(res.Status)
+	status := res.Status
+	if status < 200 || status > 599 {
+		status = http.StatusInternalServerError
+	}
+	w.WriteHeader(status)
 	w.Write(res.Body)
 }
 
@@ -89,23 +97,14 @@ func record(h http.Handler, r *http.Request, fp string) (Record, http.Header) {
 	h.ServeHTTP(rec, r)
 	var kept http.Header
 	for name, vals := range rec.header {
-		if !notReplayed[http.CanonicalHeaderKey(name)] {
+		if ReplayableHeader(name) {
 			if kept == nil {
 				kept = http.Header{}
 			}
-			kept[name] = vals
+			kept[http.CanonicalHeaderKey(name)] = vals
 		}
 	}
 	return Record{Fingerprint: fp, Status: rec.status, ContentType: rec.header.Get("Content-Type"), Header: kept, Body: rec.body.Bytes()}, rec.header
-}
-
-// notReplayed are the response headers a Record does not keep: Content-Type
-// has a field of its own, the others describe one connection or one
-// moment, and a replay must not hand out cookies.
-var notReplayed = map[string]bool{
-	"Content-Type": true, "Content-Length": true, "Connection": true, "Date": true,
-	"Keep-Alive": true, "Transfer-Encoding": true, "Trailer": true, "Upgrade": true,
-	"Set-Cookie": true, "Idempotent-Replayed": true,
 }
 
 type recorder struct {

@@ -25,6 +25,10 @@ type Record struct {
 	// Location or ETag; nil for none. Stores keep it as given.
 	Header http.Header
 	Body   []byte
+	// Created is when the key's effect was first recorded: the record is
+	// remembered until Created plus the Guard's TTL, however often and
+	// wherever it is cached again. Zero means now.
+	Created time.Time
 }
 
 // Store keeps in-flight claims and completed records, each with an expiry.
@@ -33,7 +37,9 @@ type Record struct {
 // mean the backend is unavailable; callers may then carry on without it.
 type Store interface {
 	// Get returns the completed record of key, or ErrNotFound when there is
-	// none or it has expired.
+	// none or it has expired. A Store whose backend may hold content it did
+	// not write (corrupt, forged, from another deployment) returns
+	// ErrNotFound for it, never the content and never another error.
 	Get(ctx context.Context, key string) (Record, error)
 
 	// Claim takes the in-flight lease on key for lease and returns a random
@@ -48,7 +54,8 @@ type Store interface {
 
 	// Put stores rec as the completed record of key for ttl. The first record
 	// stored for a key wins until it expires: later Puts leave it unchanged
-	// and return nil.
+	// and return nil. The Guard computes ttl so that the record expires at
+	// rec.Created plus its TTL.
 	Put(ctx context.Context, key string, rec Record, ttl time.Duration) error
 }
 

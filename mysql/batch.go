@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"sort"
 	"strings"
+	"time"
 
 	"idemsum"
 )
@@ -21,6 +22,7 @@ type batch struct {
 	leader  []int          // index of the first addition with the same key, or -1
 	byKey   map[string]int // key → index of its first addition
 	pending []int          // indexes of leaders (and keyless adds) to commit
+	nowMS   int64          // the created_ms of the rows of the last sql
 }
 
 func plan(adds []idemsum.Addition) *batch {
@@ -65,6 +67,7 @@ func (p *batch) sql(nowMS int64) (string, []any) {
 	if len(p.pending) == 0 {
 		return "", nil
 	}
+	p.nowMS = nowMS
 	sum := new(big.Int)
 	rests := make([]string, len(p.pending))
 	for j := len(p.pending) - 1; j >= 0; j-- {
@@ -121,7 +124,7 @@ func (p *batch) committed(total string) error {
 	}
 	for j := len(p.pending) - 1; j >= 0; j-- {
 		i := p.pending[j]
-		p.res[i] = idemsum.Result{Total: t.String(), Number: p.adds[i].Number}
+		p.res[i] = idemsum.Result{Total: t.String(), Number: p.adds[i].Number, Created: time.UnixMilli(p.nowMS)}
 		p.done[i] = true
 		t.Sub(t, new(big.Int).SetUint64(p.adds[i].Number))
 	}
@@ -130,13 +133,13 @@ func (p *batch) committed(total string) error {
 }
 
 // existing records that key was already in the ledger with number and
-// total, and takes it out of the pending additions.
-func (p *batch) existing(key string, number uint64, total string) {
+// total since createdMS, and takes it out of the pending additions.
+func (p *batch) existing(key string, number uint64, total string, createdMS int64) {
 	i, ok := p.byKey[key]
 	if !ok || p.done[i] {
 		return
 	}
-	p.res[i] = idemsum.Result{Total: total, Number: number, Existing: true}
+	p.res[i] = idemsum.Result{Total: total, Number: number, Existing: true, Created: time.UnixMilli(createdMS)}
 	p.done[i] = true
 	kept := p.pending[:0]
 	for _, j := range p.pending {

@@ -14,11 +14,25 @@ import (
 	"github.com/go-sql-driver/mysql"
 )
 
-// Open connects to the DSN (go-sql-driver format), with at most maxConns
-// connections, and checks that MySQL answers. It turns on what the ledger
-// needs: multi-statement round trips with client-side interpolation, and
-// strict SQL mode so that nothing is silently truncated.
+// Open is New and a check that MySQL answers.
 func Open(ctx context.Context, dsn string, maxConns int) (*sql.DB, error) {
+	db, err := New(dsn, maxConns)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("ping mysql: %w", err)
+	}
+	return db, nil
+}
+
+// New returns a pool for the DSN (go-sql-driver format) of at most
+// maxConns connections, without connecting yet; only a malformed DSN is
+// an error. It turns on what the ledger needs: multi-statement round trips
+// with client-side interpolation, and strict SQL mode so that nothing is
+// silently truncated.
+func New(dsn string, maxConns int) (*sql.DB, error) {
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("parse mysql dsn: %w", err)
@@ -42,9 +56,5 @@ func Open(ctx context.Context, dsn string, maxConns int) (*sql.DB, error) {
 	db.SetMaxOpenConns(maxConns)
 	db.SetMaxIdleConns(maxConns)
 	db.SetConnMaxLifetime(5 * time.Minute)
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("ping mysql: %w", err)
-	}
 	return db, nil
 }

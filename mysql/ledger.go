@@ -137,7 +137,7 @@ func (l *Ledger) resolveExisting(ctx context.Context, p *batch) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	q := "SELECT idem_key, number, total FROM sum_ledger WHERE idem_key IN (" + placeholders(len(keys)) + ")"
+	q := "SELECT idem_key, number, total, created_ms FROM sum_ledger WHERE idem_key IN (" + placeholders(len(keys)) + ")"
 	rows, err := l.DB.QueryContext(ctx, q, keys...)
 	if err != nil {
 		return fmt.Errorf("look up existing keys: %w", err)
@@ -145,14 +145,15 @@ func (l *Ledger) resolveExisting(ctx context.Context, p *batch) error {
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			key    []byte
-			number uint64
-			total  string
+			key     []byte
+			number  uint64
+			total   string
+			created int64
 		)
-		if err := rows.Scan(&key, &number, &total); err != nil {
+		if err := rows.Scan(&key, &number, &total, &created); err != nil {
 			return fmt.Errorf("scan existing key: %w", err)
 		}
-		p.existing(string(key), number, total)
+		p.existing(string(key), number, total, created)
 	}
 	return rows.Err()
 }

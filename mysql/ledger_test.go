@@ -48,7 +48,7 @@ func TestLedgerAddSmoke(t *testing.T) {
 		if err != nil {
 			t.Fatalf("step %d: add: %v", i, err)
 		}
-		if !slices.Equal(got, s.want) {
+		if got := noCreated(t, got); !slices.Equal(got, s.want) {
 			t.Errorf("step %d:\ngot  %+v\nwant %+v", i, got, s.want)
 		}
 	}
@@ -87,5 +87,29 @@ func TestLedgerErrorsWhenMySQLIsGone(t *testing.T) {
 	}
 	if tot, err := l.Total(context.Background()); err == nil {
 		t.Errorf("total: got %q, nil; want an error", tot)
+	}
+}
+
+// TestLedgerCreated: a Result carries when its key was first recorded, by
+// the Ledger's clock: a new addition now, an Existing one its first time.
+func TestLedgerCreated(t *testing.T) {
+	t.Parallel()
+	l, _ := newLedger(t)
+	c := &clock{t: time.UnixMilli(1_700_000_000_123)}
+	l.Now = c.Now
+	first := c.Now()
+	ctx := context.Background()
+	if _, err := l.Add(ctx, []idemsum.Addition{{Key: "a", Number: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	c.Advance(time.Hour)
+	res, err := l.Add(ctx, []idemsum.Addition{{Key: "a", Number: 1}, {Key: "b", Number: 2}, {Number: 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []time.Time{first, c.Now(), c.Now()} {
+		if !res[i].Created.Equal(want) {
+			t.Errorf("result %d %+v: Created got %v, want %v", i, res[i], res[i].Created, want)
+		}
 	}
 }

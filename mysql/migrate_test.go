@@ -126,7 +126,7 @@ func TestMigrateSchema(t *testing.T) {
 		}
 	}
 	engines := queryStrings(t, db, "SELECT CONCAT(table_name, ' ', engine) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE 'sum\\_%' ORDER BY table_name")
-	if want := []string{"sum_ledger InnoDB", "sum_total InnoDB"}; !slices.Equal(engines, want) {
+	if want := []string{"sum_deployment InnoDB", "sum_ledger InnoDB", "sum_total InnoDB"}; !slices.Equal(engines, want) {
 		t.Errorf("tables: got %q, want %q", engines, want)
 	}
 	columns := []struct{ table, column, want string }{

@@ -19,22 +19,24 @@ func handleHealthz() http.Handler {
 
 // readiness is the body of /readyz.
 type readiness struct {
-	Status string `json:"status"` // ready, degraded (Redis down) or unavailable
-	MySQL  string `json:"mysql"`  // up or down
-	Redis  string `json:"redis"`  // up, down or disabled
+	Status      string `json:"status"`                 // ready, degraded (Redis down), unavailable or starting
+	MySQL       string `json:"mysql"`                  // up or down
+	Redis       string `json:"redis"`                  // up, down or disabled
+	RedisReason string `json:"redis_reason,omitempty"` // why Redis is down: unreachable, oom, readonly, ...
 }
 
 // handleReadyz answers 200 when MySQL answers, 503 otherwise, and says
-// whether Redis is up; without Redis the service is degraded but correct.
+// whether Redis can take claims, and if not why; without Redis the service
+// is degraded but correct.
 func handleReadyz(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		rd := readiness{Status: "ready", MySQL: "up", Redis: "disabled"}
-		if d.PingRedis != nil {
+		if d.RedisState != nil {
 			rd.Redis = "up"
-			if d.PingRedis(ctx) != nil {
-				rd.Redis, rd.Status = "down", "degraded"
+			if state := d.RedisState(ctx); state != "up" {
+				rd.Redis, rd.RedisReason, rd.Status = "down", state, "degraded"
 			}
 		}
 		status := http.StatusOK

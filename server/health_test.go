@@ -35,25 +35,30 @@ func TestReadyz(t *testing.T) {
 	t.Parallel()
 	up := func(context.Context) error { return nil }
 	down := func(context.Context) error { return errors.New("connection refused") }
+	redisUp := func(context.Context) string { return "up" }
+	unreachable := func(context.Context) string { return "unreachable" }
+	oom := func(context.Context) string { return "oom" }
 	tests := []struct {
-		name         string
-		mysql, redis func(context.Context) error
-		wantStatus   int
-		want         map[string]string
+		name       string
+		mysql      func(context.Context) error
+		redis      func(context.Context) string
+		wantStatus int
+		want       map[string]string
 	}{
-		{"all up", up, up, http.StatusOK, map[string]string{"status": "ready", "mysql": "up", "redis": "up"}},
+		{"all up", up, redisUp, http.StatusOK, map[string]string{"status": "ready", "mysql": "up", "redis": "up", "redis_reason": ""}},
 		{"redis disabled", up, nil, http.StatusOK, map[string]string{"status": "ready", "mysql": "up", "redis": "disabled"}},
-		{"redis down", up, down, http.StatusOK, map[string]string{"status": "degraded", "mysql": "up", "redis": "down"}},
-		{"mysql down", down, up, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "mysql": "down", "redis": "up"}},
+		{"redis down", up, unreachable, http.StatusOK, map[string]string{"status": "degraded", "mysql": "up", "redis": "down", "redis_reason": "unreachable"}},
+		{"redis refuses writes", up, oom, http.StatusOK, map[string]string{"status": "degraded", "mysql": "up", "redis": "down", "redis_reason": "oom"}},
+		{"mysql down", down, redisUp, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "mysql": "down", "redis": "up"}},
 		{"mysql down, redis disabled", down, nil, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "mysql": "down", "redis": "disabled"}},
-		{"both down", down, down, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "mysql": "down", "redis": "down"}},
+		{"both down", down, unreachable, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "mysql": "down", "redis": "down"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			l := newLedger()
 			d := deps(l, nil)
-			d.PingMySQL, d.PingRedis = tc.mysql, tc.redis
+			d.PingMySQL, d.RedisState = tc.mysql, tc.redis
 			rec := serve(t, server.NewServer(d), request{method: http.MethodGet, target: "/readyz"})
 			if rec.Code != tc.wantStatus {
 				t.Errorf("status: got %d, want %d", rec.Code, tc.wantStatus)

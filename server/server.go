@@ -19,9 +19,11 @@ type Deps struct {
 	Service *idemsum.Service
 	// PingMySQL reports whether MySQL answers.
 	PingMySQL func(ctx context.Context) error
-	// PingRedis reports whether Redis answers; nil when Redis is disabled.
-	PingRedis func(ctx context.Context) error
-	Logger    *slog.Logger
+	// RedisState reports whether Redis can take claims right now: "up",
+	// or why not ("unreachable", "oom", "readonly", ...); nil when Redis is
+	// disabled.
+	RedisState func(ctx context.Context) string
+	Logger     *slog.Logger
 	// MaxWait caps the wait a client may ask for with "Prefer: wait=S".
 	MaxWait time.Duration
 	// Metrics, when set, count and time requests; Gatherer, when set, is

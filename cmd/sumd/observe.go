@@ -92,10 +92,11 @@ func (c countingAdder) Add(ctx context.Context, a idemsum.Addition) (idemsum.Res
 	return res, err
 }
 
-// degradedLogger logs Redis failures and counts them.
-func degradedLogger(log *slog.Logger, m *serviceMetrics) func(op string, err error) {
+// degradedLogger logs Redis failures, counts them and tells health.
+func degradedLogger(log *slog.Logger, m *serviceMetrics, health *redisHealth) func(op string, err error) {
 	return func(op string, err error) {
 		m.storeErrors.WithLabelValues(op).Inc()
+		health.failed(err)
 		log.Warn("redis unavailable; degraded to MySQL only", "op", op, "err", err)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,7 +23,10 @@ import (
 )
 
 // run starts sumd and serves until ctx is done, then shuts down
-// gracefully. It reads no environment other than through getenv.
+// gracefully. It reads no environment other than through getenv. It
+// listens at once, and serves the real routes (and prints "sumd listening
+// on URL" to stdout) once MySQL answers and is migrated; until then
+// /healthz answers and everything else is 503, and it keeps retrying.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := parseConfig(args[1:], getenv, stderr)
 	if err != nil {
@@ -41,36 +43,69 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if rdb != nil {
 		defer rdb.Close()
 	}
-	db, err := openMySQL(ctx, cfg)
+	db, err := mysql.New(cfg.MySQLDSN, cfg.MySQLMaxConns)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	deps, closeAdder := wire(ctx, cfg, db, rdb, log)
-	defer closeAdder()
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	h := &swapHandler{}
+	h.set(server.Starting())
+	srv := newHTTPServer(cfg, h, log)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("listening; waiting for MySQL", "addr", ln.Addr().String())
 	if cfg.DebugAddr != "" {
-		go servePprof(cfg.DebugAddr, log)
+		go servePprof(cfg, log)
 	}
-	fmt.Fprintf(stdout, "sumd listening on http://%s\n", ln.Addr())
-	return serve(ctx, cfg, ln, server.NewServer(deps), log)
+	id, err := waitForMySQL(ctx, db, log)
+	if err == nil {
+		deps, closeAdder := wire(ctx, cfg, db, rdb, id, log)
+		defer closeAdder()
+		h.set(server.NewServer(deps))
+		fmt.Fprintf(stdout, "sumd listening on http://%s\n", ln.Addr())
+	}
+	return serve(ctx, cfg, srv, errc, log)
 }
 
-func openMySQL(ctx context.Context, cfg config) (*sql.DB, error) {
-	start, cancel := context.WithTimeout(ctx, 30*time.Second)
+// waitForMySQL pings and migrates MySQL and loads the deployment's
+// identity, retrying with a capped exponential backoff (logged) until it
+// succeeds or ctx is done.
+func waitForMySQL(ctx context.Context, db *sql.DB, log *slog.Logger) (mysql.Identity, error) {
+	backoff := 100 * time.Millisecond
+	for {
+		id, err := prepareMySQL(ctx, db)
+		if err == nil {
+			return id, nil
+		}
+		if ctx.Err() != nil {
+			return id, ctx.Err()
+		}
+		log.Warn("mysql not ready; retrying", "err", err, "retry_in", backoff.String())
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return id, ctx.Err()
+		case <-t.C:
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+func prepareMySQL(ctx context.Context, db *sql.DB) (mysql.Identity, error) {
+	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
-	db, err := mysql.Open(start, cfg.MySQLDSN, cfg.MySQLMaxConns)
-	if err != nil {
-		return nil, err
+	if err := db.PingContext(ctx); err != nil {
+		return mysql.Identity{}, fmt.Errorf("ping mysql: %w", err)
 	}
-	if err := mysql.Migrate(start, db); err != nil {
-		db.Close()
-		return nil, err
+	if err := mysql.Migrate(ctx, db); err != nil {
+		return mysql.Identity{}, err
 	}
-	return db, nil
+	return mysql.LoadIdentity(ctx, db)
 }
 
 // openRedis returns nil in MySQL-only mode. It does not wait for Redis:
@@ -95,15 +130,27 @@ func openRedis(cfg config) (*redis.Client, error) {
 }
 
 // wire builds the handlers' dependencies; the returned func stops group
-// commit after the queued additions are flushed.
-func wire(ctx context.Context, cfg config, db *sql.DB, rdb *redis.Client, log *slog.Logger) (server.Deps, func()) {
+// commit after the queued additions are flushed. Every Redis key of the
+// deployment is under -redis-prefix plus its id, and records are signed
+// with its secret, so deployments sharing a Redis never meet.
+func wire(ctx context.Context, cfg config, db *sql.DB, rdb *redis.Client, id mysql.Identity, log *slog.Logger) (server.Deps, func()) {
 	reg := prometheus.NewRegistry()
 	guard := &idempotency.Guard{Lease: cfg.LeaseTTL, TTL: cfg.KeyTTL}
-	m := newServiceMetrics(reg, guard.Available)
-	guard.OnStoreError = degradedLogger(log, m)
+	prefix := cfg.RedisPrefix + id.ID + ":"
+	var health *redisHealth
+	if rdb != nil {
+		health = newRedisHealth(rdb, prefix+"probe", reg)
+		go health.watch(ctx, time.Second)
+	}
+	m := newServiceMetrics(reg, func() bool { return guard.Available() && health.up() })
+	guard.OnStoreError = degradedLogger(log, m, health)
 	guard.OnLeaseOverrun = func(time.Duration) { m.overruns.Inc() }
 	ledger := &mysql.Ledger{DB: db}
-	go ledger.PurgeEvery(ctx, cfg.PurgeInterval, cfg.KeyTTL, cfg.PurgeBatch, func(n int64, err error) {
+	// A row outlives its key's TTL by twice the clock skew: a record that
+	// an instance with a slow clock cached until its deadline has expired
+	// before an instance with a fast clock purges the row.
+	keep := cfg.KeyTTL + 2*cfg.MaxClockSkew
+	go ledger.PurgeEvery(ctx, cfg.PurgeInterval, keep, cfg.PurgeBatch, func(n int64, err error) {
 		m.purged.Add(float64(n))
 		if err != nil {
 			log.Warn("purge of expired keys failed", "err", err)
@@ -124,16 +171,14 @@ func wire(ctx context.Context, cfg config, db *sql.DB, rdb *redis.Client, log *s
 		Gatherer:  reg,
 	}
 	if rdb != nil {
-		guard.Store = redisstore.New(rdb, cfg.RedisPrefix)
-		deps.PingRedis = func(ctx context.Context) error { return rdb.Ping(ctx).Err() }
+		guard.Store = redisstore.New(rdb, prefix, id.Secret)
+		deps.RedisState = health.check
 	}
 	return deps, closeAdder
 }
 
-// serve runs the HTTP server until ctx is done, then stops accepting and
-// lets in-flight requests finish within cfg.ShutdownTimeout.
-func serve(ctx context.Context, cfg config, ln net.Listener, h http.Handler, log *slog.Logger) error {
-	srv := &http.Server{
+func newHTTPServer(cfg config, h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout,
@@ -142,8 +187,12 @@ func serve(ctx context.Context, cfg config, ln net.Listener, h http.Handler, log
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+}
+
+// serve waits until srv stops by itself (errc) or ctx is done; then it
+// stops accepting and lets in-flight requests finish within
+// cfg.ShutdownTimeout.
+func serve(ctx context.Context, cfg config, srv *http.Server, errc <-chan error, log *slog.Logger) error {
 	select {
 	case err := <-errc:
 		return err
@@ -159,15 +208,4 @@ func serve(ctx context.Context, cfg config, ln net.Listener, h http.Handler, log
 		return err
 	}
 	return nil
-}
-
-// servePprof serves net/http/pprof on addr, for profiling in production.
-func servePprof(addr string, log *slog.Logger) {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	if err := http.ListenAndServe(addr, mux); err != nil {
-		log.Error("pprof server stopped", "err", err)
-	}
 }

@@ -1,76 +1,95 @@
 package redisstore
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"time"
 
 	"idemsum/idempotency"
 )
 
-// The first byte of an encoded Record: version 1 has no headers, version 2
-// adds them. A Record without headers is written as version 1, which
-// instances from before headers existed can still read.
-const (
-	version1 = 1
-	version2 = 2
-)
+// version is the first byte of an encoded Record. Versions 1 and 2 (no
+// deadline, no MAC) are no longer read: such a value is corrupt.
+const version = 3
 
-// ErrCorrupt reports a stored value that Decode cannot read.
-var ErrCorrupt = errors.New("redisstore: corrupt record")
+// macLen is the length of the HMAC-SHA256 that ends an encoded Record.
+const macLen = sha256.Size
 
-// Encode returns rec in the Store's compact binary format: a version byte,
-// the status as a varint, the fingerprint and the content type each as a
-// uvarint length and bytes; in version 2 the header as written by
-// idempotency.AppendHeader, with its length before it; then the body up to
-// the end.
-func Encode(rec idempotency.Record) []byte {
+// ErrCorrupt reports a stored value that Decode cannot read or whose MAC
+// does not match: it was not written by Encode with this key and secret.
+var ErrCorrupt = errors.New("redisstore: corrupt or forged record")
+
+// Encode returns rec, cached until deadline under key, in the Store's
+// binary format: a version byte; deadline and rec.Created as unix
+// milliseconds (uvarint); the status (varint); the fingerprint, content
+// type and header (idempotency.AppendHeader), each as a uvarint length and
+// bytes; the body; and an HMAC-SHA256 with secret over key and all of the
+// above. The MAC binds the value to its key, so a value copied to another
+// key, altered, or written by anyone without the secret does not decode.
+func Encode(key string, rec idempotency.Record, deadline time.Time, secret []byte) []byte {
 	header := idempotency.AppendHeader(nil, rec.Header)
-	b := make([]byte, 0, 1+4*binary.MaxVarintLen64+len(rec.Fingerprint)+len(rec.ContentType)+len(header)+len(rec.Body))
-	if len(header) == 0 {
-		b = append(b, version1)
-	} else {
-		b = append(b, version2)
-	}
+	b := make([]byte, 0, 1+5*binary.MaxVarintLen64+len(rec.Fingerprint)+len(rec.ContentType)+len(header)+len(rec.Body)+macLen)
+	b = append(b, version)
+	b = binary.AppendUvarint(b, unixMilli(deadline))
+	b = binary.AppendUvarint(b, unixMilli(rec.Created))
 	b = binary.AppendVarint(b, int64(rec.Status))
 	b = appendString(b, rec.Fingerprint)
 	b = appendString(b, rec.ContentType)
-	if len(header) > 0 {
-		b = appendString(b, string(header))
-	}
-	return append(b, rec.Body...)
+	b = appendString(b, string(header))
+	b = append(b, rec.Body...)
+	return append(b, mac(secret, key, b)...)
 }
 
-// Decode reads a Record written by Encode, or returns ErrCorrupt. The
-// Record's Body shares memory with b.
-func Decode(b []byte) (idempotency.Record, error) {
-	if len(b) == 0 || (b[0] != version1 && b[0] != version2) {
-		return idempotency.Record{}, ErrCorrupt
+// Decode reads a Record written by Encode for key with secret, and its
+// deadline, or returns ErrCorrupt. The Record's Body shares memory with b.
+func Decode(key string, b []byte, secret []byte) (idempotency.Record, time.Time, error) {
+	var rec idempotency.Record
+	if len(b) < 1+macLen || b[0] != version {
+		return rec, time.Time{}, ErrCorrupt
 	}
-	v := b[0]
-	status, n := binary.Varint(b[1:])
-	if n <= 0 || int64(int(status)) != status {
-		return idempotency.Record{}, ErrCorrupt
+	data, sum := b[:len(b)-macLen], b[len(b)-macLen:]
+	if !hmac.Equal(sum, mac(secret, key, data)) {
+		return rec, time.Time{}, ErrCorrupt
 	}
-	b = b[1+n:]
-	fp, b, ok := readString(b)
-	ct, b, ok2 := readString(b)
-	if !ok || !ok2 {
-		return idempotency.Record{}, ErrCorrupt
+	r := reader{b: data[1:]}
+	deadline, created := r.uvarint(), r.uvarint()
+	status := r.varint()
+	rec.Fingerprint, rec.ContentType = r.string(), r.string()
+	header := r.string()
+	if r.bad || int64(int(status)) != status {
+		return idempotency.Record{}, time.Time{}, ErrCorrupt
 	}
-	rec := idempotency.Record{Fingerprint: fp, Status: int(status), ContentType: ct}
-	if v == version2 {
-		var header string
-		var err error
-		header, b, ok = readString(b)
-		if ok && header != "" {
-			rec.Header, err = idempotency.DecodeHeader([]byte(header))
+	rec.Status = int(status)
+	if created > 0 {
+		rec.Created = time.UnixMilli(int64(created))
+	}
+	if header != "" {
+		h, err := idempotency.DecodeHeader([]byte(header))
+		if err != nil {
+			return idempotency.Record{}, time.Time{}, ErrCorrupt
 		}
-		if !ok || header == "" || err != nil {
-			return idempotency.Record{}, ErrCorrupt
-		}
+		rec.Header = h
 	}
-	rec.Body = b
-	return rec, nil
+	rec.Body = r.b
+	return rec, time.UnixMilli(int64(deadline)), nil
+}
+
+// mac is HMAC-SHA256 with secret over key (length-prefixed) and data.
+func mac(secret []byte, key string, data []byte) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write(binary.AppendUvarint(nil, uint64(len(key))))
+	m.Write([]byte(key))
+	m.Write(data)
+	return m.Sum(nil)
+}
+
+func unixMilli(t time.Time) uint64 {
+	if t.IsZero() || t.UnixMilli() < 0 {
+		return 0
+	}
+	return uint64(t.UnixMilli())
 }
 
 func appendString(b []byte, s string) []byte {
@@ -78,12 +97,42 @@ func appendString(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-// readString reads a string written by appendString and returns the rest.
-func readString(b []byte) (string, []byte, bool) {
-	l, n := binary.Uvarint(b)
-	if n <= 0 || l > uint64(len(b)-n) {
-		return "", nil, false
-	}
-	end := n + int(l)
-	return string(b[n:end]), b[end:], true
+// reader reads the fields of an encoded Record; bad turns true at the
+// first field that does not fit, and every read after it is empty.
+type reader struct {
+	b   []byte
+	bad bool
 }
+
+func (r *reader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 || v > 1<<62 {
+		r.fail()
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) varint() int64 {
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.fail()
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) string() string {
+	l := r.uvarint()
+	if l > uint64(len(r.b)) {
+		r.fail()
+		return ""
+	}
+	s := string(r.b[:l])
+	r.b = r.b[l:]
+	return s
+}
+
+func (r *reader) fail() { r.b, r.bad = nil, true }

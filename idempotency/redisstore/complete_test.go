@@ -13,7 +13,7 @@ import (
 func TestCompleteStoresAndReleasesOnlyItsOwnClaim(t *testing.T) {
 	t.Parallel()
 	sp := newSpace(t)
-	s := redisstore.New(sp.c, sp.prefix)
+	s := redisstore.New(sp.c, sp.prefix, secret)
 	ctx := context.Background()
 	rec := idempotency.Record{Fingerprint: "fp", Status: 200, Body: []byte("one")}
 
@@ -49,7 +49,7 @@ func TestCompleteStoresAndReleasesOnlyItsOwnClaim(t *testing.T) {
 func TestCompleteKeepsTheFirstRecord(t *testing.T) {
 	t.Parallel()
 	sp := newSpace(t)
-	s := redisstore.New(sp.c, sp.prefix)
+	s := redisstore.New(sp.c, sp.prefix, secret)
 	ctx := context.Background()
 	first := idempotency.Record{Fingerprint: "a", Status: 200, Body: []byte("first")}
 	if err := s.Put(ctx, "k", first, time.Hour); err != nil {
@@ -66,7 +66,7 @@ func TestCompleteKeepsTheFirstRecord(t *testing.T) {
 func TestCompleteFailsWhenRedisIsDown(t *testing.T) {
 	t.Parallel()
 	sp := newSpace(t)
-	s := redisstore.New(sp.c, sp.prefix)
+	s := redisstore.New(sp.c, sp.prefix, secret)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := s.Complete(ctx, "k", "t", idempotency.Record{}, time.Hour); err == nil {

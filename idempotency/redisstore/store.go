@@ -1,16 +1,27 @@
 // Package redisstore is an idempotency.Store on Redis, through
 // github.com/redis/go-redis/v9. Every key it writes has an expiry: claims
-// live for their lease and records for their ttl.
+// live for their lease and records until their deadline.
 //
 // Under a prefix P, the claim of key K is the string P+"claim:"+K holding
 // the owner's token, and its record is P+"rec:"+K holding the Encode'd
 // Record. Claim reads both keys in one script, so on Redis Cluster P must
 // carry a hash tag (such as "{idem}:") to put them in one slot.
+//
+// Nothing read from Redis is trusted. A record is replayed only if its
+// HMAC (with the Store's secret, over its key and content) matches, its
+// deadline has not passed and idempotency.ValidRecord accepts it; anything
+// else at a record's name — undecodable bytes, another type, a value
+// copied from another key or written without the secret — is deleted
+// (compare-and-delete, so a genuine record written meanwhile stays) and
+// reported as idempotency.ErrNotFound. A claim of another type is deleted,
+// and one without an expiry, or with more than a lease left, is given one
+// lease: no content blocks a key for longer than one lease.
 package redisstore
 
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha1"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -25,31 +36,12 @@ import (
 // a key without an expiry.
 var ErrDuration = errors.New("redisstore: lease and ttl must be positive")
 
-// claimScript takes the claim KEYS[1] for token ARGV[1] and ARGV[2]
-// milliseconds unless the claim or the record KEYS[2] exists.
-var claimScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
-return 0`)
-
-// releaseScript deletes the claim KEYS[1] if it holds token ARGV[1].
-var releaseScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`)
-
-// completeScript stores the record KEYS[1] = ARGV[1] for ARGV[2]
-// milliseconds unless one exists, then deletes the claim KEYS[2] if it
-// holds token ARGV[3]: Put and Release in one round trip.
-var completeScript = redis.NewScript(`
-redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
-if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
-return 1`)
-
 // Store is an idempotency.Store on Redis. It is safe for concurrent use by
 // many goroutines and many processes sharing the Redis server.
 type Store struct {
 	c      redis.UniversalClient
 	prefix string
+	secret []byte
 	pipe   *pipe // Claim and Complete of concurrent callers share round trips
 }
 
@@ -58,24 +50,49 @@ var (
 	_ idempotency.Completer = (*Store)(nil)
 )
 
-// New returns a Store that keeps its keys under prefix in c. Concurrent
-// Claim and Complete calls are pipelined together, one round trip in
-// flight at a time: calls that arrive meanwhile share the next one.
-func New(c redis.UniversalClient, prefix string) *Store {
-	return &Store{c: c, prefix: prefix, pipe: newPipe(c, 1)}
+// New returns a Store that keeps its keys under prefix in c and
+// authenticates its records with secret. Every process sharing the keys
+// must use the same secret; keep it out of Redis (sumd keeps it in MySQL).
+// A nil secret still detects corruption and values moved between keys, but
+// not forgery by someone who can write to Redis. Concurrent Claim and
+// Complete calls are pipelined together, one round trip in flight at a
+// time: calls that arrive meanwhile share the next one.
+func New(c redis.UniversalClient, prefix string, secret []byte) *Store {
+	return &Store{c: c, prefix: prefix, secret: secret, pipe: newPipe(c, 1)}
 }
 
-// Get returns key's record, idempotency.ErrNotFound when it has none, or
-// an error when Redis fails or the stored value does not decode.
+// Get returns key's record, or idempotency.ErrNotFound when it has none or
+// holds one that cannot be trusted (which it deletes). Other errors mean
+// Redis failed.
 func (s *Store) Get(ctx context.Context, key string) (idempotency.Record, error) {
-	b, err := s.c.Get(ctx, s.recKey(key)).Bytes()
+	name := s.recKey(key)
+	vals, err := getScript.Run(ctx, s.c, []string{name}).Slice()
 	if errors.Is(err, redis.Nil) {
 		return idempotency.Record{}, idempotency.ErrNotFound
 	}
 	if err != nil {
 		return idempotency.Record{}, fmt.Errorf("redisstore: get: %w", err)
 	}
-	return Decode(b)
+	b, _ := vals[0].(string)
+	pttl, _ := vals[1].(int64)
+	rec, deadline, err := Decode(key, []byte(b), s.secret)
+	left := time.Until(deadline)
+	if err != nil || idempotency.ValidRecord(rec) != nil || left <= 0 {
+		s.discard(ctx, name, b)
+		return idempotency.Record{}, idempotency.ErrNotFound
+	}
+	if pttl < 0 || time.Duration(pttl)*time.Millisecond > left+time.Second {
+		// A genuine record whose expiry was lost or stretched: give it back
+		// its own deadline.
+		s.c.PExpire(ctx, name, left)
+	}
+	return rec, nil
+}
+
+// discard deletes the value b at name unless it changed meanwhile.
+func (s *Store) discard(ctx context.Context, name, b string) {
+	sum := sha1.Sum([]byte(b))
+	discardScript.Run(ctx, s.c, []string{name}, hex.EncodeToString(sum[:]))
 }
 
 // Claim takes key's claim for lease with SET NX PX, atomically refusing
@@ -113,7 +130,8 @@ func (s *Store) Put(ctx context.Context, key string, rec idempotency.Record, ttl
 	if ttl <= 0 {
 		return ErrDuration
 	}
-	err := s.c.Do(ctx, "SET", s.recKey(key), Encode(rec), "PX", millis(ttl), "NX").Err()
+	v := Encode(key, rec, time.Now().Add(ttl), s.secret)
+	err := s.c.Do(ctx, "SET", s.recKey(key), v, "PX", millis(ttl), "NX").Err()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("redisstore: put: %w", err)
 	}
@@ -129,7 +147,8 @@ func (s *Store) Complete(ctx context.Context, key, token string, rec idempotency
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("redisstore: complete: %w", err)
 	}
-	if err := s.pipe.run(completeScript, keys, Encode(rec), millis(ttl), token).Err(); err != nil {
+	v := Encode(key, rec, time.Now().Add(ttl), s.secret)
+	if err := s.pipe.run(completeScript, keys, v, millis(ttl), token).Err(); err != nil {
 		return fmt.Errorf("redisstore: complete: %w", err)
 	}
 	return nil

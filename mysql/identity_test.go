@@ -1,0 +1,56 @@
+package mysql_test
+
+import (
+	"bytes"
+	"context"
+	"sync"
+	"testing"
+
+	"idemsum/internal/testenv"
+	"idemsum/mysql"
+)
+
+// TestLoadIdentityConcurrently: instances starting at once on one database
+// all get the same identity, which stays across restarts; another
+// database (another deployment) gets another one.
+func TestLoadIdentityConcurrently(t *testing.T) {
+	t.Parallel()
+	dsn := testenv.MySQL(t)
+	ctx := context.Background()
+	if err := mysql.Migrate(ctx, openDB(t, dsn)); err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]mysql.Identity, 4)
+	var wg sync.WaitGroup
+	for i := range ids {
+		db := openDB(t, dsn)
+		wg.Go(func() {
+			id, err := mysql.LoadIdentity(ctx, db)
+			if err != nil {
+				t.Errorf("instance %d: %v", i, err)
+			}
+			ids[i] = id
+		})
+	}
+	wg.Wait()
+	if len(ids[0].ID) != 16 || len(ids[0].Secret) != 32 {
+		t.Fatalf("identity %q with %d-byte secret, want 16 hex digits and 32 bytes", ids[0].ID, len(ids[0].Secret))
+	}
+	for i, id := range ids {
+		if id.ID != ids[0].ID || !bytes.Equal(id.Secret, ids[0].Secret) {
+			t.Errorf("instance %d got identity %q, want %q (the same for all)", i, id.ID, ids[0].ID)
+		}
+	}
+	again, err := mysql.LoadIdentity(ctx, openDB(t, dsn))
+	if err != nil || again.ID != ids[0].ID {
+		t.Errorf("after a restart got %q, %v; want %q", again.ID, err, ids[0].ID)
+	}
+	otherDB := openDB(t, testenv.MySQL(t))
+	if err := mysql.Migrate(ctx, otherDB); err != nil {
+		t.Fatal(err)
+	}
+	other, err := mysql.LoadIdentity(ctx, otherDB)
+	if err != nil || other.ID == ids[0].ID || bytes.Equal(other.Secret, ids[0].Secret) {
+		t.Errorf("another deployment got %q, %v; want an identity of its own", other.ID, err)
+	}
+}
