@@ -24,8 +24,10 @@ type input struct {
 
 // decode reads and validates every input of r: the Idempotency-Key header,
 // the query, and a JSON or form body. keyParam names the key's query/form
-// field. Unknown fields, repeated fields that disagree, and two different
-// keys are errors; so is any number when allowNumber is false.
+// field; its values are parsed like the header's, so one text is the same
+// key, or is refused, from every source. Unknown fields, repeated fields
+// that disagree, and two different keys are errors; so is any number when
+// allowNumber is false.
 func decode(w http.ResponseWriter, r *http.Request, keyParam string, allowNumber bool) (input, error) {
 	var in input
 	fields, err := queryFields(r)
@@ -39,20 +41,17 @@ func decode(w http.ResponseWriter, r *http.Request, keyParam string, allowNumber
 	fields = append(fields, body...)
 	var keys []string
 	for _, h := range r.Header.Values(idempotency.HeaderKey) {
-		k, err := idempotency.ParseHeader(h)
-		if err != nil {
-			return in, invalid("the Idempotency-Key header must be 1 to 255 visible ASCII characters, bare or as a quoted string")
+		if keys, err = appendKey(keys, h, "the Idempotency-Key header"); err != nil {
+			return in, err
 		}
-		keys = append(keys, k)
 	}
 	var numbers []string
 	for _, f := range fields {
 		switch f.name {
 		case keyParam:
-			if idempotency.ValidKey(f.value) != nil {
-				return in, invalid("the %s field must be 1 to 255 visible ASCII characters", keyParam)
+			if keys, err = appendKey(keys, f.value, "the "+keyParam+" field"); err != nil {
+				return in, err
 			}
-			keys = append(keys, f.value)
 		case "number":
 			numbers = append(numbers, f.value)
 		default:
@@ -63,6 +62,17 @@ func decode(w http.ResponseWriter, r *http.Request, keyParam string, allowNumber
 		return in, err
 	}
 	return withNumber(in, numbers, allowNumber)
+}
+
+// appendKey parses v with idempotency.ParseHeader (a bare key or an RFC
+// 8941 quoted string) and appends the key to keys; source names v in the
+// error.
+func appendKey(keys []string, v, source string) ([]string, error) {
+	k, err := idempotency.ParseHeader(v)
+	if err != nil {
+		return keys, invalid("%s must be 1 to 255 visible ASCII characters, bare or as a quoted string", source)
+	}
+	return append(keys, k), nil
 }
 
 func withNumber(in input, numbers []string, allowNumber bool) (input, error) {

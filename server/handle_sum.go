@@ -9,6 +9,16 @@ import (
 	"idemsum/idempotency"
 )
 
+// noStore marks every response of next, success or problem, as not to be
+// stored by any cache: a total is only true the moment it is sent, and an
+// addition's answer belongs to one client.
+func noStore(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
 // handleAdd serves POST /sum and the legacy /test-sum-action, whose key
 // parameter is keyParam. Input is fully validated before anything is looked
 // up or stored; without a number the request only reads the total.

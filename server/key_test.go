@@ -35,6 +35,10 @@ func TestAddKey(t *testing.T) {
 		{"header and query equal", request{method: http.MethodPost, target: "/sum?number=5&key=abc"}.withKey("abc"), "abc"},
 		{"sf header and query equal", request{method: http.MethodPost, target: "/sum?number=5&key=a%22b"}.withKey(`"a\"b"`), `a"b`},
 		{"header and form equal", formBody("/sum", "number=5&key=abc").withKey("abc"), "abc"},
+		{"sf query and bare header equal", request{method: http.MethodPost, target: "/sum?number=5&key=%22abc%22"}.withKey("abc"), "abc"},
+		{"sf form and bare header equal", formBody("/sum", "number=5&key=%22abc%22").withKey("abc"), "abc"},
+		{"sf query and bare form equal", formBody("/sum?key=%22abc%22", "number=5&key=abc"), "abc"},
+		{"legacy sf ikey and bare header equal", request{method: http.MethodGet, target: "/test-sum-action?number=5&ikey=%22abc%22"}.withKey("abc"), "abc"},
 		{"query and form equal", formBody("/sum?key=abc", "number=5&key=abc"), "abc"},
 		{"JSON body with header", jsonBody("/sum", `{"number":5}`).withKey("abc"), "abc"},
 
@@ -84,6 +88,55 @@ func TestAddKey(t *testing.T) {
 			assertTotal(t, rec, "5")
 			assertAdded(t, l, idemsum.Addition{Key: tc.want, Number: 5})
 		})
+	}
+}
+
+// TestKeySources checks that one text is the same key, or is refused the
+// same way, whether it comes as the Idempotency-Key header, the key query
+// or form field, or the legacy ikey query or form field.
+func TestKeySources(t *testing.T) {
+	t.Parallel()
+	sources := []struct {
+		name string
+		req  func(text string) request
+	}{
+		{"header", func(k string) request { return request{method: http.MethodPost, target: "/sum?number=5"}.withKey(k) }},
+		{"query", func(k string) request {
+			return request{method: http.MethodPost, target: "/sum?number=5&key=" + url.QueryEscape(k)}
+		}},
+		{"form", func(k string) request { return formBody("/sum", "number=5&key="+url.QueryEscape(k)) }},
+		{"legacy query", func(k string) request {
+			return request{method: http.MethodGet, target: "/test-sum-action?number=5&ikey=" + url.QueryEscape(k)}
+		}},
+		{"legacy form", func(k string) request { return formBody("/test-sum-action", "number=5&ikey="+url.QueryEscape(k)) }},
+	}
+	texts := []struct {
+		text string
+		want string // the key the ledger must see; "" means 400
+	}{
+		{`abc`, "abc"},
+		{`"abc"`, "abc"},
+		{`"abc`, ""},
+		{`a"b`, `a"b`},
+		{`"a\"b"`, `a"b`},
+		{`"a\x"`, ""},
+		{" abc\t", "abc"},
+	}
+	for _, tt := range texts {
+		for _, src := range sources {
+			t.Run(src.name+" "+tt.text, func(t *testing.T) {
+				t.Parallel()
+				l, s := newLedger(), newStore()
+				rec := serve(t, newHandler(t, l, s), src.req(tt.text))
+				if tt.want == "" {
+					assertProblem(t, rec, http.StatusBadRequest)
+					assertUntouched(t, l, s)
+					return
+				}
+				assertTotal(t, rec, "5")
+				assertAdded(t, l, idemsum.Addition{Key: tt.want, Number: 5})
+			})
+		}
 	}
 }
 

@@ -6,15 +6,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// addRoutes lists every route of the service.
+// addRoutes lists every route of the service. No response of /sum or
+// /test-sum-action may be stored by a cache (noStore).
 func addRoutes(mux *http.ServeMux, d Deps) {
-	mux.Handle("POST /sum", handleAdd(d, "key"))
-	mux.Handle("GET /sum", handleRead(d))
-	mux.Handle("/sum", handleMethodNotAllowed("GET, HEAD, POST"))
+	mux.Handle("POST /sum", noStore(handleAdd(d, "key")))
+	mux.Handle("GET /sum", noStore(handleRead(d)))
+	mux.Handle("/sum", noStore(handleMethodNotAllowed("GET, HEAD, POST")))
 
-	mux.Handle("GET /test-sum-action", handleAdd(d, "ikey"))
-	mux.Handle("POST /test-sum-action", handleAdd(d, "ikey"))
-	mux.Handle("/test-sum-action", handleMethodNotAllowed("GET, POST"))
+	mux.Handle("GET /test-sum-action", noStore(handleAdd(d, "ikey")))
+	mux.Handle("POST /test-sum-action", noStore(handleAdd(d, "ikey")))
+	mux.Handle("/test-sum-action", noStore(handleMethodNotAllowed("GET, POST")))
 
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("/healthz", handleMethodNotAllowed("GET, HEAD"))
