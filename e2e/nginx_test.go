@@ -22,15 +22,9 @@ import (
 // instances, and sends concurrent duplicates of every key through it.
 func TestNginxFrontsThreeInstances(t *testing.T) {
 	t.Parallel()
-	nginx, err := exec.LookPath("nginx")
-	if err != nil {
-		if os.Getenv("IDEMSUM_REQUIRE_SERVICES") == "1" {
-			t.Fatal("nginx is required (IDEMSUM_REQUIRE_SERVICES=1) but not installed: scripts/tools.sh installs it")
-		}
-		t.Skip("nginx is not installed (scripts/tools.sh installs it)")
-	}
+	nginx := lookNginx(t)
 	c := StartCluster(t, Options{Instances: 3})
-	front := startNginx(t, nginx, c)
+	front := startNginx(t, nginx, c).URL
 
 	keys := newKeys("nginx", 300)
 	client := &http.Client{Timeout: 5 * time.Second}
@@ -86,10 +80,37 @@ func TestNginxFrontsThreeInstances(t *testing.T) {
 	}
 }
 
+// lookNginx returns the path of the nginx binary, or skips the test when
+// there is none (fails it with IDEMSUM_REQUIRE_SERVICES=1).
+func lookNginx(t *testing.T) string {
+	t.Helper()
+	nginx, err := exec.LookPath("nginx")
+	if err != nil {
+		if os.Getenv("IDEMSUM_REQUIRE_SERVICES") == "1" {
+			t.Fatal("nginx is required (IDEMSUM_REQUIRE_SERVICES=1) but not installed: scripts/tools.sh installs it")
+		}
+		t.Skip("nginx is not installed (scripts/tools.sh installs it)")
+	}
+	return nginx
+}
+
+// nginxFront is an nginx started by startNginx.
+type nginxFront struct {
+	URL       string // such as http://127.0.0.1:4711
+	ErrorLog  string // the path of nginx's stderr, its error log
+	AccessLog string // the path of the access log in accessFormat
+}
+
+// accessFormat is the access log startNginx adds in place of the shipped
+// "access_log off": method, path, status, and every upstream tried, so
+// that a test sees which requests nginx passed to more than one instance.
+const accessFormat = `log_format e2e '$request_method $uri $status "$upstream_addr" "$upstream_status"'; access_log access.log e2e;`
+
 // startNginx writes deploy/nginx.conf with the instances' ports and a free
 // front port into a prefix of its own, runs nginx in the foreground (the
-// config has "daemon off"), and returns the front URL once it answers.
-func startNginx(t *testing.T, nginx string, c *Cluster) string {
+// config has "daemon off"), and returns it once it answers. Only the ports
+// and the access log differ from the shipped file.
+func startNginx(t *testing.T, nginx string, c *Cluster) *nginxFront {
 	t.Helper()
 	conf, err := os.ReadFile(filepath.Join("..", "deploy", "nginx.conf"))
 	if err != nil {
@@ -109,6 +130,10 @@ func startNginx(t *testing.T, nginx string, c *Cluster) string {
 	if unsubstituted(text) {
 		t.Fatalf("deploy/nginx.conf changed shape: ports left unsubstituted:\n%s", text)
 	}
+	if !strings.Contains(text, "access_log off;") {
+		t.Fatalf("deploy/nginx.conf changed shape: no \"access_log off;\" to replace:\n%s", text)
+	}
+	text = strings.Replace(text, "access_log off;", accessFormat, 1)
 	prefix := t.TempDir()
 	if err := os.WriteFile(filepath.Join(prefix, "nginx.conf"), []byte(text), 0o644); err != nil {
 		t.Fatal(err)
@@ -145,7 +170,7 @@ func startNginx(t *testing.T, nginx string, c *Cluster) string {
 	if !ok {
 		t.Fatalf("nginx did not answer on %s within 10s", front)
 	}
-	return url
+	return &nginxFront{URL: url, ErrorLog: logPath, AccessLog: filepath.Join(prefix, "access.log")}
 }
 
 // postUntil200 adds k through url, retrying 409, 5xx and transport errors
