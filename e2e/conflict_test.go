@@ -16,10 +16,36 @@ import (
 // that the key is deterministically "being processed" for ttl.
 func claim(t testing.TB, c *Cluster, key string, ttl time.Duration) {
 	t.Helper()
-	ok, err := c.Redis.SetNX(t.Context(), c.Prefix+"claim:"+key, "e2e-holder", ttl).Result()
+	ok, err := c.Redis.SetNX(t.Context(), c.KeyPrefix+"claim:"+key, "e2e-holder", ttl).Result()
 	if err != nil || !ok {
 		t.Fatalf("take the claim of %s: %v %v", key, ok, err)
 	}
+}
+
+// holdClaim keeps key's claim taken until the returned release is called,
+// renewing it every 100ms: a live holder that is still working. (A single
+// claim with a longer expiry than the instances' lease is cut to one lease
+// by the first instance that meets it: no claim blocks longer than that.)
+func holdClaim(t testing.TB, c *Cluster, key string) (release func()) {
+	t.Helper()
+	name := c.KeyPrefix + "claim:" + key
+	claim(t, c, key, leaseTTL)
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				c.Redis.Del(context.Background(), name)
+				return
+			case <-tick.C:
+				c.Redis.Set(context.Background(), name, "e2e-holder", leaseTTL)
+			}
+		}
+	}()
+	return func() { close(stop); <-done }
 }
 
 func TestKeyReuseAndInFlight(t *testing.T) {
@@ -37,7 +63,7 @@ func TestKeyReuseAndInFlight(t *testing.T) {
 		// must come from the MySQL ledger.
 		for i, k := range keys {
 			if i%2 == 0 {
-				c.Redis.Del(t.Context(), c.Prefix+"rec:"+k.Name)
+				c.Redis.Del(t.Context(), c.KeyPrefix+"rec:"+k.Name)
 			}
 		}
 		var wg sync.WaitGroup
@@ -79,7 +105,7 @@ func TestKeyReuseAndInFlight(t *testing.T) {
 					}
 				}
 			}
-			c.Redis.Del(t.Context(), c.Prefix+"claim:"+k.Name) // released without a record
+			c.Redis.Del(t.Context(), c.KeyPrefix+"claim:"+k.Name) // released without a record
 			resp, err := sendOne(t.Context(), hostileClient, c.Instances[0], k)
 			if err != nil {
 				t.Fatalf("POST %s after the release: %v", k.Name, err)
@@ -102,15 +128,15 @@ func TestKeyReuseAndInFlight(t *testing.T) {
 
 	t.Run("Prefer wait", func(t *testing.T) {
 		k := newKeys("prefer", 1)[0]
-		claim(t, c, k.Name, 5*time.Second)
+		release := holdClaim(t, c, k.Name)
 		// A short wait runs out while the claim lives: still 409.
 		resp := postPrefer(t, c.Instances[1], k, "wait=1")
-		checkProblem(t, "Prefer: wait=1 on a key held for 5s", resp, http.StatusConflict)
+		checkProblem(t, "Prefer: wait=1 on a key held throughout", resp, http.StatusConflict)
 		// A long wait sees the claim released and takes it over.
 		released := make(chan time.Time, 1)
 		go func() {
 			time.Sleep(300 * time.Millisecond)
-			c.Redis.Del(t.Context(), c.Prefix+"claim:"+k.Name)
+			release()
 			released <- time.Now()
 		}()
 		resp = postPrefer(t, c.Instances[2], k, "wait=4")
@@ -299,7 +325,7 @@ func inLedger(t testing.TB, c *Cluster, keys []Key) map[string]bool {
 func claimed(t testing.TB, c *Cluster, keys []Key, want bool) func() bool {
 	return func() bool {
 		for _, k := range keys {
-			n, err := c.Redis.Exists(t.Context(), c.Prefix+"claim:"+k.Name).Result()
+			n, err := c.Redis.Exists(t.Context(), c.KeyPrefix+"claim:"+k.Name).Result()
 			if err != nil || (n == 1) != want {
 				return false
 			}

@@ -54,11 +54,15 @@ type Options struct {
 // Cluster is N sumd processes sharing one fresh MySQL database and one
 // Redis key prefix of the test's own.
 type Cluster struct {
-	DSN       string
-	DB        *sql.DB       // the test database, for direct checks
-	Redis     *redis.Client // the instances' Redis database; nil without one
-	RedisURL  string
-	Prefix    string
+	DSN      string
+	DB       *sql.DB       // the test database, for direct checks
+	Redis    *redis.Client // the instances' Redis database; nil without one
+	RedisURL string
+	Prefix   string // the instances' -redis-prefix
+	// KeyPrefix is what sumd's Redis key names start with: Prefix and the
+	// deployment's id (from MySQL), so that claims are KeyPrefix+"claim:"+K
+	// and records KeyPrefix+"rec:"+K.
+	KeyPrefix string
 	Instances []*Instance
 
 	MySQLProxy, RedisProxy *faultproxy.Proxy // with Options.MySQLProxy, RedisProxy
@@ -111,6 +115,11 @@ func StartCluster(t testing.TB, opts Options) *Cluster {
 		in.start()
 		c.Instances = append(c.Instances, in)
 	}
+	var id string
+	if err := c.DB.QueryRow("SELECT deployment_id FROM sum_deployment WHERE id = 1").Scan(&id); err != nil {
+		t.Fatalf("read the deployment id: %v", err)
+	}
+	c.KeyPrefix = c.Prefix + id + ":"
 	return c
 }
 

@@ -57,12 +57,13 @@ func checkDrained(t testing.TB, res *Results, inst int, at time.Time) {
 }
 
 // TestKeyRetention checks -key-ttl end to end: a completed key replays
-// within its TTL; after it both its Redis record and its MySQL row are
-// gone, the total is untouched, and the key adds again as a new key.
+// within its TTL; after it (and the purge's margin of twice
+// -max-clock-skew) both its Redis record and its MySQL row are gone, the
+// total is untouched, and the key adds again as a new key.
 func TestKeyRetention(t *testing.T) {
 	t.Parallel()
 	const ttl = 2 * time.Second
-	c := StartCluster(t, Options{Instances: 2, Args: []string{"-key-ttl", ttl.String(), "-purge-interval", "200ms"}})
+	c := StartCluster(t, Options{Instances: 2, Args: []string{"-key-ttl", ttl.String(), "-purge-interval", "200ms", "-max-clock-skew", "250ms"}})
 	initial := getTotal(t, c.Instances[0])
 	res := newResults()
 	d := newDriver(t, c, res)

@@ -14,8 +14,8 @@ import (
 )
 
 // redisHealth knows whether Redis can take claims: it probes with a write
-// (a SET with an expiry, which a Redis out of memory under noeviction or a
-// read-only replica refuses though it still answers PING), and it hears of
+// (which a Redis out of memory under noeviction or a read-only replica
+// refuses though it still answers PING), and it hears of
 // the Guard's failures. The last reason is what /readyz and the metrics
 // show.
 type redisHealth struct {
@@ -32,7 +32,7 @@ var redisReasons = []string{"unreachable", "oom", "readonly", "loading", "auth",
 
 func newRedisHealth(rdb redis.UniversalClient, probeKey string, reg prometheus.Registerer) *redisHealth {
 	h := &redisHealth{
-		probe: func(ctx context.Context) error { return rdb.Set(ctx, probeKey, "1", 5*time.Second).Err() },
+		probe: func(ctx context.Context) error { return probe(ctx, rdb, probeKey) },
 		down: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "idemsum_redis_down",
 			Help: "1 for the reason Redis cannot take claims now (unreachable, oom, readonly, loading, auth, error); all 0 while it can.",
@@ -43,6 +43,18 @@ func newRedisHealth(rdb redis.UniversalClient, probeKey string, reg prometheus.R
 	}
 	reg.MustRegister(h.down)
 	return h
+}
+
+// probe sends a write that changes nothing: SET of a key that does not
+// exist with XX (only if it exists). Redis still refuses it as a write when
+// it is out of memory under noeviction or a read-only replica, as it would
+// a claim, yet it leaves no key behind.
+func probe(ctx context.Context, rdb redis.UniversalClient, key string) error {
+	err := rdb.Do(ctx, "SET", key, "1", "PX", 1000, "XX").Err()
+	if errors.Is(err, redis.Nil) {
+		return nil
+	}
+	return err
 }
 
 // check probes Redis now and returns "up" or the reason it is down.

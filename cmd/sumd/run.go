@@ -56,7 +56,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	h.set(server.Starting())
 	srv := newHTTPServer(cfg, h, log)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(server.Listener(ln)) }()
 	log.Info("listening; waiting for MySQL", "addr", ln.Addr().String())
 	if cfg.DebugAddr != "" {
 		go servePprof(cfg, log)

@@ -91,7 +91,7 @@ func TestShutdownLosesNoAcknowledgedAddition(t *testing.T) {
 	if total != sum {
 		t.Errorf("total got %s, want the sum of recorded additions %s", total, sum)
 	}
-	claims, err := rdb.Keys(context.Background(), prefix+"claim:*").Result()
+	claims, err := rdb.Keys(context.Background(), prefix+"*:claim:*").Result() // prefix, deployment id, claim:K
 	if err != nil || len(claims) != 0 {
 		t.Errorf("claims left in Redis after shutdown: %v (%v)", claims, err)
 	}

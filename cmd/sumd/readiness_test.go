@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"idemsum/internal/testenv"
+)
+
+// TestReadinessTellsWhyRedisCannotTakeClaims: a Redis that answers PING
+// but refuses writes — out of memory under noeviction, or a read-only
+// replica — is reported down with its reason by /readyz and the metrics,
+// additions still succeed (from MySQL), and it is up again once it heals.
+func TestReadinessTellsWhyRedisCannotTakeClaims(t *testing.T) {
+	t.Parallel()
+	rs := startRedisServer(t, "--maxmemory", "4mb", "--maxmemory-policy", "noeviction")
+	in := startWith(t, testenv.MySQL(t), "idemsum:ready:", "-redis-url", rs.URL)
+	ctx := context.Background()
+	wantState(t, in, "up", "")
+
+	for i, size := 0, 64<<10; size > 0; size /= 4 { // until even a small write is refused
+		for ; rs.C.Set(ctx, fmt.Sprint("fill", i), strings.Repeat("x", size), 0).Err() == nil; i++ {
+		}
+	}
+	wantState(t, in, "down", "oom")
+	wantMetric(t, in, "idemsum_redis_up 0", `idemsum_redis_down{reason="oom"} 1`)
+	wantAdd(t, in, "during-oom")
+	rs.C.FlushAll(ctx)
+	wantState(t, in, "up", "")
+
+	if err := rs.C.Do(ctx, "REPLICAOF", "127.0.0.1", "1").Err(); err != nil { // a primary that never answers
+		t.Fatal(err)
+	}
+	wantState(t, in, "down", "readonly")
+	wantMetric(t, in, "idemsum_redis_up 0", `idemsum_redis_down{reason="readonly"} 1`)
+	wantAdd(t, in, "during-readonly")
+	rs.C.Do(ctx, "REPLICAOF", "NO", "ONE")
+	wantState(t, in, "up", "")
+	wantMetric(t, in, "idemsum_redis_up 1", `idemsum_redis_down{reason="readonly"} 0`)
+}
+
+func wantState(t *testing.T, in *instance, redis, reason string) {
+	t.Helper()
+	var last map[string]string
+	ok := eventually(10*time.Second, func() bool {
+		resp, err := http.Get(in.URL + "/readyz")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		last = nil
+		json.NewDecoder(resp.Body).Decode(&last)
+		return resp.StatusCode == http.StatusOK && last["redis"] == redis && last["redis_reason"] == reason
+	})
+	if !ok {
+		t.Fatalf("/readyz got %v, want 200 with redis %q, reason %q", last, redis, reason)
+	}
+}
+
+func wantMetric(t *testing.T, in *instance, lines ...string) {
+	t.Helper()
+	var text string
+	ok := eventually(10*time.Second, func() bool {
+		resp, err := http.Get(in.URL + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		text = string(b)
+		for _, l := range lines {
+			if !strings.Contains(text, l) {
+				return false
+			}
+		}
+		return true
+	})
+	if !ok {
+		t.Fatalf("metrics lack one of %q", lines)
+	}
+}
+
+func wantAdd(t *testing.T, in *instance, key string) {
+	t.Helper()
+	for range 2 { // the first adds, the second is a replay
+		resp, err := http.Post(in.URL+"/sum?number=1&key="+key, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST key %s: got %d, want 200 from MySQL", key, resp.StatusCode)
+		}
+	}
+}
