@@ -19,19 +19,21 @@ import (
 // additions still succeed (from MySQL), and it is up again once it heals.
 func TestReadinessTellsWhyRedisCannotTakeClaims(t *testing.T) {
 	t.Parallel()
-	rs := startRedisServer(t, "--maxmemory", "4mb", "--maxmemory-policy", "noeviction")
+	rs := startRedisServer(t, "--maxmemory-policy", "noeviction")
 	in := startWith(t, testenv.MySQL(t), "idemsum:ready:", "-redis-url", rs.URL)
 	ctx := context.Background()
 	wantState(t, in, "up", "")
 
-	for i, size := 0, 64<<10; size > 0; size /= 4 { // until even a small write is refused
-		for ; rs.C.Set(ctx, fmt.Sprint("fill", i), strings.Repeat("x", size), 0).Err() == nil; i++ {
-		}
+	for i := range 32 { // 2 MiB, then a limit below it: every write is refused
+		rs.C.Set(ctx, fmt.Sprint("fill", i), strings.Repeat("x", 64<<10), 0)
+	}
+	if err := rs.C.ConfigSet(ctx, "maxmemory", "1mb").Err(); err != nil {
+		t.Fatal(err)
 	}
 	wantState(t, in, "down", "oom")
 	wantMetric(t, in, "idemsum_redis_up 0", `idemsum_redis_down{reason="oom"} 1`)
 	wantAdd(t, in, "during-oom")
-	rs.C.FlushAll(ctx)
+	rs.C.ConfigSet(ctx, "maxmemory", "0")
 	wantState(t, in, "up", "")
 
 	if err := rs.C.Do(ctx, "REPLICAOF", "127.0.0.1", "1").Err(); err != nil { // a primary that never answers
