@@ -10,18 +10,22 @@ import "github.com/redis/go-redis/v9"
 // claimScript takes the claim KEYS[1] for token ARGV[1] and ARGV[2]
 // milliseconds unless the claim or the record KEYS[2] exists. It returns 1
 // when it took the claim, 2 when a record exists (the caller reads and
-// checks it) and 0 while another claim holds the key; that claim is given
-// an expiry of one lease if it has none or a longer one.
+// checks it) and 0 while another claim holds the key. A claim it finds is
+// first given an expiry of one lease if it has none or a longer one, and
+// one of another type is deleted, whether or not a record exists too.
 var claimScript = redis.NewScript(`
+local c = redis.call('TYPE', KEYS[1]).ok
+if c ~= 'none' and c ~= 'string' then redis.call('DEL', KEYS[1]) c = 'none' end
+if c == 'string' then
+  local ttl = redis.call('PTTL', KEYS[1])
+  if ttl < 0 or ttl > tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+end
 local r = redis.call('TYPE', KEYS[2]).ok
 if r == 'string' then return 2 end
 if r ~= 'none' then redis.call('DEL', KEYS[2]) end
-local c = redis.call('TYPE', KEYS[1]).ok
-if c ~= 'none' and c ~= 'string' then redis.call('DEL', KEYS[1]) end
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 or ttl > tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0`)
+if c ~= 'none' then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1`)
 
 // getScript returns the record KEYS[1] and its PTTL, or nil when there is
 // none; a value of another type is deleted.

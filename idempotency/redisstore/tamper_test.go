@@ -191,3 +191,23 @@ func poll(d time.Duration, cond func() bool) bool {
 	}
 	return true
 }
+
+// TestClaimAtACompletedKeyIsRepaired: a stray claim without expiry beside
+// a genuine record is given one lease by the next Claim too, so no key is
+// left without an expiry.
+func TestClaimAtACompletedKeyIsRepaired(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	sp := newSpace(t)
+	s := redisstore.New(sp.c, sp.prefix, secret)
+	if err := s.Put(ctx, "k", genuine, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	sp.c.Set(ctx, sp.prefix+"claim:k", "forged", 0)
+	if _, err := s.Claim(ctx, "k", time.Second); !errors.Is(err, idempotency.ErrInFlight) {
+		t.Fatalf("Claim of a completed key: got %v, want %v", err, idempotency.ErrInFlight)
+	}
+	if pttl := sp.c.PTTL(ctx, sp.prefix+"claim:k").Val(); pttl <= 0 || pttl > time.Second {
+		t.Errorf("stray claim PTTL after Claim: got %v, want in (0, 1s]", pttl)
+	}
+}
