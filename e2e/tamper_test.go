@@ -150,6 +150,11 @@ type tamperer struct {
 	names  []redisName     // the last SCAN
 	scope  map[string]bool // the keys of the phase, which loop tampers with
 
+	// claimed are the keys whose claim was tampered with: each gets one
+	// such tamper at most, since a writer that keeps forging a key's claim
+	// blocks the key for as long as it keeps at it, whatever sumd does.
+	claimed map[string]bool
+
 	counts map[string]int      // tampers written in the phase, by kind
 	errs   int                 // Redis errors of the tamperer (a GET of a hash, ...)
 	hits   map[string][]string // kinds written at each key
@@ -157,7 +162,7 @@ type tamperer struct {
 
 func newTamperer(rdb *redis.Client, prefix, ns string, keys []Key) *tamperer {
 	tc := &tamperer{rdb: rdb, prefix: prefix, ns: ns, byName: map[string]Key{},
-		counts: map[string]int{}, hits: map[string][]string{}}
+		claimed: map[string]bool{}, counts: map[string]int{}, hits: map[string][]string{}}
 	for _, k := range keys {
 		tc.byName[k.Name] = k
 	}
@@ -173,11 +178,12 @@ func (tc *tamperer) scan(ctx context.Context) {
 	}
 }
 
-// existing returns a random key of the last SCAN of kind ("" for any).
+// existing returns a random key of the last SCAN of kind ("" for any),
+// or for kind "claim" a claim of a key whose claim was not tampered with.
 func (tc *tamperer) existing(kind string) (redisName, bool) {
 	var ns []redisName
 	for _, n := range tc.names {
-		if tc.scope[n.Key] && (kind == "" || n.Kind == kind) {
+		if tc.scope[n.Key] && (kind == "" || n.Kind == kind) && (kind != "claim" || !tc.claimed[n.Key]) {
 			ns = append(ns, n)
 		}
 	}
@@ -220,9 +226,12 @@ func (tc *tamperer) write(ctx context.Context, kind, k string) (string, error) {
 		v[0] = 0xff // no version of the format
 		return k, r.Set(ctx, tc.name("rec", k), v, expiry).Err()
 	case tTypeClaim, tTypeRecord:
-		name := tc.name("claim", k)
-		if kind == tTypeRecord {
-			name = tc.name("rec", k)
+		name := tc.name("rec", k)
+		if kind == tTypeClaim {
+			if !tc.claim(k) {
+				return "", nil
+			}
+			name = tc.name("claim", k)
 		}
 		if err := r.Del(ctx, name).Err(); err != nil {
 			return "", err
@@ -233,19 +242,25 @@ func (tc *tamperer) write(ctx context.Context, kind, k string) (string, error) {
 		return k, r.RPush(ctx, name, "forged").Err()
 	case tHuge:
 		name := tc.name("rec", k)
-		if rand.IntN(2) == 0 {
+		if rand.IntN(2) == 0 && tc.claim(k) {
 			name = tc.name("claim", k)
 		}
 		return k, r.Set(ctx, name, hugeValue, expiry).Err()
 	case tNoTTLClaim:
+		if !tc.claim(k) {
+			return "", nil
+		}
 		return k, r.Set(ctx, tc.name("claim", k), "forged-no-ttl", 0).Err()
 	case tLongClaim:
+		if !tc.claim(k) {
+			return "", nil
+		}
 		return k, r.Set(ctx, tc.name("claim", k), "forged-1h", time.Hour).Err()
 	case tForged:
 		return k, r.Set(ctx, tc.name("rec", k), forgeRecord(tc.byName[k].Number, "{\"total\":123}\n"), keyTTL).Err()
 	case tPersist:
 		n, ok := tc.existing("claim")
-		if !ok {
+		if !ok || !tc.claim(n.Key) {
 			return "", nil
 		}
 		persisted, err := r.Persist(ctx, n.Name).Result()
@@ -258,6 +273,15 @@ func (tc *tamperer) write(ctx context.Context, kind, k string) (string, error) {
 	default: // tOtherTotal, tFlipped
 		return tc.alterRecord(ctx, kind)
 	}
+}
+
+// claim reports whether k's claim may be tampered with, once.
+func (tc *tamperer) claim(k string) bool {
+	if tc.claimed[k] {
+		return false
+	}
+	tc.claimed[k] = true
+	return true
 }
 
 // copyRecord writes the value of an existing record of another key at k's
@@ -419,6 +443,39 @@ func TestRedisTamper(t *testing.T) {
 
 	checkTotalOfAnswered(t, c, res, initial)
 	checkAll(t, c, res, initial)
+	logBadTTLs(t, c, tc.hits)
+}
+
+// logBadTTLs logs what was written at the keys of the Redis keys that
+// checkRedisTTLs fails: none or a longer expiry than a claim's lease or
+// the key TTL.
+func logBadTTLs(t testing.TB, c *Cluster, hits map[string][]string) {
+	t.Helper()
+	ttls, err := scanTTLs(t.Context(), c.Redis, c.Prefix)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	kinds := map[string]int{}
+	var bad []string
+	for name, ttl := range ttls {
+		n, ok := parseRedisName(name)
+		limit := keyTTL
+		if ok && n.Kind == "claim" {
+			limit = leaseTTL
+		}
+		if ttl > 0 && ttl <= limit {
+			continue
+		}
+		for _, k := range slices.Compact(slices.Sorted(slices.Values(hits[n.Key]))) {
+			kinds[k]++
+		}
+		if len(bad) < 5 {
+			bad = append(bad, fmt.Sprintf("%s %s (PTTL %v): tampers %q", n.Kind, n.Key, ttl, hits[n.Key]))
+		}
+	}
+	if len(bad) > 0 {
+		t.Logf("Redis keys without a fitting expiry: tampers at their keys %s; for example %s", formatCounts(kinds), strings.Join(bad, "; "))
+	}
 }
 
 // preplant writes content at the keys of p sent last, before any load:
