@@ -245,7 +245,7 @@ func checkRedisTTLs(t testing.TB, c *Cluster) {
 	}
 	for k, ttl := range ttls {
 		limit := keyTTL // a record, or any other key: at most the key TTL
-		if strings.HasPrefix(k, c.KeyPrefix+"claim:") {
+		if n, ok := parseRedisName(k); ok && n.Kind == "claim" {
 			limit = leaseTTL
 		}
 		if ttl <= 0 || ttl > limit {

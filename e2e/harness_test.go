@@ -49,6 +49,14 @@ type Options struct {
 	MySQLProxy, RedisProxy bool
 	// MySQLProxyEach gives every instance a fault proxy to MySQL of its own.
 	MySQLProxyEach bool
+	// Prefix is the instances' -redis-prefix; "" means one of the
+	// Cluster's own. Clusters given the same Prefix (and Redis database)
+	// share their Redis key space, as two deployments sharing a Redis.
+	Prefix string
+	// InstanceArgs are more sumd flags for single instances, by index,
+	// after every other flag (the last of a repeated flag counts): for
+	// example {2: {"-redis-url", "off"}} makes sumd2 MySQL-only.
+	InstanceArgs map[int][]string
 }
 
 // Cluster is N sumd processes sharing one fresh MySQL database and one
@@ -73,7 +81,7 @@ type Cluster struct {
 func StartCluster(t testing.TB, opts Options) *Cluster {
 	t.Helper()
 	c := &Cluster{DSN: testenv.MySQL(t), RedisURL: opts.RedisURL}
-	c.Prefix = "idemsum:e2e:" + testenv.Unique() + ":"
+	c.Prefix = cmp.Or(opts.Prefix, "idemsum:e2e:"+testenv.Unique()+":")
 	if c.RedisURL == "" {
 		testenv.Redis(t) // skips (or fails in CI) when Redis is absent
 		c.RedisURL = redisURLDB(cmp.Or(opts.RedisDB, redisDBShared))
@@ -111,6 +119,7 @@ func StartCluster(t testing.TB, opts Options) *Cluster {
 			in.MySQLProxy, dsn = proxyDSN(t, c.DSN)
 			in.args = append(slices.Clip(args), "-mysql-dsn", dsn) // the last one counts
 		}
+		in.args = append(slices.Clip(in.args), opts.InstanceArgs[i]...)
 		t.Cleanup(in.cleanup)
 		in.start()
 		c.Instances = append(c.Instances, in)

@@ -25,6 +25,7 @@ const (
 	redisDBShared = 10
 	redisDBBurst  = 11 // TestBurst: many keys, kept out of the others' SCANs
 	redisDBSoak   = 12 // TestSoak's FLUSHDB
+	redisDBExpiry = 13 // TestExpiryAgreesEverywhere's FLUSHDB
 	redisDBFlush  = 15 // TestRedisFlushedMidRun's FLUSHDB
 )
 

@@ -1,0 +1,778 @@
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/big"
+	"math/rand/v2"
+	"net/http"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// redisName is the name of one of sumd's Redis keys, split at its last
+// "claim:" or "rec:" marker into NS (the -redis-prefix, and whatever sumd
+// puts after it, such as a deployment id), Kind ("claim" or "rec") and
+// Key, the idempotency key.
+type redisName struct {
+	Name, NS, Kind, Key string
+}
+
+// parseRedisName splits name; ok is false for a name without a marker.
+func parseRedisName(name string) (redisName, bool) {
+	c, r := strings.LastIndex(name, "claim:"), strings.LastIndex(name, "rec:")
+	switch {
+	case c < 0 && r < 0:
+		return redisName{}, false
+	case c > r:
+		return redisName{name, name[:c], "claim", name[c+len("claim:"):]}, true
+	default:
+		return redisName{name, name[:r], "rec", name[r+len("rec:"):]}, true
+	}
+}
+
+// scanNames returns sumd's keys under prefix in rdb.
+func scanNames(ctx context.Context, rdb *redis.Client, prefix string) ([]redisName, error) {
+	var names []redisName
+	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	for iter.Next(ctx) {
+		if n, ok := parseRedisName(iter.Val()); ok {
+			names = append(names, n)
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return nil, fmt.Errorf("SCAN %s*: %w", prefix, err)
+	}
+	return names, nil
+}
+
+// learnNamespace sends k to sumd0, then finds its record in Redis and
+// returns the part of the record's name before "rec:": the namespace of
+// every key of the Cluster's deployment.
+func learnNamespace(t testing.TB, c *Cluster, res *Results, k Key) string {
+	t.Helper()
+	resp, err := sendOne(t.Context(), probeClient, c.Instances[0], k)
+	if err != nil {
+		t.Fatalf("first key %s: %v", k.Name, err)
+	}
+	want200(t, res, k, 0, "the first key "+k.Name, resp, false)
+	ns := ""
+	waitFor(t.Context(), 5*time.Second, func() bool {
+		names, err := scanNames(t.Context(), c.Redis, c.Prefix)
+		for _, n := range names {
+			if err == nil && n.Kind == "rec" && n.Key == k.Name {
+				ns = n.NS
+			}
+		}
+		return ns != ""
+	})
+	if ns == "" {
+		t.Fatalf("no Redis record %s*rec:%s within 5s of its 200", c.Prefix, k.Name)
+	}
+	return ns
+}
+
+// fingerprintAdd is the fingerprint of the request "add n" (idemsum.
+// Fingerprint), computed the way anyone who read the source can: SHA-256
+// over "add" and the decimal number, each after its length.
+func fingerprintAdd(n uint64) string {
+	h := sha256.New()
+	for _, p := range []string{"add", strconv.FormatUint(n, 10)} {
+		h.Write(binary.BigEndian.AppendUint64(nil, uint64(len(p))))
+		h.Write([]byte(p))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// forgeRecord returns a record in redisstore's format of version 1 (a
+// version byte, the status, the fingerprint and the content type, then
+// the body) that replays body to the request "add number": all it takes
+// is write access to Redis, no secret.
+func forgeRecord(number uint64, body string) []byte {
+	b := binary.AppendVarint([]byte{1}, http.StatusOK)
+	for _, s := range []string{fingerprintAdd(number), "application/json"} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	return append(b, body...)
+}
+
+// The kinds of Redis content that TestRedisTamper writes. A "genuine"
+// kind changes a record that sumd wrote; the others write at the names of
+// any key, one sent already or one not sent yet.
+const (
+	tUndecodable = "undecodable record"
+	tTypeClaim   = "wrong type (hash/list) at a claim"
+	tTypeRecord  = "wrong type (hash/list) at a record"
+	tHuge        = "1 MiB value"
+	tNoTTLClaim  = "claim without TTL"
+	tLongClaim   = "claim with a 1h TTL"
+	tPersist     = "PERSIST of a live claim"
+	tForged      = `forged record {"total":123}`
+	tOtherTotal  = "genuine record, another total"
+	tCopied      = "record copied from another key"
+	tFlipped     = "genuine record, last byte flipped"
+)
+
+// quietKinds are the tampers on which no Redis command of sumd fails, so
+// that sumd does not take Redis for down and bypass it: well-typed values
+// of the right format, and a wrong type at a claim, which sumd's claim
+// (SET NX) does not read. tamperKinds are all of them. tamperLimits bound
+// the costly or key-blocking ones per phase.
+var (
+	quietKinds   = []string{tNoTTLClaim, tLongClaim, tTypeClaim, tPersist, tForged, tOtherTotal, tCopied, tFlipped}
+	tamperKinds  = append([]string{tUndecodable, tTypeRecord, tHuge}, quietKinds...)
+	tamperLimits = map[string]int{tHuge: 8, tNoTTLClaim: 12, tLongClaim: 6, tTypeClaim: 12}
+)
+
+// hugeValue is the 1 MiB value, undecodable as a record.
+var hugeValue = bytes.Repeat([]byte{0xff, 0x00, 0x17, 0x42}, 1<<18)
+
+// tamperer writes hostile content into one deployment's Redis keys.
+type tamperer struct {
+	rdb    *redis.Client
+	prefix string
+	ns     string // where sumd keeps the keys: learnNamespace
+	byName map[string]Key
+	names  []redisName     // the last SCAN
+	scope  map[string]bool // the keys of the phase, which loop tampers with
+	// inflight returns the keys being sent now, whose claims are live.
+	inflight func() []Key
+
+	// claimed are the keys whose claim was tampered with: each gets one
+	// such tamper at most, since a writer that keeps forging a key's claim
+	// blocks the key for as long as it keeps at it, whatever sumd does.
+	claimed map[string]bool
+
+	counts map[string]int      // tampers written in the phase, by kind
+	errs   int                 // Redis errors of the tamperer (a GET of a hash, ...)
+	hits   map[string][]string // kinds written at each key
+}
+
+func newTamperer(rdb *redis.Client, prefix, ns string, keys []Key) *tamperer {
+	tc := &tamperer{rdb: rdb, prefix: prefix, ns: ns, byName: map[string]Key{},
+		claimed: map[string]bool{}, counts: map[string]int{}, hits: map[string][]string{}}
+	for _, k := range keys {
+		tc.byName[k.Name] = k
+	}
+	return tc
+}
+
+func (tc *tamperer) name(kind, key string) string { return tc.ns + kind + ":" + key }
+
+// scan refreshes tc.names.
+func (tc *tamperer) scan(ctx context.Context) {
+	if names, err := scanNames(ctx, tc.rdb, tc.prefix); err == nil {
+		tc.names = names
+	}
+}
+
+// existing returns a random key of the last SCAN of kind ("" for any),
+// or for kind "claim" a claim of a key whose claim was not tampered with.
+func (tc *tamperer) existing(kind string) (redisName, bool) {
+	var ns []redisName
+	for _, n := range tc.names {
+		if tc.scope[n.Key] && (kind == "" || n.Kind == kind) && (kind != "claim" || !tc.claimed[n.Key]) {
+			ns = append(ns, n)
+		}
+	}
+	if len(ns) == 0 {
+		return redisName{}, false
+	}
+	return ns[rand.IntN(len(ns))], true
+}
+
+// tamper writes kind at key k (or, for the genuine kinds, at an existing
+// record or claim) and counts it if it wrote.
+func (tc *tamperer) tamper(ctx context.Context, kind, k string) {
+	if l, ok := tamperLimits[kind]; ok && tc.counts[kind] >= l {
+		return
+	}
+	at, err := tc.write(ctx, kind, k)
+	switch {
+	case err != nil:
+		tc.errs++
+	case at != "":
+		tc.counts[kind]++
+		tc.hits[at] = append(tc.hits[at], kind)
+	}
+}
+
+// write does one tamper and returns the idempotency key it wrote at ("":
+// nothing written).
+func (tc *tamperer) write(ctx context.Context, kind, k string) (string, error) {
+	r := tc.rdb
+	expiry := time.Duration(0) // none
+	if rand.IntN(2) == 0 {
+		expiry = keyTTL
+	}
+	switch kind {
+	case tUndecodable:
+		v := make([]byte, 1+rand.IntN(64))
+		for i := range v {
+			v[i] = byte(rand.IntN(256))
+		}
+		v[0] = 0xff // no version of the format
+		return k, r.Set(ctx, tc.name("rec", k), v, expiry).Err()
+	case tTypeClaim, tTypeRecord:
+		name := tc.name("rec", k)
+		if kind == tTypeClaim {
+			if !tc.claim(k) {
+				return "", nil
+			}
+			name = tc.name("claim", k)
+		}
+		if err := r.Del(ctx, name).Err(); err != nil {
+			return "", err
+		}
+		if rand.IntN(2) == 0 {
+			return k, r.HSet(ctx, name, "token", "forged").Err()
+		}
+		return k, r.RPush(ctx, name, "forged").Err()
+	case tHuge:
+		name := tc.name("rec", k)
+		if rand.IntN(2) == 0 && tc.claim(k) {
+			name = tc.name("claim", k)
+		}
+		return k, r.Set(ctx, name, hugeValue, expiry).Err()
+	case tNoTTLClaim:
+		if !tc.claim(k) {
+			return "", nil
+		}
+		return k, r.Set(ctx, tc.name("claim", k), "forged-no-ttl", 0).Err()
+	case tLongClaim:
+		if !tc.claim(k) {
+			return "", nil
+		}
+		return k, r.Set(ctx, tc.name("claim", k), "forged-1h", time.Hour).Err()
+	case tForged:
+		return k, r.Set(ctx, tc.name("rec", k), forgeRecord(tc.byName[k].Number, "{\"total\":123}\n"), keyTTL).Err()
+	case tPersist:
+		return tc.persistLive(ctx)
+	case tCopied:
+		return tc.copyRecord(ctx, k)
+	default: // tOtherTotal, tFlipped
+		return tc.alterRecord(ctx, kind)
+	}
+}
+
+// persistLive PERSISTs the claims of the keys being sent now, in one
+// round trip, and returns a key whose live claim lost its expiry.
+func (tc *tamperer) persistLive(ctx context.Context) (string, error) {
+	if tc.inflight == nil {
+		return "", nil
+	}
+	var keys []string
+	cmds, err := tc.rdb.Pipelined(ctx, func(pl redis.Pipeliner) error {
+		for _, k := range tc.inflight() {
+			if !tc.claimed[k.Name] {
+				keys = append(keys, k.Name)
+				pl.Persist(ctx, tc.name("claim", k.Name))
+			}
+		}
+		return nil
+	})
+	at := ""
+	for i, cmd := range cmds {
+		if ok, _ := cmd.(*redis.BoolCmd).Result(); ok {
+			tc.claimed[keys[i]] = true
+			at = keys[i]
+		}
+	}
+	return at, err
+}
+
+// claim reports whether k's claim may be tampered with, once.
+func (tc *tamperer) claim(k string) bool {
+	if tc.claimed[k] {
+		return false
+	}
+	tc.claimed[k] = true
+	return true
+}
+
+// copyRecord writes the value of an existing record of another key at k's
+// record.
+func (tc *tamperer) copyRecord(ctx context.Context, k string) (string, error) {
+	from, ok := tc.existing("rec")
+	if !ok || from.Key == k {
+		return "", nil
+	}
+	v, err := tc.rdb.Get(ctx, from.Name).Bytes()
+	if err != nil {
+		return "", ignoreNil(err)
+	}
+	return k, tc.rdb.Set(ctx, tc.name("rec", k), v, keyTTL).Err()
+}
+
+// alterRecord changes an existing record that sumd wrote, keeping its TTL:
+// the total in its body replaced by another of as many digits, or its
+// last byte flipped.
+func (tc *tamperer) alterRecord(ctx context.Context, kind string) (string, error) {
+	n, ok := tc.existing("rec")
+	if !ok {
+		return "", nil
+	}
+	v, err := tc.rdb.Get(ctx, n.Name).Bytes()
+	if err != nil || len(v) == 0 {
+		return "", ignoreNil(err)
+	}
+	if kind == tFlipped {
+		v[len(v)-1] ^= 1
+	} else {
+		i := bytes.Index(v, []byte(`{"total":`))
+		if i < 0 {
+			return "", nil
+		}
+		i += len(`{"total":`)
+		for j := i; j < len(v) && v[j] >= '0' && v[j] <= '9'; j++ {
+			v[j] = '0' + (v[j]-'0'+1+byte(rand.IntN(8)))%10
+		}
+		if v[i] == '0' && i+1 < len(v) && v[i+1] >= '0' && v[i+1] <= '9' {
+			v[i] = '7'
+		}
+	}
+	err = tc.rdb.SetArgs(ctx, n.Name, v, redis.SetArgs{Mode: "XX", KeepTTL: true}).Err()
+	if errors.Is(err, redis.Nil) { // gone meanwhile
+		return "", nil
+	}
+	return n.Key, err
+}
+
+func ignoreNil(err error) error {
+	if errors.Is(err, redis.Nil) {
+		return nil
+	}
+	return err
+}
+
+// tamperPause is the pace of the tamper loop.
+const tamperPause = 10 * time.Millisecond
+
+// loop tampers until stop is closed: every tamperPause one tamper of a
+// random one of kinds, at a key not sent yet (unsent) or one of tc.scope
+// in Redis, and every fifth a PERSIST of the live claims.
+func (tc *tamperer) loop(ctx context.Context, stop <-chan struct{}, kinds []string, unsent func() []Key) {
+	tick := time.NewTicker(tamperPause)
+	defer tick.Stop()
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		if i%20 == 0 {
+			tc.scan(ctx)
+		}
+		if i%5 == 0 && slices.Contains(kinds, tPersist) {
+			tc.tamper(ctx, tPersist, "") // a claim lives for milliseconds: look often
+		}
+		kind := kinds[rand.IntN(len(kinds))]
+		var k string
+		if u := unsent(); len(u) > 0 && rand.IntN(2) == 0 {
+			k = u[rand.IntN(len(u))].Name
+		} else if n, ok := tc.existing(""); ok {
+			k = n.Key
+		} else {
+			continue
+		}
+		tc.tamper(ctx, kind, k)
+	}
+}
+
+// blockBound is how long a key may take from its first send to its last
+// answer, however its claim was forged: one lease, and slack for the
+// retries and a loaded machine.
+const blockBound = leaseTTL + 2*time.Second
+
+// tamperPhase is a part of TestRedisTamper's load with the tampers of its
+// own kinds.
+type tamperPhase struct {
+	name  string
+	keys  []Key
+	kinds []string
+}
+
+// The pace of TestRedisTamper's load: a chunk of keys every
+// tamperChunkEvery, so that the tamper loop runs all along.
+const (
+	tamperChunk      = 20
+	tamperChunkEvery = 250 * time.Millisecond
+)
+
+// TestRedisTamper serves keyed load on three instances while a tamper loop
+// writes into their Redis keys everything a stale, foreign, broken or
+// hostile Redis could hold: undecodable bytes, a hash or a list where a
+// string should be, a 1 MiB value, claims without TTL or with an hour's,
+// a live claim PERSISTed, forged records (the right format and
+// fingerprint, a made-up total), genuine records with another total in
+// their body, copied from another key, or with their last byte flipped.
+// Some keys get such content before they are first sent. Redis is only a
+// cache (DESIGN.md §4, invariants 4, 6 and 8): every answer must still be
+// MySQL's, nothing may be a 5xx, no key may be blocked for longer than a
+// lease, and once sumd has seen each key again, every Redis key has an
+// expiry.
+//
+// The first phase writes only content on which no Redis command of sumd
+// fails (quietKinds), so that sumd does not take Redis for down and
+// bypass it: each such tamper meets sumd's Redis path. The second writes
+// everything.
+func TestRedisTamper(t *testing.T) {
+	t.Parallel()
+	c := StartCluster(t, Options{Instances: 3})
+	initial := getTotal(t, c.Instances[0])
+	res := newResults()
+	keys := newKeys("tamper", 801)
+	ns := learnNamespace(t, c, res, keys[0])
+	tc := newTamperer(c.Redis, c.Prefix, ns, keys)
+	phases := []tamperPhase{
+		{"phase 1 (quiet tampers)", keys[1:401], quietKinds},
+		{"phase 2 (all tampers)", keys[401:], tamperKinds},
+	}
+	tc.scan(t.Context())
+	tc.scope = map[string]bool{keys[0].Name: true} // the record to copy
+	for _, p := range phases {
+		tc.preplant(t, p)
+	}
+	for _, p := range phases {
+		pres := newResults()
+		tc.runPhase(t, c, p, pres)
+		res.Merge(pres)
+	}
+	tc.strayClaims(t, keys[1:])
+
+	// One more round of every key, with Redis left alone: sumd sees each
+	// key's Redis content once more and must leave none without expiry.
+	final := newResults()
+	again := newDriver(t, c, final)
+	again.Dup, again.Workers, again.GiveUp = 1, 16, 6*time.Second
+	waitDone(t, again.Go(keys), 40*time.Second)
+	t.Logf("again, every key once: %s", &again.Stats)
+	checkNo5xx(t, final, "again")
+	checkAnswersAreMySQLs(t, c, final, tc.hits, "again")
+	res.Merge(final)
+
+	checkTotalOfAnswered(t, c, res, initial)
+	checkAll(t, c, res, initial)
+	logBadTTLs(t, c, tc.hits)
+}
+
+// logBadTTLs logs what was written at the keys of the Redis keys that
+// checkRedisTTLs fails: none or a longer expiry than a claim's lease or
+// the key TTL.
+func logBadTTLs(t testing.TB, c *Cluster, hits map[string][]string) {
+	t.Helper()
+	ttls, err := scanTTLs(t.Context(), c.Redis, c.Prefix)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	kinds := map[string]int{}
+	var bad []string
+	for name, ttl := range ttls {
+		n, ok := parseRedisName(name)
+		limit := keyTTL
+		if ok && n.Kind == "claim" {
+			limit = leaseTTL
+		}
+		if ttl > 0 && ttl <= limit {
+			continue
+		}
+		for _, k := range slices.Compact(slices.Sorted(slices.Values(hits[n.Key]))) {
+			kinds[k]++
+		}
+		if len(bad) < 5 {
+			bad = append(bad, fmt.Sprintf("%s %s (PTTL %v): tampers %q", n.Kind, n.Key, ttl, hits[n.Key]))
+		}
+	}
+	if len(bad) > 0 {
+		t.Logf("Redis keys without a fitting expiry: tampers at their keys %s; for example %s", formatCounts(kinds), strings.Join(bad, "; "))
+	}
+}
+
+// strayClaims writes a claim without TTL, a hash and a claim with a 1h
+// TTL, each at the claims of three keys completed with their genuine
+// records: sumd must leave such a claim an expiry within a lease once it
+// sees the key again.
+func (tc *tamperer) strayClaims(t testing.TB, keys []Key) {
+	t.Helper()
+	clear(tc.counts)
+	kinds := []string{tNoTTLClaim, tTypeClaim, tLongClaim}
+	n := 0
+	for _, k := range keys {
+		if len(tc.hits[k.Name]) > 0 || n == 3*len(kinds) {
+			continue
+		}
+		tc.tamper(t.Context(), kinds[n%len(kinds)], k.Name)
+		n++
+	}
+	t.Logf("at keys completed with genuine records, after the load: %s", formatCounts(tc.counts))
+}
+
+// preplant writes content at the keys of p sent last, before any load:
+// three keys for each of p's kinds that need no record of sumd's.
+func (tc *tamperer) preplant(t testing.TB, p tamperPhase) {
+	t.Helper()
+	var kinds []string
+	for _, k := range p.kinds {
+		if k != tPersist && k != tOtherTotal && k != tFlipped {
+			kinds = append(kinds, k)
+		}
+	}
+	clear(tc.counts)
+	for i, k := range p.keys[len(p.keys)-3*len(kinds):] {
+		tc.tamper(t.Context(), kinds[i%len(kinds)], k.Name)
+	}
+	t.Logf("%s: before any load, %s", p.name, formatCounts(tc.counts))
+}
+
+// runPhase sends p's keys, three copies of each at once to the three
+// instances, a chunk at a time, while the tamper loop runs with p's kinds.
+func (tc *tamperer) runPhase(t testing.TB, c *Cluster, p tamperPhase, res *Results) {
+	t.Helper()
+	tc.scope = map[string]bool{}
+	for _, k := range p.keys {
+		tc.scope[k.Name] = true
+	}
+	clear(tc.counts)
+	d := newDriver(t, c, res)
+	d.Dup, d.Workers, d.GiveUp = 3, 2, 6*time.Second
+	var started atomic.Int64 // p.keys before this are given to d
+	tc.inflight = func() []Key {
+		j := int(started.Load())
+		return p.keys[max(0, j-2*tamperChunk):j]
+	}
+	defer func() { tc.inflight = nil }()
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tc.loop(t.Context(), stop, p.kinds, func() []Key { return p.keys[started.Load():] })
+	}()
+	redisErrs := metricSum(t, c, "idemsum_redis_errors_total")
+	start := time.Now()
+	var dones []<-chan struct{}
+	tick := time.NewTicker(tamperChunkEvery) // the pace of the load
+	for i := 0; i < len(p.keys); i += tamperChunk {
+		j := min(i+tamperChunk, len(p.keys))
+		started.Store(int64(j))
+		dones = append(dones, d.Go(p.keys[i:j]))
+		<-tick.C
+	}
+	tick.Stop()
+	for _, done := range dones {
+		waitDone(t, done, 30*time.Second)
+	}
+	close(stop)
+	<-stopped
+	t.Logf("%s: %d keys × %d copies in %v: %s", p.name, d.Total, d.Dup, time.Since(start).Round(time.Millisecond), &d.Stats)
+	t.Logf("%s: %d tampers during the load %s; %d Redis errors of the tamperer; sumd counted %.0f Redis errors (idemsum_redis_errors_total)",
+		p.name, sumCounts(tc.counts), formatCounts(tc.counts), tc.errs, metricSum(t, c, "idemsum_redis_errors_total")-redisErrs)
+	for _, kind := range p.kinds {
+		if tc.counts[kind] == 0 {
+			t.Errorf("%s: no tamper of kind %q during the load; the scenario tested less than it says", p.name, kind)
+		}
+	}
+	checkResolution(t, res, blockBound, tc.hits, p.name)
+	checkNo5xx(t, res, p.name)
+	checkAnswersAreMySQLs(t, c, res, tc.hits, p.name)
+}
+
+// checkResolution fails t for each key whose Sends took longer than bound
+// from the first one's start to the last one's end, quoting the tampers
+// written at it (hits).
+func checkResolution(t testing.TB, res *Results, bound time.Duration, hits map[string][]string, what string) {
+	t.Helper()
+	type slow struct {
+		key  string
+		took time.Duration
+		sts  map[int]int
+	}
+	var slows []slow
+	var slowest time.Duration
+	res.Each(func(ks *KeyState) {
+		var first, last time.Time
+		sts := map[int]int{}
+		for _, s := range ks.Sends {
+			if first.IsZero() || s.Start.Before(first) {
+				first = s.Start
+			}
+			if s.End.After(last) {
+				last = s.End
+			}
+			for _, a := range s.Attempts {
+				sts[a.Status]++
+			}
+		}
+		took := last.Sub(first)
+		slowest = max(slowest, took)
+		if took > bound {
+			slows = append(slows, slow{ks.Name, took, sts})
+		}
+	})
+	sort.Slice(slows, func(i, j int) bool { return slows[i].took > slows[j].took })
+	for i, s := range slows {
+		if i < 8 {
+			t.Errorf("%s: key %s took %v from its first send to its last answer, want within %v (tampers at it %q; statuses of its attempts %v)",
+				what, s.key, s.took.Round(time.Millisecond), bound, hits[s.key], s.sts)
+		}
+	}
+	t.Logf("%s: %d of %d keys took over %v from first send to last answer; the slowest %v", what, len(slows), res.Len(), bound, slowest.Round(time.Millisecond))
+	if len(slows) > 8 {
+		t.Errorf("%s: %d keys in all took over %v", what, len(slows), bound)
+	}
+}
+
+// statusCounts returns how many attempts in res got each status (0: no
+// response).
+func statusCounts(res *Results) map[int]int {
+	n := map[int]int{}
+	res.Each(func(ks *KeyState) {
+		for _, s := range ks.Sends {
+			for _, a := range s.Attempts {
+				n[a.Status]++
+			}
+		}
+	})
+	return n
+}
+
+// attemptsN is the part of a Send's Fail that differs between Sends.
+var attemptsN = regexp.MustCompile(` after \d+ attempts`)
+
+// checkNo5xx fails t if any attempt in res got a 5xx, and logs every
+// status and every reason a Send failed.
+func checkNo5xx(t testing.TB, res *Results, what string) {
+	t.Helper()
+	sts := statusCounts(res)
+	fivexx := 0
+	for st, n := range sts {
+		if st >= 500 {
+			fivexx += n
+		}
+	}
+	fails := map[string]int{}
+	res.Each(func(ks *KeyState) {
+		for _, s := range ks.Sends {
+			if !s.OK {
+				why, _, _ := strings.Cut(s.Fail, " from ")
+				fails[attemptsN.ReplaceAllString(why, "")]++
+			}
+		}
+	})
+	t.Logf("%s: statuses of all attempts %v; Sends without a 200: %d %s", what, sts, sumCounts(fails), formatCounts(fails))
+	if fivexx > 0 {
+		t.Errorf("%s: %d attempts were answered 5xx (%v), want none: Redis content must never cause a 5xx", what, fivexx, sts)
+	}
+}
+
+// ledgerTotals returns sum_ledger's total of each key in c's MySQL.
+func ledgerTotals(t testing.TB, c *Cluster) map[string]string {
+	t.Helper()
+	rows, err := c.DB.QueryContext(t.Context(), "SELECT idem_key, total FROM sum_ledger")
+	if err != nil {
+		t.Fatalf("read ledger: %v", err)
+	}
+	defer rows.Close()
+	totals := map[string]string{}
+	for rows.Next() {
+		var k []byte
+		var total string
+		if err := rows.Scan(&k, &total); err != nil {
+			t.Fatalf("scan ledger: %v", err)
+		}
+		totals[string(k)] = total
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("read ledger: %v", err)
+	}
+	return totals
+}
+
+// checkAnswersAreMySQLs fails t unless every 200 body of every key in res
+// is {"total":T} and a newline, T the key's total in c's sum_ledger. It
+// quotes the tampers written at a key (hits; nil for none) and returns
+// the number of keys with another answer.
+func checkAnswersAreMySQLs(t testing.TB, c *Cluster, res *Results, hits map[string][]string, what string) int {
+	t.Helper()
+	ledger := ledgerTotals(t, c)
+	bad, answered, replays := 0, 0, 0
+	kinds := map[string]int{}
+	res.Each(func(ks *KeyState) {
+		total, inMySQL := ledger[ks.Name]
+		want := "{\"total\":" + total + "}\n"
+		var wrong []string
+		for _, s := range ks.Sends {
+			if !s.OK {
+				continue
+			}
+			answered++
+			if !inMySQL || string(s.Body) != want {
+				wrong = append(wrong, fmt.Sprintf("%q from sumd%d (replayed=%v)", s.Body, s.Inst, s.Replayed))
+				if s.Replayed {
+					replays++
+				}
+			}
+		}
+		if len(wrong) == 0 {
+			return
+		}
+		for _, k := range slices.Compact(slices.Sorted(slices.Values(hits[ks.Name]))) {
+			kinds[k]++
+		}
+		if bad++; bad <= 8 {
+			tampered := ""
+			if hits != nil {
+				tampered = fmt.Sprintf("; tampers at it %q", hits[ks.Name])
+			}
+			t.Errorf("%s: key %s: %d answers are not MySQL's (sum_ledger row %v, total %q%s): %s",
+				what, ks.Name, len(wrong), inMySQL, total, tampered, strings.Join(wrong[:min(3, len(wrong))], ", "))
+		}
+	})
+	if bad > 0 {
+		tampered := ""
+		if hits != nil {
+			tampered = "; tampers at those keys " + formatCounts(kinds)
+		}
+		t.Errorf("%s: %d keys got a 200 that is not MySQL's answer (%d such answers were replays, of %d answers)%s",
+			what, bad, replays, answered, tampered)
+	}
+	return bad
+}
+
+// checkTotalOfAnswered fails t unless MySQL's total is initial plus the
+// number of each key in res that got a 200, once.
+func checkTotalOfAnswered(t testing.TB, c *Cluster, res *Results, initial *big.Int) {
+	t.Helper()
+	want := new(big.Int).Set(initial)
+	answered := 0
+	res.Each(func(ks *KeyState) {
+		for _, s := range ks.Sends {
+			if s.OK {
+				want.Add(want, new(big.Int).SetUint64(ks.Number))
+				answered++
+				return
+			}
+		}
+	})
+	var total string
+	if err := c.DB.QueryRowContext(t.Context(), "SELECT total FROM sum_total WHERE id = 1").Scan(&total); err != nil {
+		t.Fatalf("read sum_total: %v", err)
+	}
+	if total != want.String() {
+		got, _ := new(big.Int).SetString(total, 10)
+		t.Errorf("sum_total.total = %s, want %v: initial %v + the numbers of the %d of %d keys answered 200, once each (off by %v)",
+			total, want, initial, answered, res.Len(), new(big.Int).Sub(got, want))
+	}
+}
