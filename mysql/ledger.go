@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -22,9 +23,12 @@ type Ledger struct {
 	Timeout time.Duration    // bound on one round trip; 0 means 10s
 }
 
-// maxRetries bounds how often Add re-sends a batch after a key in it was
-// found already recorded by someone else.
-const maxRetries = 8
+// maxConflicts bounds how often Add re-sends a batch that was rolled back
+// without progress: by an InnoDB deadlock or lock wait timeout, or by a
+// duplicate key it then could not find. A round that finds keys already
+// recorded does not count: those keys leave the batch, so such rounds end
+// by themselves.
+const maxConflicts = 16
 
 // Add implements idemsum.Ledger. It sends the batch detached from ctx's
 // cancellation: a batch cut short by a client going away would only turn a
@@ -33,20 +37,43 @@ func (l *Ledger) Add(ctx context.Context, adds []idemsum.Addition) ([]idemsum.Re
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.timeout())
 	defer cancel()
 	p := plan(adds)
-	for attempt := 0; ; attempt++ {
+	for conflicts := 0; ; {
 		err := l.commit(ctx, p)
-		if err == nil || !retryable(err) || attempt == maxRetries {
-			if err != nil {
-				return nil, fmt.Errorf("add %d: %w", len(adds), err)
-			}
+		if err == nil {
 			return p.results(), nil
 		}
-		if !isDuplicate(err) {
-			continue // a deadlock or lock wait timeout rolled it all back
+		if !retryable(err) {
+			return nil, fmt.Errorf("add %d: %w", len(adds), err)
 		}
-		if err := l.resolveExisting(ctx, p); err != nil {
-			return nil, err
+		if isDuplicate(err) {
+			found, rerr := l.resolveExisting(ctx, p)
+			if rerr != nil {
+				return nil, rerr
+			}
+			if found > 0 {
+				continue
+			}
 		}
+		if conflicts++; conflicts > maxConflicts {
+			return nil, fmt.Errorf("add %d: gave up after %d conflicts: %w", len(adds), maxConflicts, err)
+		}
+		if err := backoff(ctx, conflicts); err != nil {
+			return nil, fmt.Errorf("add %d: %w", len(adds), err)
+		}
+	}
+}
+
+// backoff waits a random time below 2^n ms (at most 64 ms) before a batch
+// rolled back by a lock conflict is sent again, so that the batches that
+// collided do not collide again in step.
+func backoff(ctx context.Context, n int) error {
+	t := time.NewTimer(time.Duration(rand.Int64N(int64(time.Millisecond) << min(n, 6))))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 
@@ -76,7 +103,7 @@ func (l *Ledger) now() time.Time {
 
 // commit sends p's pending additions as one transaction and records the
 // total after it. On error it rolls back on the same connection.
-func (l *Ledger) commit(ctx context.Context, p *batch) error {
+func (l *Ledger) commit(ctx context.Context, p *txPlan) error {
 	q, args := p.sql(l.now().UnixMilli())
 	if q == "" {
 		return nil
@@ -131,18 +158,20 @@ func rollback(ctx context.Context, conn *sql.Conn) {
 }
 
 // resolveExisting looks up which pending keys are recorded already and
-// turns them into Existing results, so the rest can be sent again.
-func (l *Ledger) resolveExisting(ctx context.Context, p *batch) error {
+// turns them into Existing results, so the rest can be sent again; it
+// returns how many it found.
+func (l *Ledger) resolveExisting(ctx context.Context, p *txPlan) (int, error) {
 	keys := p.pendingKeys()
 	if len(keys) == 0 {
-		return nil
+		return 0, nil
 	}
 	q := "SELECT idem_key, number, total, created_ms FROM sum_ledger WHERE idem_key IN (" + placeholders(len(keys)) + ")"
 	rows, err := l.DB.QueryContext(ctx, q, keys...)
 	if err != nil {
-		return fmt.Errorf("look up existing keys: %w", err)
+		return 0, fmt.Errorf("look up existing keys: %w", err)
 	}
 	defer rows.Close()
+	found := 0
 	for rows.Next() {
 		var (
 			key     []byte
@@ -151,23 +180,38 @@ func (l *Ledger) resolveExisting(ctx context.Context, p *batch) error {
 			created int64
 		)
 		if err := rows.Scan(&key, &number, &total, &created); err != nil {
-			return fmt.Errorf("scan existing key: %w", err)
+			return 0, fmt.Errorf("scan existing key: %w", err)
 		}
-		p.existing(string(key), number, total, created)
+		if p.existing(string(key), number, total, created) {
+			found++
+		}
 	}
-	return rows.Err()
+	return found, rows.Err()
 }
+
+// The MySQL error numbers the ledger acts on.
+const (
+	erDupEntry        = 1062 // ER_DUP_ENTRY: a key recorded concurrently
+	erLockWaitTimeout = 1205 // ER_LOCK_WAIT_TIMEOUT: the statement (or, with innodb_rollback_on_timeout, all) rolled back
+	erLockDeadlock    = 1213 // ER_LOCK_DEADLOCK: the whole transaction rolled back
+)
 
 // retryable reports errors after which the whole batch was rolled back and
 // may simply be sent again: a duplicate key (resolved first), a deadlock
-// (1213) or a lock wait timeout (1205).
+// or a lock wait timeout.
 func retryable(err error) bool {
-	var me *mysql.MySQLError
-	return errors.As(err, &me) && (me.Number == 1062 || me.Number == 1213 || me.Number == 1205)
+	n := errorNumber(err)
+	return n == erDupEntry || n == erLockDeadlock || n == erLockWaitTimeout
 }
 
-// isDuplicate reports MySQL's ER_DUP_ENTRY: a key recorded concurrently.
-func isDuplicate(err error) bool {
+// isDuplicate reports ER_DUP_ENTRY.
+func isDuplicate(err error) bool { return errorNumber(err) == erDupEntry }
+
+// errorNumber is the MySQL error number in err's chain, or 0.
+func errorNumber(err error) uint16 {
 	var me *mysql.MySQLError
-	return errors.As(err, &me) && me.Number == 1062
+	if errors.As(err, &me) {
+		return me.Number
+	}
+	return 0
 }

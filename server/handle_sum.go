@@ -40,7 +40,7 @@ func handleAdd(d Deps, keyParam string) http.Handler {
 			return
 		}
 		wait, preferred := preferWait(r, d.MaxWait)
-		res, err := d.Service.AddWait(r.Context(), in.key, in.number, wait)
+		res, err := d.Service.Add(r.Context(), in.key, in.number, wait)
 		if preferred && res.Waited {
 			w.Header().Set("Preference-Applied", "wait="+strconv.Itoa(int((wait+time.Second-1)/time.Second)))
 		}

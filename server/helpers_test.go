@@ -197,7 +197,7 @@ func deps(l *fakeLedger, s *fakeStore) server.Deps {
 		g.Store = s
 	}
 	return server.Deps{
-		Service:   &idemsum.Service{Adder: idemsum.Unbatched(l), Ledger: l, Guard: g},
+		Service:   &server.Service{Adder: idemsum.Unbatched(l), Ledger: l, Guard: g},
 		PingMySQL: func(context.Context) error { return nil },
 	}
 }

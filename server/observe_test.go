@@ -89,7 +89,7 @@ func TestPreferWaitHeader(t *testing.T) {
 			t.Parallel()
 			l, s := newLedger(), newStore()
 			s.inFlight, s.misses = true, 2
-			s.pending = &idempotency.Record{Fingerprint: idemsum.Fingerprint(5), Status: http.StatusOK, ContentType: "application/json", Body: idemsum.Body("5")}
+			s.pending = &idempotency.Record{Fingerprint: server.Fingerprint(5), Status: http.StatusOK, ContentType: "application/json", Body: idemsum.Body("5")}
 			d := deps(l, s)
 			d.MaxWait = tc.maxWait
 			r := request{method: http.MethodPost, target: "/sum?number=5"}.withKey("K")
@@ -120,7 +120,7 @@ func TestPanicIsAProblem(t *testing.T) {
 	t.Parallel()
 	l := panicLedger{"boom"}
 	d := server.Deps{
-		Service:   &idemsum.Service{Adder: idemsum.Unbatched(l), Ledger: l, Guard: &idempotency.Guard{}},
+		Service:   &server.Service{Adder: idemsum.Unbatched(l), Ledger: l, Guard: &idempotency.Guard{}},
 		PingMySQL: func(context.Context) error { return nil },
 	}
 	h := server.NewServer(d)
@@ -140,7 +140,7 @@ func TestPanicAbortHandlerPropagates(t *testing.T) {
 	t.Parallel()
 	l := panicLedger{http.ErrAbortHandler}
 	d := server.Deps{
-		Service:   &idemsum.Service{Adder: idemsum.Unbatched(l), Ledger: l, Guard: &idempotency.Guard{}},
+		Service:   &server.Service{Adder: idemsum.Unbatched(l), Ledger: l, Guard: &idempotency.Guard{}},
 		PingMySQL: func(context.Context) error { return nil },
 	}
 	var rec *httptest.ResponseRecorder

@@ -10,13 +10,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"idemsum"
 )
 
 // Deps are what the handlers need.
 type Deps struct {
-	Service *idemsum.Service
+	Service *Service
 	// PingMySQL reports whether MySQL answers.
 	PingMySQL func(ctx context.Context) error
 	// RedisState reports whether Redis can take claims right now: "up",

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,7 +9,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"idemsum"
 )
 
 // newLogger logs JSON, or text when stderr is a terminal, at level.
@@ -75,21 +73,6 @@ func newServiceMetrics(reg prometheus.Registerer, redisUp func() bool) *serviceM
 	reg.MustRegister(m.batchSize, m.storeErrors, m.fenceHits, m.overruns, m.purged, up,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
-}
-
-// countingAdder counts the additions that the MySQL fence turned into
-// replays.
-type countingAdder struct {
-	idemsum.Adder
-	hits prometheus.Counter
-}
-
-func (c countingAdder) Add(ctx context.Context, a idemsum.Addition) (idemsum.Result, error) {
-	res, err := c.Adder.Add(ctx, a)
-	if err == nil && res.Existing {
-		c.hits.Inc()
-	}
-	return res, err
 }
 
 // degradedLogger logs Redis failures, counts them and tells health.

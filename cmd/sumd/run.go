@@ -15,7 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"idemsum"
-	"idemsum/batch"
+	"idemsum/groupcommit"
 	"idemsum/idempotency"
 	"idemsum/idempotency/redisstore"
 	"idemsum/mysql"
@@ -158,12 +158,12 @@ func wire(ctx context.Context, cfg config, db *sql.DB, rdb *redis.Client, id mys
 	})
 	adder, closeAdder := idemsum.Unbatched(ledger), func() {}
 	if cfg.BatchMax > 1 {
-		b := batch.New(ledger, cfg.BatchMax, cfg.BatchWait, cfg.BatchFlushers)
+		b := groupcommit.New(ledger, cfg.BatchMax, cfg.BatchWait, cfg.BatchFlushers)
 		b.OnFlush = func(n int) { m.batchSize.Observe(float64(n)) }
 		adder, closeAdder = b, b.Close
 	}
 	deps := server.Deps{
-		Service:   &idemsum.Service{Adder: countingAdder{adder, m.fenceHits}, Ledger: ledger, Guard: guard},
+		Service:   &server.Service{Adder: adder, Ledger: ledger, Guard: guard, OnExisting: m.fenceHits.Inc},
 		PingMySQL: db.PingContext,
 		Logger:    log,
 		MaxWait:   cfg.MaxWait,

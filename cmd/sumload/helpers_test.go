@@ -121,7 +121,7 @@ func newService(tb testing.TB, l *memLedger, o serviceOpts) *service {
 		g.Store = idempotencytest.NewMemStore(nil)
 	}
 	h := server.NewServer(server.Deps{
-		Service:   &idemsum.Service{Adder: idemsum.Unbatched(l), Ledger: l, Guard: g},
+		Service:   &server.Service{Adder: idemsum.Unbatched(l), Ledger: l, Guard: g},
 		PingMySQL: func(context.Context) error { return nil },
 	})
 	if o.wrap != nil {

@@ -13,9 +13,9 @@ import (
 
 var driverBadConn = driver.ErrBadConn
 
-// batch plans one Ledger.Add: which additions still need committing, and
+// txPlan plans one Ledger.Add: the transaction to send (sql): which additions still need committing, and
 // the results known so far.
-type batch struct {
+type txPlan struct {
 	adds    []idemsum.Addition
 	res     []idemsum.Result
 	done    []bool
@@ -25,8 +25,8 @@ type batch struct {
 	nowMS   int64          // the created_ms of the rows of the last sql
 }
 
-func plan(adds []idemsum.Addition) *batch {
-	p := &batch{
+func plan(adds []idemsum.Addition) *txPlan {
+	p := &txPlan{
 		adds:   adds,
 		res:    make([]idemsum.Result, len(adds)),
 		done:   make([]bool, len(adds)),
@@ -63,7 +63,7 @@ func plan(adds []idemsum.Addition) *batch {
 // into the total right after its own addition. The sum and the rests are
 // decimal literals written into the text (digits only), never strings, so
 // that MySQL computes them exactly; keys are interpolated placeholders.
-func (p *batch) sql(nowMS int64) (string, []any) {
+func (p *txPlan) sql(nowMS int64) (string, []any) {
 	if len(p.pending) == 0 {
 		return "", nil
 	}
@@ -104,7 +104,7 @@ func (p *batch) sql(nowMS int64) (string, []any) {
 // sorted by key: concurrent batches then lock shared keys in one order,
 // which avoids most deadlocks. Each row still carries the rest of its own
 // position, so the serial order of the batch is unchanged.
-func (p *batch) byKeyOrder() []int {
+func (p *txPlan) byKeyOrder() []int {
 	var js []int
 	for j, i := range p.pending {
 		if p.adds[i].Key != "" {
@@ -117,7 +117,7 @@ func (p *batch) byKeyOrder() []int {
 
 // committed fills in the results of the pending additions from the total
 // right after the batch.
-func (p *batch) committed(total string) error {
+func (p *txPlan) committed(total string) error {
 	t, ok := new(big.Int).SetString(total, 10)
 	if !ok {
 		return fmt.Errorf("batch total %q is not an integer", total)
@@ -133,11 +133,12 @@ func (p *batch) committed(total string) error {
 }
 
 // existing records that key was already in the ledger with number and
-// total since createdMS, and takes it out of the pending additions.
-func (p *batch) existing(key string, number uint64, total string, createdMS int64) {
+// total since createdMS, and takes it out of the pending additions; it
+// reports whether key was still pending.
+func (p *txPlan) existing(key string, number uint64, total string, createdMS int64) bool {
 	i, ok := p.byKey[key]
 	if !ok || p.done[i] {
-		return
+		return false
 	}
 	p.res[i] = idemsum.Result{Total: total, Number: number, Existing: true, Created: time.UnixMilli(createdMS)}
 	p.done[i] = true
@@ -148,10 +149,11 @@ func (p *batch) existing(key string, number uint64, total string, createdMS int6
 		}
 	}
 	p.pending = kept
+	return true
 }
 
 // pendingKeys returns the keys still to commit, as query arguments.
-func (p *batch) pendingKeys() []any {
+func (p *txPlan) pendingKeys() []any {
 	var keys []any
 	for _, i := range p.pending {
 		if k := p.adds[i].Key; k != "" {
@@ -163,7 +165,7 @@ func (p *batch) pendingKeys() []any {
 
 // results returns every addition's result; a repeated key gets its first
 // addition's result, marked Existing.
-func (p *batch) results() []idemsum.Result {
+func (p *txPlan) results() []idemsum.Result {
 	for i, first := range p.leader {
 		if first >= 0 {
 			p.res[i] = p.res[first]

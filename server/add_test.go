@@ -1,4 +1,4 @@
-package idemsum_test
+package server_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"idemsum"
 	"idemsum/idempotency"
+	"idemsum/server"
 )
 
 func TestFingerprint(t *testing.T) {
@@ -18,11 +19,11 @@ func TestFingerprint(t *testing.T) {
 	numbers := []uint64{1, 2, 5, 11, 12, 21, 112, idemsum.MaxNumber - 1, idemsum.MaxNumber}
 	seen := map[string]uint64{}
 	for _, n := range numbers {
-		fp := idemsum.Fingerprint(n)
+		fp := server.Fingerprint(n)
 		if fp == "" {
 			t.Errorf("Fingerprint(%d): got empty, want a digest", n)
 		}
-		if again := idemsum.Fingerprint(n); again != fp {
+		if again := server.Fingerprint(n); again != fp {
 			t.Errorf("Fingerprint(%d) twice: got %q and %q, want equal", n, fp, again)
 		}
 		if m, ok := seen[fp]; ok {
@@ -131,8 +132,8 @@ func (s *mapStore) Put(_ context.Context, key string, rec idempotency.Record, _ 
 	return nil
 }
 
-func newService(a *fakeAdder, s idempotency.Store) *idemsum.Service {
-	return &idemsum.Service{
+func newService(a *fakeAdder, s idempotency.Store) *server.Service {
+	return &server.Service{
 		Adder:  a,
 		Ledger: ledgerOf{a},
 		Guard:  &idempotency.Guard{Store: s, Lease: time.Second, TTL: time.Hour},
@@ -154,12 +155,12 @@ func TestServiceAddKeyless(t *testing.T) {
 	svc := newService(a, newMapStore())
 	ctx := context.Background()
 	for i, want := range []string{"{\"total\":5}\n", "{\"total\":10}\n", "{\"total\":15}\n"} {
-		res, err := svc.Add(ctx, "", 5)
+		res, err := svc.Add(ctx, "", 5, 0)
 		if err != nil {
 			t.Fatalf("add %d: got error %v, want nil", i, err)
 		}
 		assertRecord(t, res, want, false)
-		if res.Fingerprint != idemsum.Fingerprint(5) {
+		if res.Fingerprint != server.Fingerprint(5) {
 			t.Errorf("add %d fingerprint: got %q, want Fingerprint(5)", i, res.Fingerprint)
 		}
 	}
@@ -197,26 +198,26 @@ func TestServiceAddKeyed(t *testing.T) {
 			a := newAdder()
 			svc := newService(a, sc.store())
 			ctx := context.Background()
-			if _, err := svc.Add(ctx, "", 10); err != nil {
+			if _, err := svc.Add(ctx, "", 10, 0); err != nil {
 				t.Fatalf("keyless add: %v", err)
 			}
-			first, err := svc.Add(ctx, "K", 5)
+			first, err := svc.Add(ctx, "K", 5, 0)
 			if err != nil {
 				t.Fatalf("first: got error %v, want nil", err)
 			}
 			assertRecord(t, first, "{\"total\":15}\n", false)
-			if _, err := svc.Add(ctx, "", 100); err != nil {
+			if _, err := svc.Add(ctx, "", 100, 0); err != nil {
 				t.Fatalf("keyless add: %v", err)
 			}
-			again, err := svc.Add(ctx, "K", 5)
+			again, err := svc.Add(ctx, "K", 5, 0)
 			if err != nil {
 				t.Fatalf("replay: got error %v, want nil", err)
 			}
 			assertRecord(t, again, string(first.Body), true)
-			if _, err := svc.Add(ctx, "K", 6); !errors.Is(err, idempotency.ErrMismatch) {
+			if _, err := svc.Add(ctx, "K", 6, 0); !errors.Is(err, idempotency.ErrMismatch) {
 				t.Errorf("mismatch: got %v, want %v", err, idempotency.ErrMismatch)
 			}
-			other, err := svc.Add(ctx, "k", 6)
+			other, err := svc.Add(ctx, "k", 6, 0)
 			if err != nil {
 				t.Fatalf("key differing in case: got error %v, want nil", err)
 			}
@@ -238,11 +239,11 @@ func TestServiceAddError(t *testing.T) {
 				a := newAdder()
 				a.err = errDown
 				svc := newService(a, sc.store())
-				if _, err := svc.Add(context.Background(), key, 5); !errors.Is(err, errDown) {
+				if _, err := svc.Add(context.Background(), key, 5, 0); !errors.Is(err, errDown) {
 					t.Fatalf("add: got %v, want %v", err, errDown)
 				}
 				a.err = nil
-				res, err := svc.Add(context.Background(), key, 5)
+				res, err := svc.Add(context.Background(), key, 5, 0)
 				if err != nil {
 					t.Fatalf("retry: got error %v, want nil", err)
 				}
@@ -258,7 +259,7 @@ func TestServiceAddInFlight(t *testing.T) {
 	s.claims["K"] = true // another request holds the key
 	a := newAdder()
 	svc := newService(a, s)
-	if _, err := svc.Add(context.Background(), "K", 5); !errors.Is(err, idempotency.ErrInFlight) {
+	if _, err := svc.Add(context.Background(), "K", 5, 0); !errors.Is(err, idempotency.ErrInFlight) {
 		t.Errorf("add: got %v, want %v", err, idempotency.ErrInFlight)
 	}
 	if len(a.calls) != 0 {
@@ -271,7 +272,7 @@ func TestServiceTotal(t *testing.T) {
 	a := newAdder()
 	svc := newService(a, nil)
 	for _, n := range []uint64{idemsum.MaxNumber, idemsum.MaxNumber, idemsum.MaxNumber} {
-		if _, err := svc.Add(context.Background(), "", n); err != nil {
+		if _, err := svc.Add(context.Background(), "", n, 0); err != nil {
 			t.Fatalf("add: %v", err)
 		}
 	}

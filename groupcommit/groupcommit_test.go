@@ -1,4 +1,4 @@
-package batch_test
+package groupcommit_test
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"idemsum"
-	"idemsum/batch"
+	"idemsum/groupcommit"
 )
 
 // fakeLedger is an in-memory idemsum.Ledger that can hold batches back.
@@ -64,7 +64,7 @@ func newFake() *fakeLedger { return &fakeLedger{keys: map[string]idemsum.Result{
 func TestAdderGivesEachCallerItsOwnTotal(t *testing.T) {
 	t.Parallel()
 	f := newFake()
-	a := batch.New(f, 16, time.Millisecond, 2)
+	a := groupcommit.New(f, 16, time.Millisecond, 2)
 	defer a.Close()
 	const n = 500
 	results := make([]idemsum.Result, n)
@@ -100,7 +100,7 @@ func TestAdderBatchesWhileFlushersAreBusy(t *testing.T) {
 	f := newFake()
 	f.gate = make(chan struct{})
 	f.entered = make(chan struct{}, 16)
-	a := batch.New(f, 8, 0, 1)
+	a := groupcommit.New(f, 8, 0, 1)
 	var wg sync.WaitGroup
 	add := func(k string) {
 		defer wg.Done()
@@ -128,12 +128,12 @@ func TestAdderBatchesWhileFlushersAreBusy(t *testing.T) {
 
 // waitQueued polls until the 8 callers wait: 7 in the queue and one taken
 // by the Adder's loop, which waits for the busy flusher.
-func waitQueued(t *testing.T, a *batch.Adder, _ *fakeLedger) {
+func waitQueued(t *testing.T, a *groupcommit.Adder, _ *fakeLedger) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
-	for a.Queued() < 7 {
+	for groupcommit.Queued(a) < 7 {
 		if time.Now().After(deadline) {
-			t.Fatalf("queued got %d, want 7", a.Queued())
+			t.Fatalf("queued got %d, want 7", groupcommit.Queued(a))
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -143,7 +143,7 @@ func TestAdderErrorReachesEveryCaller(t *testing.T) {
 	t.Parallel()
 	f := newFake()
 	f.failing = true
-	a := batch.New(f, 4, 0, 1)
+	a := groupcommit.New(f, 4, 0, 1)
 	defer a.Close()
 	if _, err := a.Add(context.Background(), idemsum.Addition{Number: 1}); err == nil {
 		t.Fatal("got nil error, want the ledger's error")
@@ -152,7 +152,7 @@ func TestAdderErrorReachesEveryCaller(t *testing.T) {
 
 func TestAdderAfterCloseRefuses(t *testing.T) {
 	t.Parallel()
-	a := batch.New(newFake(), 4, 0, 1)
+	a := groupcommit.New(newFake(), 4, 0, 1)
 	a.Close()
 	a.Close()
 	_, err := a.Add(context.Background(), idemsum.Addition{Number: 1})

@@ -1,17 +1,17 @@
-package batch_test
+package groupcommit_test
 
 import (
 	"context"
 	"testing"
 
 	"idemsum"
-	"idemsum/batch"
+	"idemsum/groupcommit"
 )
 
 // BenchmarkAdder measures the group-commit machinery itself over an
 // in-memory ledger.
 func BenchmarkAdder(b *testing.B) {
-	a := batch.New(newFake(), 64, 0, 1)
+	a := groupcommit.New(newFake(), 64, 0, 1)
 	defer a.Close()
 	b.ReportAllocs()
 	b.SetParallelism(32)

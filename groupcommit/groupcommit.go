@@ -1,7 +1,7 @@
-// Package batch is group commit: it gathers concurrent additions on one
+// Package groupcommit is group commit: it gathers concurrent additions on one
 // instance into one Ledger.Add, so that the hot total row and the log
 // flush are paid once per batch rather than once per request.
-package batch
+package groupcommit
 
 import (
 	"context"
@@ -150,6 +150,3 @@ func (a *Adder) flush(calls []*call) {
 		close(c.done)
 	}
 }
-
-// Queued returns how many additions wait for a batch.
-func (a *Adder) Queued() int { return len(a.in) }

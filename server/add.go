@@ -1,0 +1,70 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"idemsum"
+	"idemsum/idempotency"
+)
+
+// Service is the use case of the write path: it joins the domain (an
+// idemsum.Adder, the durable fence that records the key and changes the
+// total in one transaction) to the idempotency toolkit (a Guard that
+// coordinates duplicates: claims and cached replays).
+type Service struct {
+	Adder  idemsum.Adder
+	Ledger idemsum.Ledger
+	Guard  *idempotency.Guard
+	// OnExisting, when set, is told of each keyed addition that the fence
+	// found already recorded (a claim taken over after its lease, a Redis
+	// flush, degraded mode): the fence-replay metric.
+	OnExisting func()
+}
+
+// fingerprint identifies the request "add n": a key reused with another
+// number is a mismatch.
+func fingerprint(n uint64) string {
+	return idempotency.Fingerprint("add", idemsum.FormatNumber(n))
+}
+
+// Add adds n under key (or without a key when key is empty) and returns
+// the response to send. A duplicate of a keyed addition in flight waits up
+// to wait for its response (RFC 7240 "Prefer: wait"); with wait 0 it fails
+// at once with idempotency.ErrInFlight. It returns idempotency.ErrMismatch
+// for a key used with another number, and other errors when the storage
+// failed.
+func (s *Service) Add(ctx context.Context, key string, n uint64, wait time.Duration) (idempotency.Result, error) {
+	if key == "" {
+		res, err := s.Adder.Add(ctx, idemsum.Addition{Number: n})
+		return idempotency.Result{Record: record(res)}, err
+	}
+	return s.Guard.DoWait(ctx, key, fingerprint(n), wait, func(ctx context.Context) (idempotency.Record, bool, error) {
+		res, err := s.Adder.Add(ctx, idemsum.Addition{Key: key, Number: n})
+		if err == nil && res.Existing && s.OnExisting != nil {
+			s.OnExisting()
+		}
+		return record(res), res.Existing, err
+	})
+}
+
+// Total returns the response body that reports the current total.
+func (s *Service) Total(ctx context.Context) ([]byte, error) {
+	t, err := s.Ledger.Total(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return idemsum.Body(t), nil
+}
+
+// record is the response to an addition, as the toolkit stores it.
+func record(r idemsum.Result) idempotency.Record {
+	return idempotency.Record{
+		Fingerprint: fingerprint(r.Number),
+		Status:      http.StatusOK,
+		ContentType: "application/json",
+		Body:        idemsum.Body(r.Total),
+		Created:     r.Created,
+	}
+}
