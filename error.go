@@ -5,14 +5,11 @@ import (
 	"fmt"
 )
 
-// Error codes, mapped to HTTP statuses at the edge (server/problem.go).
+// The domain's error codes. The HTTP edge adds codes of its own (such as
+// a body too large) and maps every code to an answer in one table
+// (server/outcome.go).
 const (
 	EINVALID     = "invalid"     // malformed or out-of-range input
-	ETOOLARGE    = "too_large"   // request body over the limit
-	ETIMEOUT     = "timeout"     // request body not received within the read timeout
-	EUNSUPPORTED = "unsupported" // body in an unsupported content type
-	EMETHOD      = "method"      // method not allowed on the route
-	ENOTFOUND    = "not_found"   // no such route
 	EUNAVAILABLE = "unavailable" // storage unreachable; safe to retry with the key
 )
 

@@ -1,19 +1,31 @@
 // Package idemsum is the domain of the idemsum service: a running total of
 // natural numbers to which each number is added exactly once per
 // idempotency key. It defines the types and interfaces that the storage
-// (mysql/), the coordination (idempotency/) and the HTTP edge (server/)
-// share, and the Service that ties an Adder to an idempotency Guard.
-// It imports no driver.
+// (mysql/) and the HTTP edge (server/) share, and the rule for a number
+// (number.go). It imports no other package of the module, no driver and
+// no net/http: the idempotency toolkit (idempotency/) is its sibling, and
+// the two meet only in server/add.go.
+//
+// The words of the write path, used alike in every package:
+//   - addition: one number to add, with or without a key (Addition);
+//   - batch: the additions committed in one MySQL transaction (Ledger.Add;
+//     mysql/txplan.go plans it);
+//   - group commit: gathering concurrent additions of one instance into
+//     one batch (package groupcommit);
+//   - existing: a key already recorded in the ledger, so nothing is added
+//     and the first addition's result is returned (Result.Existing): the
+//     fence, MySQL's primary key;
+//   - claim: the in-flight lease on a key (idempotency.Store.Claim, in
+//     Redis);
+//   - record: the stored response of a completed key (idempotency.Record);
+//     a replay is a response sent again from a record
+//     (idempotency.Result.Replayed).
 package idemsum
 
 import (
 	"context"
-	"strconv"
 	"time"
 )
-
-// MaxNumber is the largest number that can be added: 2^63-1.
-const MaxNumber = 1<<63 - 1
 
 // Addition asks to add Number (1..MaxNumber) to the total. With a non-empty
 // Key the addition happens at most once for that Key; without one, every
@@ -67,15 +79,15 @@ func Body(total string) []byte {
 	return append(b, "}\n"...)
 }
 
-// FormatNumber returns n in decimal.
-func FormatNumber(n uint64) string { return strconv.FormatUint(n, 10) }
-
 // Unbatched returns an Adder that gives each Addition its own Ledger.Add.
 func Unbatched(l Ledger) Adder { return unbatched{l} }
 
 type unbatched struct{ l Ledger }
 
 func (u unbatched) Add(ctx context.Context, a Addition) (Result, error) {
+	if err := CheckNumber(a.Number); err != nil {
+		return Result{}, err
+	}
 	rs, err := u.l.Add(ctx, []Addition{a})
 	if err != nil {
 		return Result{}, err

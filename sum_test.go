@@ -39,24 +39,6 @@ func TestBody(t *testing.T) {
 	}
 }
 
-func TestFormatNumber(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		n    uint64
-		want string
-	}{
-		{0, "0"},
-		{1, "1"},
-		{idemsum.MaxNumber, "9223372036854775807"},
-		{1<<64 - 1, "18446744073709551615"},
-	}
-	for _, tc := range tests {
-		if got := idemsum.FormatNumber(tc.n); got != tc.want {
-			t.Errorf("FormatNumber(%d): got %q, want %q", tc.n, got, tc.want)
-		}
-	}
-}
-
 // recordingLedger is an idemsum.Ledger that records each Add and answers
 // with canned results or an error.
 type recordingLedger struct {

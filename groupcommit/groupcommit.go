@@ -53,11 +53,15 @@ func New(l idemsum.Ledger, maxSize int, maxWait time.Duration, flushers int) *Ad
 	return a
 }
 
-// Add queues x and returns its Result once its batch has committed. It
+// Add queues x and returns its Result once its batch has committed; a
+// number out of range is refused at once (idemsum.CheckNumber). It
 // waits for the batch even when ctx is cancelled, because the batch runs
 // on regardless: returning early would only turn a known outcome into an
 // unknown one.
 func (a *Adder) Add(ctx context.Context, x idemsum.Addition) (idemsum.Result, error) {
+	if err := idemsum.CheckNumber(x.Number); err != nil {
+		return idemsum.Result{}, err // refused alone, never failing its batch
+	}
 	c := &call{add: x, done: make(chan struct{})}
 	a.mu.RLock()
 	if a.closed {

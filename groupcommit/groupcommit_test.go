@@ -169,3 +169,20 @@ func bigOf(t *testing.T, s string) *big.Int {
 	}
 	return b
 }
+
+// TestAdderRefusesNumbersOutOfRange: a number out of range is refused at
+// once and never reaches the Ledger, so it cannot fail its batch-mates.
+func TestAdderRefusesNumbersOutOfRange(t *testing.T) {
+	t.Parallel()
+	f := &fakeLedger{keys: map[string]idemsum.Result{}}
+	a := groupcommit.New(f, 8, 0, 1)
+	defer a.Close()
+	for _, n := range []uint64{0, idemsum.MaxNumber + 1} {
+		if _, err := a.Add(context.Background(), idemsum.Addition{Number: n}); idemsum.ErrorCode(err) != idemsum.EINVALID {
+			t.Errorf("Add(%d): got %v, want an %s error", n, err, idemsum.EINVALID)
+		}
+	}
+	if len(f.sizes) != 0 {
+		t.Errorf("the ledger saw batches %v, want none", f.sizes)
+	}
+}

@@ -34,6 +34,11 @@ const maxConflicts = 16
 // cancellation: a batch cut short by a client going away would only turn a
 // known outcome into an unknown one.
 func (l *Ledger) Add(ctx context.Context, adds []idemsum.Addition) ([]idemsum.Result, error) {
+	for _, a := range adds {
+		if err := idemsum.CheckNumber(a.Number); err != nil {
+			return nil, err // nothing sent: the number rule holds at the boundary too
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.timeout())
 	defer cancel()
 	p := plan(adds)

@@ -113,3 +113,19 @@ func TestLedgerCreated(t *testing.T) {
 		}
 	}
 }
+
+// TestLedgerRefusesNumbersOutOfRange: the number rule holds at the
+// Ledger's boundary too; such a batch changes nothing.
+func TestLedgerRefusesNumbersOutOfRange(t *testing.T) {
+	t.Parallel()
+	l, _ := newLedger(t)
+	for _, n := range []uint64{0, idemsum.MaxNumber + 1} {
+		_, err := l.Add(context.Background(), []idemsum.Addition{{Key: "ok", Number: 1}, {Key: "bad", Number: n}})
+		if idemsum.ErrorCode(err) != idemsum.EINVALID {
+			t.Errorf("Add with number %d: got %v, want an %s error", n, err, idemsum.EINVALID)
+		}
+	}
+	if tot, err := l.Total(context.Background()); err != nil || tot != "0" {
+		t.Errorf("total after refused batches: got %s, %v; want 0", tot, err)
+	}
+}

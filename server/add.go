@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"time"
 
 	"idemsum"
@@ -26,7 +27,7 @@ type Service struct {
 // fingerprint identifies the request "add n": a key reused with another
 // number is a mismatch.
 func fingerprint(n uint64) string {
-	return idempotency.Fingerprint("add", idemsum.FormatNumber(n))
+	return idempotency.Fingerprint("add", strconv.FormatUint(n, 10))
 }
 
 // Add adds n under key (or without a key when key is empty) and returns

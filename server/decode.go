@@ -12,8 +12,8 @@ import (
 	"idemsum/idempotency"
 )
 
-// MaxBody is the largest request body accepted; {"number": N} needs ~40 bytes.
-const MaxBody = 4 << 10
+// maxBody is the largest request body accepted; {"number": N} needs ~40 bytes.
+const maxBody = 4 << 10
 
 // input is a validated request: an optional key and an optional number.
 type input struct {
@@ -22,46 +22,70 @@ type input struct {
 	hasNumber bool
 }
 
-// decode reads and validates every input of r: the Idempotency-Key header,
-// the query, and a JSON or form body. keyParam names the key's query/form
-// field; its values are parsed like the header's, so one text is the same
-// key, or is refused, from every source. Unknown fields, repeated fields
-// that disagree, and two different keys are errors; so is any number when
-// allowNumber is false.
-func decode(w http.ResponseWriter, r *http.Request, keyParam string, allowNumber bool) (input, error) {
-	var in input
+// decodeAdd reads and validates every input of an adding request: the
+// Idempotency-Key header, the query, and a JSON or form body. keyParam
+// names the key's query/form field. Without a number the request only
+// reads the total.
+func decodeAdd(w http.ResponseWriter, r *http.Request, keyParam string) (input, error) {
+	key, numbers, err := decodeFields(w, r, keyParam)
+	if err != nil || len(numbers) == 0 {
+		return input{key: key}, err
+	}
+	n, err := same(numbers, "two different numbers in one request")
+	if err != nil {
+		return input{}, err
+	}
+	number, err := idemsum.ParseNumber(n)
+	if err != nil {
+		return input{}, err
+	}
+	return input{key: key, number: number, hasNumber: true}, nil
+}
+
+// decodeRead validates a reading request (GET /sum): a key is checked and
+// ignored, and a number is an error, since a read adds nothing.
+func decodeRead(w http.ResponseWriter, r *http.Request) error {
+	_, numbers, err := decodeFields(w, r, "key")
+	if err == nil && len(numbers) > 0 {
+		err = invalid("GET /sum only reads the total; send the number with POST /sum")
+	}
+	return err
+}
+
+// decodeFields reads the key and the numbers of r from every source. The
+// key field's values are parsed like the header's, so one text is the
+// same key, or is refused, from every source. Unknown fields and two
+// different keys are errors.
+func decodeFields(w http.ResponseWriter, r *http.Request, keyParam string) (string, []string, error) {
 	fields, err := queryFields(r)
 	if err != nil {
-		return in, err
+		return "", nil, err
 	}
 	body, err := bodyFields(w, r)
 	if err != nil {
-		return in, err
+		return "", nil, err
 	}
 	fields = append(fields, body...)
-	var keys []string
+	var keys, numbers []string
 	for _, h := range r.Header.Values(idempotency.HeaderKey) {
 		if keys, err = appendKey(keys, h, "the Idempotency-Key header"); err != nil {
-			return in, err
+			return "", nil, err
 		}
 	}
-	var numbers []string
 	for _, f := range fields {
 		switch f.name {
 		case keyParam:
 			if keys, err = appendKey(keys, f.value, "the "+keyParam+" field"); err != nil {
-				return in, err
+				return "", nil, err
 			}
 		case "number":
 			numbers = append(numbers, f.value)
 		default:
-			return in, invalid("unknown field %q; the fields are %q and %q", truncate(f.name), "number", keyParam)
+			return "", nil, invalid("unknown field %q; the fields are %q and %q", truncate(f.name), "number", keyParam)
 		}
 	}
-	if in.key, err = same(keys, "two different idempotency keys in one request"); err != nil {
-		return in, err
-	}
-	return withNumber(in, numbers, allowNumber)
+	key, err := same(keys, "two different idempotency keys in one request")
+	return key, numbers, err
 }
 
 // appendKey parses v with idempotency.ParseHeader (a bare key or an RFC
@@ -73,22 +97,6 @@ func appendKey(keys []string, v, source string) ([]string, error) {
 		return keys, invalid("%s must be 1 to 255 visible ASCII characters, bare or as a quoted string", source)
 	}
 	return append(keys, k), nil
-}
-
-func withNumber(in input, numbers []string, allowNumber bool) (input, error) {
-	if len(numbers) == 0 {
-		return in, nil
-	}
-	if !allowNumber {
-		return in, invalid("GET /sum only reads the total; send the number with POST /sum")
-	}
-	n, err := same(numbers, "two different numbers in one request")
-	if err != nil {
-		return in, err
-	}
-	in.number, err = ParseNumber(n)
-	in.hasNumber = err == nil
-	return in, err
 }
 
 // same returns the one distinct value of vs ("" if none), or an error
@@ -117,16 +125,16 @@ func queryFields(r *http.Request) ([]field, error) {
 
 // bodyFields reads a JSON object or a form; an empty body has no fields.
 func bodyFields(w http.ResponseWriter, r *http.Request) ([]field, error) {
-	if r.ContentLength > MaxBody {
-		return nil, idemsum.Errorf(idemsum.ETOOLARGE, "the body is over %d bytes", MaxBody)
+	if r.ContentLength > maxBody {
+		return nil, idemsum.Errorf(etooLarge, "the body is over %d bytes", maxBody)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
-		return nil, idemsum.Errorf(idemsum.ETOOLARGE, "the body is over %d bytes", MaxBody)
+		return nil, idemsum.Errorf(etooLarge, "the body is over %d bytes", maxBody)
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		return nil, idemsum.Errorf(idemsum.ETIMEOUT, "the body did not arrive within the server's read timeout; nothing was added")
+		return nil, idemsum.Errorf(etimeout, "the body did not arrive within the server's read timeout; nothing was added")
 	case err != nil:
 		return nil, invalid("could not read the body")
 	case len(body) == 0:
@@ -143,7 +151,7 @@ func bodyFields(w http.ResponseWriter, r *http.Request) ([]field, error) {
 		}
 		return flatten(form), nil
 	}
-	return nil, idemsum.Errorf(idemsum.EUNSUPPORTED, "send the body as application/json or application/x-www-form-urlencoded")
+	return nil, idemsum.Errorf(eunsupported, "send the body as application/json or application/x-www-form-urlencoded")
 }
 
 func flatten(v url.Values) []field {

@@ -54,12 +54,12 @@ func handleReadyz(d Deps) http.Handler {
 func handleMethodNotAllowed(allow string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", allow)
-		writeError(w, idemsum.Errorf(idemsum.EMETHOD, "method %s is not allowed here; allowed: %s", r.Method, allow))
+		writeError(w, r, nil, idemsum.Errorf(emethod, "method %s is not allowed here; allowed: %s", r.Method, allow))
 	})
 }
 
 func handleNotFound() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, idemsum.Errorf(idemsum.ENOTFOUND, "no route %s", r.URL.Path))
+		writeError(w, r, nil, idemsum.Errorf(enotFound, "no route %s", r.URL.Path))
 	})
 }

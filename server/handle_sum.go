@@ -24,14 +24,9 @@ func noStore(next http.Handler) http.Handler {
 // up or stored; without a number the request only reads the total.
 func handleAdd(d Deps, keyParam string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodHead {
-			w.Header().Set("Allow", "GET, POST")
-			writeError(w, idemsum.Errorf(idemsum.EMETHOD, "HEAD would add; use GET or POST"))
-			return
-		}
-		in, err := decode(w, r, keyParam, true)
+		in, err := decodeAdd(w, r, keyParam)
 		if err != nil {
-			writeError(w, err)
+			writeError(w, r, d.Logger, err)
 			return
 		}
 		if !in.hasNumber {
@@ -44,25 +39,34 @@ func handleAdd(d Deps, keyParam string) http.Handler {
 		if preferred && res.Waited {
 			w.Header().Set("Preference-Applied", "wait="+strconv.Itoa(int((wait+time.Second-1)/time.Second)))
 		}
+		noteKey(r, in.key)
 		if err != nil {
-			note(r, "", in.key)
-			logFailure(d, r, err)
-			writeError(w, err)
+			writeError(w, r, d.Logger, err)
 			return
 		}
-		note(r, "added", in.key)
 		if res.Replayed {
 			note(r, "replayed", in.key)
+		} else {
+			note(r, "added", in.key)
 		}
 		idempotency.WriteRecord(w, res)
+	})
+}
+
+// handleHeadAdd answers HEAD on the legacy URL, whose GET adds: a HEAD
+// must not, so it is 405 (net/http would otherwise run GET's handler).
+func handleHeadAdd(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", "GET, POST")
+		writeError(w, r, d.Logger, idemsum.Errorf(emethod, "HEAD would add; use GET or POST"))
 	})
 }
 
 // handleRead serves GET /sum: the current total; it changes nothing.
 func handleRead(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, err := decode(w, r, "key", false); err != nil {
-			writeError(w, err)
+		if err := decodeRead(w, r); err != nil {
+			writeError(w, r, d.Logger, err)
 			return
 		}
 		note(r, "read", "")
@@ -73,16 +77,9 @@ func handleRead(d Deps) http.Handler {
 func writeTotal(w http.ResponseWriter, r *http.Request, d Deps) {
 	body, err := d.Service.Total(r.Context())
 	if err != nil {
-		logFailure(d, r, err)
-		writeError(w, err)
+		writeError(w, r, d.Logger, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(body)
-}
-
-func logFailure(d Deps, r *http.Request, err error) {
-	if status, _ := statusOf(err); status == http.StatusServiceUnavailable {
-		d.Logger.Error("request failed", "path", r.URL.Path, "err", err)
-	}
 }

@@ -3,6 +3,7 @@ package server_test
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -139,7 +140,7 @@ func checkNumber(t *testing.T, r request, want uint64) {
 		assertUntouched(t, l, s)
 		return
 	}
-	assertTotal(t, rec, idemsum.FormatNumber(want))
+	assertTotal(t, rec, strconv.FormatUint(want, 10))
 	assertAdded(t, l, idemsum.Addition{Number: want})
 }
 

@@ -41,21 +41,41 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 // its request.
 type observation struct {
 	outcome string
+	level   slog.Level
 	keyHash string
 }
 
 type observationKey struct{}
 
-// note records the outcome of r and, when key is not empty, a hash of it
-// for the log line (the raw key is never logged).
-func note(r *http.Request, outcome, key string) {
-	if o, ok := r.Context().Value(observationKey{}).(*observation); ok {
-		o.outcome = outcome
-		if key != "" {
-			sum := sha256.Sum256([]byte(key))
-			o.keyHash = hex.EncodeToString(sum[:6])
-		}
+func observed(r *http.Request) *observation {
+	o, _ := r.Context().Value(observationKey{}).(*observation)
+	if o == nil {
+		return &observation{} // not instrumented: notes go nowhere
 	}
+	return o
+}
+
+// note records a successful outcome of r (added, replayed, read) and, when
+// key is not empty, a hash of it for the log line (the raw key is never
+// logged).
+func note(r *http.Request, outcome, key string) {
+	o := observed(r)
+	o.outcome, o.level = outcome, slog.LevelInfo
+	noteKey(r, key)
+}
+
+// noteKey records a hash of key for the log line.
+func noteKey(r *http.Request, key string) {
+	if key != "" {
+		sum := sha256.Sum256([]byte(key))
+		observed(r).keyHash = hex.EncodeToString(sum[:6])
+	}
+}
+
+// noteOutcome records the outcome of a failed request, as outcomes says.
+func noteOutcome(r *http.Request, o outcome) {
+	obs := observed(r)
+	obs.outcome, obs.level = o.metric, o.level
 }
 
 // statusWriter remembers the status code written.
@@ -92,37 +112,15 @@ func instrument(m *Metrics, log *slog.Logger, next http.Handler) http.Handler {
 			route = "unmatched"
 		}
 		if o.outcome == "" {
-			o.outcome = outcomeOf(sw.status)
+			o.outcome, o.level = outcomeOfStatus(sw.status)
 		}
 		if m != nil {
 			m.requests.WithLabelValues(route, o.outcome).Inc()
 			m.duration.WithLabelValues(route, o.outcome).Observe(elapsed.Seconds())
 		}
-		log.LogAttrs(r.Context(), levelOf(sw.status), "request",
+		log.LogAttrs(r.Context(), o.level, "request",
 			slog.String("method", r.Method), slog.String("route", route),
 			slog.Int("status", sw.status), slog.String("outcome", o.outcome),
 			slog.String("key_sha256", o.keyHash), slog.Duration("duration", elapsed))
 	})
-}
-
-// outcomeOf names the outcome of a request whose handler did not say.
-func outcomeOf(status int) string {
-	switch {
-	case status == http.StatusConflict:
-		return "in_flight"
-	case status == http.StatusUnprocessableEntity:
-		return "mismatch"
-	case status == http.StatusServiceUnavailable:
-		return "unavailable"
-	case status >= 400 && status < 500:
-		return "invalid"
-	}
-	return "other"
-}
-
-func levelOf(status int) slog.Level {
-	if status >= 500 {
-		return slog.LevelError
-	}
-	return slog.LevelInfo
 }

@@ -13,6 +13,7 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("GET /sum", noStore(handleRead(d)))
 	mux.Handle("/sum", noStore(handleMethodNotAllowed("GET, HEAD, POST")))
 
+	mux.Handle("HEAD /test-sum-action", noStore(handleHeadAdd(d)))
 	mux.Handle("GET /test-sum-action", noStore(handleAdd(d, "ikey")))
 	mux.Handle("POST /test-sum-action", noStore(handleAdd(d, "ikey")))
 	mux.Handle("/test-sum-action", noStore(handleMethodNotAllowed("GET, POST")))

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"idemsum"
 )
 
 // Deps are what the handlers need.
@@ -51,7 +53,7 @@ func recoverer(log *slog.Logger, next http.Handler) http.Handler {
 			}
 			if v != nil {
 				log.Error("panic", "path", r.URL.Path, "panic", v)
-				writeProblem(w, http.StatusInternalServerError, "internal", "internal error")
+				writeError(w, r, nil, idemsum.Errorf(einternal, "internal error"))
 			}
 		}()
 		next.ServeHTTP(w, r)

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"idemsum"
 )
 
 type config struct {
@@ -57,8 +59,8 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	switch {
 	case c.Concurrency < 1:
 		return c, errors.New("-c must be at least 1")
-	case c.Min < 1 || c.Max < c.Min || c.Max > 1<<63-1:
-		return c, errors.New("want 1 <= -min <= -max <= 9223372036854775807")
+	case idemsum.CheckNumber(c.Min) != nil || idemsum.CheckNumber(c.Max) != nil || c.Max < c.Min:
+		return c, fmt.Errorf("want 1 <= -min <= -max <= %d", uint64(idemsum.MaxNumber))
 	case c.Requests < 0 || (c.Requests == 0 && c.Duration <= 0):
 		return c, errors.New("give a positive -d or -n")
 	}
