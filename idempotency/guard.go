@@ -11,8 +11,8 @@ import (
 // its Record durably under the key in one atomic step (for example one
 // database transaction with a unique key on the key column), so that a
 // second run for the same key makes no effect. If the key already has a
-// record, Func returns that stored record with existed true.
-type Func func(ctx context.Context) (rec Record, existed bool, err error)
+// record, Func returns that stored record with existing true.
+type Func func(ctx context.Context) (rec Record, existing bool, err error)
 
 // Guard runs a Func at most once per key and replays its Record to
 // duplicates. It uses Store, when set, to answer duplicates from a cache
@@ -21,8 +21,8 @@ type Func func(ctx context.Context) (rec Record, existed bool, err error)
 // Store again. A Guard is safe for concurrent use.
 type Guard struct {
 	Store   Store         // optional accelerator; nil means fence only
-	Lease   time.Duration // how long a claim lives; 0 means 5s
-	TTL     time.Duration // how long a completed record is cached; 0 means 24h
+	Lease   time.Duration // how long a claim lives; 0 means DefaultLease
+	TTL     time.Duration // how long a completed record is cached; 0 means DefaultTTL
 	Backoff time.Duration // how long to bypass a failing Store; 0 means 1s
 	// Now is the clock that TTLs are computed with; nil means time.Now.
 	Now func() time.Time
@@ -37,6 +37,12 @@ type Guard struct {
 
 	downUntil atomic.Int64 // unix nanoseconds; Store bypassed before then
 }
+
+// The Guard's defaults.
+const (
+	DefaultLease = 5 * time.Second // how long a claim lives
+	DefaultTTL   = 24 * time.Hour  // how long a key is remembered
+)
 
 // Result is what Do returns on success.
 type Result struct {
@@ -102,16 +108,16 @@ func (g *Guard) do(ctx context.Context, key, fp string, fn Func) (Result, error)
 		}()
 	}
 	claimed := g.now()
-	rec, existed, err := fn(ctx)
+	rec, existing, err := fn(ctx)
 	g.noteOverrun(token, claimed)
 	if err != nil {
 		return Result{}, err
 	}
-	if !existed && rec.Fingerprint == "" {
+	if !existing && rec.Fingerprint == "" {
 		rec.Fingerprint = fp
 	}
 	finished = g.complete(ctx, key, token, rec)
-	return replay(rec, existed, fp)
+	return replay(rec, existing, fp)
 }
 
 // noteOverrun tells OnLeaseOverrun when the claim token, taken at claimed,
@@ -120,7 +126,7 @@ func (g *Guard) noteOverrun(token string, claimed time.Time) {
 	if token == "" || g.OnLeaseOverrun == nil {
 		return
 	}
-	if held := g.now().Sub(claimed); held >= orDefault(g.Lease, 5*time.Second) {
+	if held := g.now().Sub(claimed); held >= g.lease() {
 		g.OnLeaseOverrun(held)
 	}
 }
@@ -129,6 +135,8 @@ func (g *Guard) noteOverrun(token string, claimed time.Time) {
 func (g *Guard) Available() bool {
 	return g.Store != nil && g.now().UnixNano() >= g.downUntil.Load()
 }
+
+func (g *Guard) lease() time.Duration { return orDefault(g.Lease, DefaultLease) }
 
 func (g *Guard) now() time.Time {
 	if g.Now != nil {
@@ -140,18 +148,18 @@ func (g *Guard) now() time.Time {
 // ttlOf returns how much longer rec is to be remembered: until its Created
 // time plus TTL, never longer than TTL from now.
 func (g *Guard) ttlOf(rec Record) time.Duration {
-	ttl := orDefault(g.TTL, 24*time.Hour)
+	ttl := orDefault(g.TTL, DefaultTTL)
 	if rec.Created.IsZero() {
 		return ttl
 	}
 	return min(ttl, rec.Created.Add(ttl).Sub(g.now()))
 }
 
-func replay(rec Record, existed bool, fp string) (Result, error) {
-	if existed && rec.Fingerprint != fp {
+func replay(rec Record, existing bool, fp string) (Result, error) {
+	if existing && rec.Fingerprint != fp {
 		return Result{}, ErrMismatch
 	}
-	return Result{Record: rec, Replayed: existed}, nil
+	return Result{Record: rec, Replayed: existing}, nil
 }
 
 // cached looks key up in the Store; ok reports a hit.
@@ -175,7 +183,7 @@ func (g *Guard) claim(ctx context.Context, key string) (string, error) {
 	if !g.Available() {
 		return "", nil
 	}
-	token, err := g.Store.Claim(ctx, key, orDefault(g.Lease, 5*time.Second))
+	token, err := g.Store.Claim(ctx, key, g.lease())
 	if err != nil && !errors.Is(err, ErrInFlight) {
 		g.failed(ctx, "claim", err)
 		return "", nil

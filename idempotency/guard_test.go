@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -366,41 +367,82 @@ func TestGuardStoreArguments(t *testing.T) {
 
 // TestGuardLeaseOverrun: OnLeaseOverrun hears of a fn that outlives its
 // claim's lease, and only of that: not of a quick fn, nor of a fn that ran
-// without a claim (no Store).
+// without a claim (no Store). The Guard's clock is injected: a slow fn
+// moves it on by two leases.
 func TestGuardLeaseOverrun(t *testing.T) {
 	const lease = 20 * time.Millisecond
-	slow := func(ctx context.Context) (idempotency.Record, bool, error) {
-		<-time.After(2 * lease) // an operation slower than the lease, not a wait for a condition
-		return idempotency.Record{Status: 200}, false, nil
-	}
-	quick := func(ctx context.Context) (idempotency.Record, bool, error) {
-		return idempotency.Record{Status: 200}, false, nil
-	}
 	tests := []struct {
 		name  string
 		store idempotency.Store
-		fn    idempotency.Func
+		took  time.Duration
 		want  int
 	}{
-		{"slow under a claim", idempotencytest.NewMemStore(nil), slow, 1},
-		{"quick under a claim", idempotencytest.NewMemStore(nil), quick, 0},
-		{"slow without a Store", nil, slow, 0},
+		{"slow under a claim", idempotencytest.NewMemStore(nil), 2 * lease, 1},
+		{"quick under a claim", idempotencytest.NewMemStore(nil), 0, 0},
+		{"slow without a Store", nil, 2 * lease, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
+			clock := idempotencytest.NewClock(time.Unix(1_700_000_000, 0))
 			var held []time.Duration
-			g := &idempotency.Guard{Store: tt.store, Lease: lease, OnLeaseOverrun: func(d time.Duration) { held = append(held, d) }}
-			if _, err := g.Do(t.Context(), "k", "fp", tt.fn); err != nil {
+			g := &idempotency.Guard{Store: tt.store, Lease: lease, Now: clock.Now, OnLeaseOverrun: func(d time.Duration) { held = append(held, d) }}
+			fn := func(ctx context.Context) (idempotency.Record, bool, error) {
+				clock.Advance(tt.took)
+				return idempotency.Record{Status: 200}, false, nil
+			}
+			if _, err := g.Do(t.Context(), "k", "fp", fn); err != nil {
 				t.Fatalf("Do: %v", err)
 			}
 			if len(held) != tt.want {
 				t.Fatalf("OnLeaseOverrun calls: got %v, want %d", held, tt.want)
 			}
 			for _, d := range held {
-				if d < lease {
-					t.Errorf("overrun reported after %v, want at least the lease %v", d, lease)
+				if d != tt.took {
+					t.Errorf("overrun reported after %v, want %v", d, tt.took)
 				}
+			}
+		})
+	}
+}
+
+// TestGuardCachesUntilTheKeysDeadline: a record is cached for what is left
+// of its key's TTL from its Created time — a record replayed from the
+// fence late in its life gets the rest, not a full new TTL — and one past
+// its deadline is not cached at all.
+func TestGuardCachesUntilTheKeysDeadline(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	tests := []struct {
+		name    string
+		created time.Time
+		want    string // the put, or "" for none
+	}{
+		{"new", time.Time{}, "put 1h0m0s"},
+		{"created now", now, "put 1h0m0s"},
+		{"created 45m ago", now.Add(-45 * time.Minute), "put 15m0s"},
+		{"past its deadline", now.Add(-61 * time.Minute), ""},
+		{"created in the future (clock skew)", now.Add(time.Hour), "put 1h0m0s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var puts []string
+			store := funcStore{
+				claim: func(context.Context, string, time.Duration) (string, error) { return "tok", nil },
+				put: func(_ context.Context, _ string, _ idempotency.Record, ttl time.Duration) error {
+					puts = append(puts, "put "+ttl.String())
+					return nil
+				},
+				release: func(context.Context, string, string) error { return nil },
+			}
+			g := &idempotency.Guard{Store: store, TTL: time.Hour, Now: func() time.Time { return now }}
+			rec := okRecord
+			rec.Created = tt.created
+			if _, err := g.Do(t.Context(), "k", "fp", func(context.Context) (idempotency.Record, bool, error) { return rec, true, nil }); err != nil {
+				t.Fatalf("Do: %v", err)
+			}
+			if got := strings.Join(puts, ","); got != tt.want {
+				t.Errorf("puts got %q, want %q", got, tt.want)
 			}
 		})
 	}

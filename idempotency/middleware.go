@@ -139,6 +139,9 @@ func writeError(w http.ResponseWriter, err error) {
 	}
 }
 
+// writeProblem writes an RFC 9457 problem. The toolkit has a writer of its
+// own rather than idemsum's (server/outcome.go): it imports nothing of any
+// service that uses it, and its problems are generic (type about:blank).
 func writeProblem(w http.ResponseWriter, status int, title, detail string) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(status)

@@ -1,62 +1,9 @@
 package idempotency
 
 import (
-	"encoding/binary"
 	"errors"
 	"net/http"
 )
-
-// ErrCorruptHeader reports bytes that DecodeHeader cannot read.
-var ErrCorruptHeader = errors.New("idempotency: corrupt encoded header")
-
-// AppendHeader appends h to b in a compact binary form, for Stores that
-// keep a Record's Header as bytes: each value as its name and then the
-// value, each a uvarint length and bytes. A header without values adds
-// nothing.
-func AppendHeader(b []byte, h http.Header) []byte {
-	for name, vs := range h {
-		for _, v := range vs {
-			b = binary.AppendUvarint(b, uint64(len(name)))
-			b = append(b, name...)
-			b = binary.AppendUvarint(b, uint64(len(v)))
-			b = append(b, v...)
-		}
-	}
-	return b
-}
-
-// DecodeHeader reads a header written by AppendHeader; empty b is nil. It
-// returns ErrCorruptHeader for anything else.
-func DecodeHeader(b []byte) (http.Header, error) {
-	if len(b) == 0 {
-		return nil, nil
-	}
-	h := http.Header{}
-	for len(b) > 0 {
-		name, rest, ok := cutUvarintString(b)
-		if !ok {
-			return nil, ErrCorruptHeader
-		}
-		value, rest, ok := cutUvarintString(rest)
-		if !ok {
-			return nil, ErrCorruptHeader
-		}
-		h[name] = append(h[name], value)
-		b = rest
-	}
-	return h, nil
-}
-
-// cutUvarintString reads a uvarint length and that many bytes, and returns
-// them and the rest.
-func cutUvarintString(b []byte) (string, []byte, bool) {
-	l, n := binary.Uvarint(b)
-	if n <= 0 || l > uint64(len(b)-n) {
-		return "", nil, false
-	}
-	end := n + int(l)
-	return string(b[n:end]), b[end:], true
-}
 
 // ErrInvalidRecord reports a Record that a replay must not send: a status
 // outside 200-499, or a header that is not replayable or not well-formed.

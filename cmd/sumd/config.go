@@ -4,8 +4,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"time"
+
+	"idemsum/idempotency"
 )
 
 // config is sumd's configuration: flags whose defaults come from SUM_*
@@ -35,29 +39,47 @@ type config struct {
 	IdleTimeout       time.Duration
 }
 
-// parseConfig reads args (without the program name) over getenv defaults.
+// parseConfig reads args (without the program name) over getenv defaults
+// and validates the result.
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
 	var c config
-	fs := flag.NewFlagSet("sumd", flag.ContinueOnError)
+	fs, errs := c.flags(getenv)
 	fs.SetOutput(stderr)
+	if len(*errs) > 0 {
+		return c, (*errs)[0]
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return c, c.validate()
+}
+
+// flags defines sumd's flags on c, each defaulting to its SUM_*
+// environment variable; errs collects environment values that do not
+// parse.
+func (c *config) flags(getenv func(string) string) (*flag.FlagSet, *[]error) {
+	fs := flag.NewFlagSet("sumd", flag.ContinueOnError)
 	env := func(name, def string) string {
 		if v := getenv(name); v != "" {
 			return v
 		}
 		return def
 	}
-	var errs []error
+	errs := &[]error{}
 	dur := func(name, def string) time.Duration {
 		d, err := time.ParseDuration(env(name, def))
-		if err != nil || d < 0 {
-			errs = append(errs, fmt.Errorf("%s=%q: want a positive Go duration such as 5s", name, env(name, def)))
+		if err != nil {
+			*errs = append(*errs, fmt.Errorf("%s=%q: want a Go duration such as 5s", name, env(name, def)))
 		}
 		return d
 	}
 	num := func(name, def string) int {
 		n, err := strconv.Atoi(env(name, def))
-		if err != nil || n <= 0 {
-			errs = append(errs, fmt.Errorf("%s=%q: want a positive integer", name, env(name, def)))
+		if err != nil {
+			*errs = append(*errs, fmt.Errorf("%s=%q: want an integer", name, env(name, def)))
 		}
 		return n
 	}
@@ -67,7 +89,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.RedisURL, "redis-url", redisDefault(getenv), "Redis URL; empty or \"off\" = MySQL-only mode (env SUM_REDIS_URL)")
 	fs.StringVar(&c.RedisPrefix, "redis-prefix", env("SUM_REDIS_PREFIX", "idemsum:"), "prefix of every Redis key (env SUM_REDIS_PREFIX)")
 	fs.DurationVar(&c.KeyTTL, "key-ttl", dur("SUM_KEY_TTL", "24h"), "how long a completed key is remembered (env SUM_KEY_TTL)")
-	fs.DurationVar(&c.LeaseTTL, "lease-ttl", dur("SUM_LEASE_TTL", "5s"), "how long an in-flight claim lives (env SUM_LEASE_TTL)")
+	fs.DurationVar(&c.LeaseTTL, "lease-ttl", dur("SUM_LEASE_TTL", idempotency.DefaultLease.String()), "how long an in-flight claim lives (env SUM_LEASE_TTL)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", dur("SUM_SHUTDOWN_TIMEOUT", "10s"), "bound on finishing in-flight requests at shutdown (env SUM_SHUTDOWN_TIMEOUT)")
 	fs.IntVar(&c.BatchMax, "batch-max", num("SUM_BATCH_MAX", "64"), "most additions in one group-commit transaction; 1 turns batching off (env SUM_BATCH_MAX)")
 	fs.DurationVar(&c.BatchWait, "batch-wait", dur("SUM_BATCH_WAIT", "0s"), "how long a batch that is not full waits for more; 0 = take what is queued (env SUM_BATCH_WAIT)")
@@ -82,31 +104,40 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", dur("SUM_WRITE_TIMEOUT", "30s"), "bound on serving one request, from the end of its headers; must exceed -max-wait (env SUM_WRITE_TIMEOUT)")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", dur("SUM_IDLE_TIMEOUT", "60s"), "how long an idle keep-alive connection stays open (env SUM_IDLE_TIMEOUT)")
 	fs.StringVar(&c.LogLevel, "log-level", env("SUM_LOG_LEVEL", "info"), "debug, info (one line per request), warn or error (env SUM_LOG_LEVEL)")
-	if len(errs) > 0 {
-		return c, errs[0]
+	return fs, errs
+}
+
+// validate checks what the flags' types cannot: durations and counts that
+// must be positive, and timeouts that must fit together.
+func (c config) validate() error {
+	positive := map[string]time.Duration{
+		"-key-ttl": c.KeyTTL, "-lease-ttl": c.LeaseTTL, "-shutdown-timeout": c.ShutdownTimeout,
+		"-purge-interval": c.PurgeInterval, "-read-header-timeout": c.ReadHeaderTimeout,
+		"-read-timeout": c.ReadTimeout, "-write-timeout": c.WriteTimeout, "-idle-timeout": c.IdleTimeout,
 	}
-	if err := fs.Parse(args); err != nil {
-		return c, err
+	for _, name := range slices.Sorted(maps.Keys(positive)) {
+		if positive[name] <= 0 {
+			return fmt.Errorf("%s must be positive, got %v", name, positive[name])
+		}
 	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	counts := map[string]int{
+		"-mysql-max-conns": c.MySQLMaxConns, "-batch-max": c.BatchMax,
+		"-batch-flushers": c.BatchFlushers, "-purge-batch": c.PurgeBatch,
 	}
-	if c.KeyTTL <= 0 || c.LeaseTTL <= 0 || c.ShutdownTimeout <= 0 || c.PurgeInterval <= 0 {
-		return c, fmt.Errorf("-key-ttl, -lease-ttl, -shutdown-timeout and -purge-interval must be positive")
+	for _, name := range slices.Sorted(maps.Keys(counts)) {
+		if counts[name] <= 0 {
+			return fmt.Errorf("%s must be a positive integer, got %d", name, counts[name])
+		}
 	}
-	if c.MySQLMaxConns <= 0 || c.BatchMax <= 0 || c.BatchFlushers <= 0 || c.PurgeBatch <= 0 {
-		return c, fmt.Errorf("-mysql-max-conns, -batch-max, -batch-flushers and -purge-batch must be positive")
-	}
-	if c.BatchWait < 0 || c.MaxWait < 0 {
-		return c, fmt.Errorf("-batch-wait and -max-wait must not be negative")
-	}
-	if c.ReadHeaderTimeout <= 0 || c.ReadTimeout <= 0 || c.WriteTimeout <= 0 || c.IdleTimeout <= 0 {
-		return c, fmt.Errorf("-read-header-timeout, -read-timeout, -write-timeout and -idle-timeout must be positive")
+	for name, d := range map[string]time.Duration{"-batch-wait": c.BatchWait, "-max-wait": c.MaxWait, "-max-clock-skew": c.MaxClockSkew} {
+		if d < 0 {
+			return fmt.Errorf("%s must not be negative, got %v", name, d)
+		}
 	}
 	if c.WriteTimeout <= c.MaxWait {
-		return c, fmt.Errorf("-write-timeout (%v) must exceed -max-wait (%v): a request waiting on a duplicate would be cut off", c.WriteTimeout, c.MaxWait)
+		return fmt.Errorf("-write-timeout (%v) must exceed -max-wait (%v): a request waiting on a duplicate would be cut off", c.WriteTimeout, c.MaxWait)
 	}
-	return c, nil
+	return nil
 }
 
 // redisDefault is SUM_REDIS_URL or the local Redis. An environment

@@ -109,6 +109,10 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		"zero idle timeout": {args: []string{"-idle-timeout", "0s"}},
 		"write within wait": {args: []string{"-write-timeout", "5s", "-max-wait", "5s"}},
 		"bad read env":      {env: map[string]string{"SUM_READ_TIMEOUT": "slow"}},
+		"zero key ttl":      {args: []string{"-key-ttl", "0s"}},
+		"zero lease env":    {env: map[string]string{"SUM_LEASE_TTL": "0s"}},
+		"negative skew":     {args: []string{"-max-clock-skew", "-1s"}},
+		"zero purge batch":  {env: map[string]string{"SUM_PURGE_BATCH": "0"}},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"idemsum/idempotency"
+	"idemsum/idempotency/internal/headercodec"
 )
 
 var _ idempotency.Store = (*Store)(nil)
@@ -26,7 +27,7 @@ func (s *Store) Get(ctx context.Context, key string) (idempotency.Record, error)
 		return idempotency.Record{}, fmt.Errorf("mysqlstore: get: %w", err)
 	}
 	rec.Fingerprint, rec.ContentType, rec.Body = string(fp), string(ct), body
-	if rec.Header, err = idempotency.DecodeHeader(header); err != nil {
+	if rec.Header, err = headercodec.Decode(header); err != nil {
 		return idempotency.Record{}, fmt.Errorf("mysqlstore: get: %w", err)
 	}
 	return rec, nil
@@ -89,7 +90,7 @@ func (s *Store) Put(ctx context.Context, key string, rec idempotency.Record, ttl
 	}
 	now := s.millis()
 	exp := now + durationMillis(ttl)
-	fp, ct, header, body := []byte(rec.Fingerprint), []byte(rec.ContentType), idempotency.AppendHeader(nil, rec.Header), nonNil(rec.Body)
+	fp, ct, header, body := []byte(rec.Fingerprint), []byte(rec.ContentType), headercodec.Append(nil, rec.Header), nonNil(rec.Body)
 	err := retry(func() error {
 		_, err := s.db.ExecContext(ctx, s.q.put, []byte(key), fp, rec.Status, ct, header, body, exp,
 			now, fp, now, rec.Status, now, ct, now, header, now, body, now, exp)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"idemsum/idempotency"
+	"idemsum/idempotency/internal/headercodec"
 )
 
 // version is the first byte of an encoded Record. Versions 1 and 2 (no
@@ -17,19 +18,19 @@ const version = 3
 // macLen is the length of the HMAC-SHA256 that ends an encoded Record.
 const macLen = sha256.Size
 
-// ErrCorrupt reports a stored value that Decode cannot read or whose MAC
-// does not match: it was not written by Encode with this key and secret.
+// ErrCorrupt reports a stored value that the Store cannot read or whose MAC
+// does not match: it was not written by the Store with this key and secret.
 var ErrCorrupt = errors.New("redisstore: corrupt or forged record")
 
-// Encode returns rec, cached until deadline under key, in the Store's
+// encode returns rec, cached until deadline under key, in the Store's
 // binary format: a version byte; deadline and rec.Created as unix
 // milliseconds (uvarint); the status (varint); the fingerprint, content
-// type and header (idempotency.AppendHeader), each as a uvarint length and
+// type and header (headercodec.Append), each as a uvarint length and
 // bytes; the body; and an HMAC-SHA256 with secret over key and all of the
 // above. The MAC binds the value to its key, so a value copied to another
 // key, altered, or written by anyone without the secret does not decode.
-func Encode(key string, rec idempotency.Record, deadline time.Time, secret []byte) []byte {
-	header := idempotency.AppendHeader(nil, rec.Header)
+func encode(key string, rec idempotency.Record, deadline time.Time, secret []byte) []byte {
+	header := headercodec.Append(nil, rec.Header)
 	b := make([]byte, 0, 1+5*binary.MaxVarintLen64+len(rec.Fingerprint)+len(rec.ContentType)+len(header)+len(rec.Body)+macLen)
 	b = append(b, version)
 	b = binary.AppendUvarint(b, unixMilli(deadline))
@@ -42,9 +43,9 @@ func Encode(key string, rec idempotency.Record, deadline time.Time, secret []byt
 	return append(b, mac(secret, key, b)...)
 }
 
-// Decode reads a Record written by Encode for key with secret, and its
+// decode reads a Record written by encode for key with secret, and its
 // deadline, or returns ErrCorrupt. The Record's Body shares memory with b.
-func Decode(key string, b []byte, secret []byte) (idempotency.Record, time.Time, error) {
+func decode(key string, b []byte, secret []byte) (idempotency.Record, time.Time, error) {
 	var rec idempotency.Record
 	if len(b) < 1+macLen || b[0] != version {
 		return rec, time.Time{}, ErrCorrupt
@@ -66,7 +67,7 @@ func Decode(key string, b []byte, secret []byte) (idempotency.Record, time.Time,
 		rec.Created = time.UnixMilli(int64(created))
 	}
 	if header != "" {
-		h, err := idempotency.DecodeHeader([]byte(header))
+		h, err := headercodec.Decode([]byte(header))
 		if err != nil {
 			return idempotency.Record{}, time.Time{}, ErrCorrupt
 		}

@@ -13,6 +13,13 @@ import (
 // round trips are in flight, calls queue and leave together when one
 // returns, so under load the round trips (and system calls) per call fall
 // without adding latency when idle.
+//
+// It has the shape of package groupcommit (which gathers additions into one
+// MySQL transaction) but is not shared with it: the toolkit imports
+// nothing of the service, groupcommit waits up to a batch-wait and drains
+// on Close, and its batch is one Ledger call whose results it splits, while
+// a pipeline is many independent commands. A common generic primitive
+// would save some twenty lines and couple the two; not worth it.
 type pipe struct {
 	c     redis.UniversalClient
 	in    chan *call

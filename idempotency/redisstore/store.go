@@ -3,7 +3,7 @@
 // live for their lease and records until their deadline.
 //
 // Under a prefix P, the claim of key K is the string P+"claim:"+K holding
-// the owner's token, and its record is P+"rec:"+K holding the Encode'd
+// the owner's token, and its record is P+"rec:"+K holding the encoded
 // Record. Claim reads both keys in one script, so on Redis Cluster P must
 // carry a hash tag (such as "{idem}:") to put them in one slot.
 //
@@ -75,7 +75,7 @@ func (s *Store) Get(ctx context.Context, key string) (idempotency.Record, error)
 	}
 	b, _ := vals[0].(string)
 	pttl, _ := vals[1].(int64)
-	rec, deadline, err := Decode(key, []byte(b), s.secret)
+	rec, deadline, err := decode(key, []byte(b), s.secret)
 	left := time.Until(deadline)
 	if err != nil || idempotency.ValidRecord(rec) != nil || left <= 0 {
 		s.discard(ctx, name, b)
@@ -130,7 +130,7 @@ func (s *Store) Put(ctx context.Context, key string, rec idempotency.Record, ttl
 	if ttl <= 0 {
 		return ErrDuration
 	}
-	v := Encode(key, rec, time.Now().Add(ttl), s.secret)
+	v := encode(key, rec, time.Now().Add(ttl), s.secret)
 	err := s.c.Do(ctx, "SET", s.recKey(key), v, "PX", millis(ttl), "NX").Err()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("redisstore: put: %w", err)
@@ -147,7 +147,7 @@ func (s *Store) Complete(ctx context.Context, key, token string, rec idempotency
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("redisstore: complete: %w", err)
 	}
-	v := Encode(key, rec, time.Now().Add(ttl), s.secret)
+	v := encode(key, rec, time.Now().Add(ttl), s.secret)
 	if err := s.pipe.run(completeScript, keys, v, millis(ttl), token).Err(); err != nil {
 		return fmt.Errorf("redisstore: complete: %w", err)
 	}
