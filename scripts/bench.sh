@@ -1,68 +1,159 @@
 #!/usr/bin/env bash
-# Benchmark: three sumd instances on one MySQL and one Redis, driven by
-# sumload with 64 clients and unique keys, with group commit on (A) and off
-# (B: -batch-max 1), alternately in the same run (A B A B A B), so that the
-# ratio is measured under the same machine noise. Prints each round and the
-# medians. Usage: scripts/bench.sh [rounds] [seconds per round]
+# Benchmark against a floor measured in the same run. Each round drives, one
+# after the other with the same load tool (wrk when installed, else sumload;
+# 64 connections, unique keys):
+#   noop   a no-op Go handler with sumd's net/http settings (scripts/noop)
+#   sumd   sumd at its default settings (info logs, Redis on, group commit)
+#   off    sumd with -batch-max 1 (group commit off)
+# and prints for each: req/s, p99, CPU µs per request by process (from
+# /proc/PID/stat: sumd, MariaDB, Redis, the load tool) and the average batch,
+# then the medians, sumd/noop and sumd/off. Rounds alternate (A B C A B C ...)
+# so that the ratios see the same machine noise.
+# Usage: scripts/bench.sh [rounds=3] [seconds=10] [instances=1]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
 secs=${2:-10}
+instances=${3:-1}
+conns=64
 scripts/services.sh
 bin=$(mktemp -d)
 db=idemsum_bench
-cleanup() { # the instances, their files, the benchmark's Redis database and MySQL database
-  kill $(cat "$bin"/*.pid 2>/dev/null) 2>/dev/null || true
+pids=()
+cleanup() { # what this script started, its files, its Redis and MySQL databases
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   rm -rf "$bin"
   redis-cli -n 14 flushdb >/dev/null || true
   mariadb --no-defaults -uroot -h127.0.0.1 -e "DROP DATABASE IF EXISTS $db" || true
 }
 trap cleanup EXIT
 go build -o "$bin/sumd" ./cmd/sumd
+go build -o "$bin/noop" ./scripts/noop
 go build -o "$bin/sumload" ./cmd/sumload
 rdb=redis://127.0.0.1:6379/14 # a database of its own, flushed before and after
 redis-cli -n 14 flushdb >/dev/null
 mariadb --no-defaults -uroot -h127.0.0.1 -e "DROP DATABASE IF EXISTS $db; CREATE DATABASE $db"
-ports=(18081 18082 18083)
-urls=$(printf 'http://127.0.0.1:%s,' "${ports[@]}"); urls=${urls%,}
+tool=sumload
+command -v wrk >/dev/null && tool=wrk
+hz=$(getconf CLK_TCK)
+mysqld_pid=$(pgrep -xo mariadbd || pgrep -xo mysqld) # read, never signalled
+redis_pid=$(pgrep -o -f 'redis-server .*:6379' || pgrep -xo redis-server)
 
-start() { # start the three instances with extra flags "$@"
-  for p in "${ports[@]}"; do
-    "$bin/sumd" -http-addr 127.0.0.1:$p -mysql-dsn "root@tcp(127.0.0.1:3306)/$db" \
-      -redis-url "$rdb" -log-level warn "$@" >"$bin/$p.out" 2>"$bin/$p.err" &
-    echo $! >"$bin/$p.pid"
+ticks() { # ticks PID...: utime+stime of each, summed
+  local t=0
+  for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+  echo "$t"
+}
+
+serve() { # serve NAME ARGS...: start NAME's servers on ports 1808x; sets srv_pids and urls
+  srv_pids=() urls=()
+  for i in $(seq "$instances"); do
+    local port=$((18080 + i))
+    if [ "$1" = noop ]; then
+      "$bin/noop" -http-addr 127.0.0.1:$port >"$bin/$port.out" 2>&1 &
+    else
+      "$bin/sumd" -http-addr 127.0.0.1:$port -mysql-dsn "root@tcp(127.0.0.1:3306)/$db" \
+        -redis-url "$rdb" "${@:2}" >"$bin/$port.out" 2>/dev/null &
+    fi
+    srv_pids+=($!) urls+=("http://127.0.0.1:$port")
+    pids+=($!)
   done
-  for p in "${ports[@]}"; do
-    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$p/healthz" >/dev/null && break; sleep 0.1; done
+  for u in "${urls[@]}"; do # the no-op answers every path; sumd's /readyz once MySQL is ready
+    for _ in $(seq 200); do curl -sf "$u/readyz" -o /dev/null && break; sleep 0.05; done
   done
 }
-stop() {
-  for p in "${ports[@]}"; do kill "$(cat "$bin/$p.pid")"; done
-  for p in "${ports[@]}"; do while kill -0 "$(cat "$bin/$p.pid")" 2>/dev/null; do sleep 0.05; done; done
+
+unserve() {
+  for p in "${srv_pids[@]}"; do kill "$p"; done
+  for p in "${srv_pids[@]}"; do while kill -0 "$p" 2>/dev/null; do sleep 0.05; done; done
 }
-round() { # round NAME FLAGS...
+
+load() { # load OUT: drive the servers for $secs (only the load tool runs as our child meanwhile)
+  local out=$1 lp=()
+  if [ "$tool" = wrk ]; then
+    # wrk takes one URL: with several instances, one wrk per instance, connections split.
+    for u in "${urls[@]}"; do
+      wrk -t1 -c$((conns / instances)) -d"${secs}s" --latency -s scripts/wrk/unique.lua "$u" -- "r$RANDOM$RANDOM" >"$out.w${u##*:}" &
+      lp+=($!) pids+=($!)
+    done
+  else
+    local ulist; ulist=$(IFS=,; echo "${urls[*]}")
+    "$bin/sumload" -urls "$ulist" -c $conns -d "${secs}s" -keys unique -json >"$out.json" &
+    lp+=($!) pids+=($!)
+  fi
+  wait "${lp[@]}"
+}
+
+show='
+import json, sys
+r = json.loads(sys.stdin.read())
+tot = r["sumd"] + r["mysql"] + r["redis"] + r["load"]
+print("%-7s %8.0f req/s  p99 %6.1f ms  CPU us/req: server %5.0f  mariadb %4.0f  redis %4.0f  load %4.0f  total %5.0f  batch %s"
+      % (r["name"], r["rps"], r["p99"], r["sumd"], r["mysql"], r["redis"], r["load"], tot, r["batch"]))'
+
+round() { # round NAME SERVE-ARGS...
   local name=$1; shift
-  start "$@"
-  "$bin/sumload" -urls "$urls" -c 64 -d "${secs}s" -keys unique -json >"$bin/$name.json"
-  stop
-  python3 - "$bin/$name.json" "$name" <<'PY'
-import json,sys
-r=json.load(open(sys.argv[1]))
-print(f"{sys.argv[2]:<6} {r['rps']:>9.0f} req/s  p50 {r['p50_ms']:.1f}ms  p95 {r['p95_ms']:.1f}ms  p99 {r['p99_ms']:.1f}ms  max {r['max_ms']:.1f}ms  status {r['by_status']}  check {r['check']}")
+  serve "$@"
+  local s0 m0 r0 c0 c1 start end
+  s0=$(ticks "${srv_pids[@]}"); m0=$(ticks "$mysqld_pid"); r0=$(ticks "$redis_pid")
+  # The load tool's CPU: what our waited-for children used (cutime+cstime of this shell).
+  c0=$(awk '{print $16 + $17}' /proc/$$/stat)
+  start=$(date +%s.%N)
+  load "$bin/$name"
+  c1=$(awk '{print $16 + $17}' /proc/$$/stat)
+  lt=$((c1 - c0))
+  end=$(date +%s.%N)
+  local s1 m1 r1; s1=$(ticks "${srv_pids[@]}"); m1=$(ticks "$mysqld_pid"); r1=$(ticks "$redis_pid")
+  local batch="-"
+  if [ "$1" != noop ]; then
+    batch=$(for u in "${urls[@]}"; do curl -s "$u/metrics"; done | awk '/^idemsum_batch_size_sum/{s+=$2} /^idemsum_batch_size_count/{c+=$2} END{if (c>0) printf "%.1f", s/c; else print "-"}')
+  fi
+  unserve
+  python3 - "$bin/$name" "$name" "$tool" "$hz" "$((s1 - s0))" "$((m1 - m0))" "$((r1 - r0))" "$lt" "$start" "$end" "$batch" "$1" >>"$bin/rows" <<'PY'
+import glob, json, re, sys
+out, name, tool, hz, s, m, r, l, start, end, batch, kind = sys.argv[1:]
+hz = float(hz)
+if tool == "wrk":
+    reqs, p99s = 0, []
+    for f in glob.glob(out + ".w*"):
+        t = open(f).read()
+        reqs += int(re.search(r"(\d+) requests in", t).group(1))
+        m99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", t)
+        v = float(m99.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m99.group(2)]
+        p99s.append(v)
+        bad = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
+        if bad:
+            print(f"# {name}: {bad.group(1)} non-2xx responses", file=sys.stderr)
+    rps = reqs / (float(end) - float(start))
+    p99 = max(p99s)
+else:
+    j = json.load(open(out + ".json"))
+    reqs, rps, p99 = j["requests"], j["rps"], j["p99_ms"]
+us = lambda ticks: float(ticks) / hz * 1e6 / max(reqs, 1)
+if kind == "noop":
+    m = r = 0
+print(json.dumps({"name": name, "kind": kind, "rps": rps, "p99": p99, "sumd": us(s), "mysql": us(m), "redis": us(r), "load": us(l), "batch": batch}))
 PY
-  echo "$name $(python3 -c "import json;print(json.load(open('$bin/$name.json'))['rps'])")" >>"$bin/rps"
+  tail -1 "$bin/rows" | python3 -c "$show"
 }
-echo "machine: $(nproc) cores, $(free -g | awk '/Mem/{print $2}') GiB; $rounds rounds of ${secs}s; 3 instances, 64 clients, unique keys"
+
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem/{print $2}') GiB; $rounds rounds of ${secs}s; $instances instance(s), $conns connections, unique keys, load tool $tool"
 for i in $(seq "$rounds"); do
-  round "A$i"
-  round "B$i" -batch-max 1
+  round "noop$i" noop
+  round "sumd$i" sumd
+  round "off$i" sumd -batch-max 1
 done
-python3 - "$bin/rps" <<'PY'
-import statistics,sys
-rows=[l.split() for l in open(sys.argv[1])]
-a=[float(v) for n,v in rows if n[0]=="A"]; b=[float(v) for n,v in rows if n[0]=="B"]
-ratios=[x/y for x,y in zip(a,b)]
-print(f"median batching on  {statistics.median(a):.0f} req/s")
-print(f"median batching off {statistics.median(b):.0f} req/s")
-print(f"median ratio on/off {statistics.median(ratios):.2f}x (per round: {', '.join(f'{r:.2f}' for r in ratios)})")
+python3 - "$bin/rows" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+by = lambda k: [r for r in rows if r["name"].startswith(k)]
+noop, sumd, off = by("noop"), by("sumd"), by("off")
+med = lambda rs, f: statistics.median(r[f] for r in rs)
+for label, rs in (("noop", noop), ("sumd", sumd), ("off", off)):
+    tot = statistics.median(r["sumd"] + r["mysql"] + r["redis"] for r in rs)
+    print(f"median {label:<5} {med(rs,'rps'):>8.0f} req/s  p99 {med(rs,'p99'):.1f} ms  server+mariadb+redis {tot:.0f} us/req (server {med(rs,'sumd'):.0f}, mariadb {med(rs,'mysql'):.0f}, redis {med(rs,'redis'):.0f}), load {med(rs,'load'):.0f}")
+r1 = [s["rps"] / n["rps"] for s, n in zip(sumd, noop)]
+r2 = [s["rps"] / o["rps"] for s, o in zip(sumd, off)]
+print(f"median ratio sumd/noop {statistics.median(r1):.1%} (per round: {', '.join(f'{x:.1%}' for x in r1)})")
+print(f"median ratio batching on/off {statistics.median(r2):.2f}x (per round: {', '.join(f'{x:.2f}' for x in r2)})")
 PY
