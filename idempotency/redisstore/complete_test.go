@@ -73,3 +73,41 @@ func TestCompleteFailsWhenRedisIsDown(t *testing.T) {
 		t.Error("Complete on a dead context got nil, want an error")
 	}
 }
+
+// TestCompleteAsyncAndDrain: CompleteAsync returns at once, its record
+// and release land with a later pipeline, and Drain waits for them.
+func TestCompleteAsyncAndDrain(t *testing.T) {
+	t.Parallel()
+	sp := newSpace(t)
+	s := redisstore.New(sp.c, sp.prefix, secret)
+	ctx := context.Background()
+	rec := idempotency.Record{Fingerprint: "fp", Status: 200, Body: []byte("one")}
+	errs := make(chan error, 10)
+	for i := range 10 {
+		key := "k" + string(rune('0'+i))
+		tok, err := s.Claim(ctx, key, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.CompleteAsync(key, tok, rec, time.Hour, func(err error) { errs <- err })
+	}
+	if err := s.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		if err := <-errs; err != nil {
+			t.Errorf("completion %d: %v", i, err)
+		}
+		key := "k" + string(rune('0'+i))
+		if got, err := s.Get(ctx, key); err != nil || string(got.Body) != "one" {
+			t.Errorf("Get(%s) after Drain: got %q, %v; want the record", key, got.Body, err)
+		}
+		if n := sp.c.Exists(ctx, sp.prefix+"claim:"+key).Val(); n != 0 {
+			t.Errorf("claim of %s still there after Drain", key)
+		}
+	}
+	s.CompleteAsync("bad", "t", rec, 0, func(err error) { errs <- err })
+	if err := <-errs; !errors.Is(err, redisstore.ErrDuration) {
+		t.Errorf("CompleteAsync with ttl 0: got %v, want ErrDuration", err)
+	}
+}
