@@ -61,6 +61,10 @@ func Middleware(g *Guard) func(http.Handler) http.Handler {
 	}
 }
 
+// replayedTrue is the value of Idempotent-Replayed, shared by every replay
+// (capacity one: net/http never changes it in place).
+var replayedTrue = []string{"true"}
+
 // WriteRecord writes res to w, with "Idempotent-Replayed: true" on replays.
 // Of res.Header it sends only the headers ReplayableHeader allows, and a
 // status outside 200-599 is sent as 500, so that a record read from a
@@ -72,10 +76,10 @@ func WriteRecord(w http.ResponseWriter, res Result) {
 		}
 	}
 	if res.ContentType != "" {
-		w.Header().Set("Content-Type", res.ContentType)
+		w.Header()["Content-Type"] = []string{res.ContentType}
 	}
 	if res.Replayed {
-		w.Header().Set("Idempotent-Replayed", "true")
+		w.Header()["Idempotent-Replayed"] = replayedTrue
 	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(res.Body)))
 	status := res.Status

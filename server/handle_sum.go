@@ -9,12 +9,19 @@ import (
 	"idemsum/idempotency"
 )
 
+// noStoreValue and jsonType are header values shared by every response
+// (a slice of capacity one: net/http never changes it in place).
+var (
+	noStoreValue = []string{"no-store"}
+	jsonType     = []string{"application/json"}
+)
+
 // noStore marks every response of next, success or problem, as not to be
 // stored by any cache: a total is only true the moment it is sent, and an
 // addition's answer belongs to one client.
 func noStore(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
+		w.Header()["Cache-Control"] = noStoreValue
 		next.ServeHTTP(w, r)
 	})
 }
@@ -80,6 +87,6 @@ func writeTotal(w http.ResponseWriter, r *http.Request, d Deps) {
 		writeError(w, r, d.Logger, err)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
+	w.Header()["Content-Type"] = jsonType
 	w.Write(body)
 }

@@ -42,7 +42,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 type observation struct {
 	outcome string
 	level   slog.Level
-	keyHash string
+	key     string // hashed only if the line is logged
 }
 
 type observationKey struct{}
@@ -56,20 +56,28 @@ func observed(r *http.Request) *observation {
 }
 
 // note records a successful outcome of r (added, replayed, read) and, when
-// key is not empty, a hash of it for the log line (the raw key is never
-// logged).
+// key is not empty, the key for the log line (which shows a hash of it,
+// never the key).
 func note(r *http.Request, outcome, key string) {
 	o := observed(r)
 	o.outcome, o.level = outcome, slog.LevelInfo
 	noteKey(r, key)
 }
 
-// noteKey records a hash of key for the log line.
+// noteKey records key for the log line, which shows only a hash of it.
 func noteKey(r *http.Request, key string) {
 	if key != "" {
-		sum := sha256.Sum256([]byte(key))
-		observed(r).keyHash = hex.EncodeToString(sum[:6])
+		observed(r).key = key
 	}
+}
+
+// keyHash is the first 12 hex digits of key's SHA-256, or "" for none.
+func keyHash(key string) string {
+	if key == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:6])
 }
 
 // noteOutcome records the outcome of a failed request, as outcomes says.
@@ -118,9 +126,11 @@ func instrument(m *Metrics, log *slog.Logger, next http.Handler) http.Handler {
 			m.requests.WithLabelValues(route, o.outcome).Inc()
 			m.duration.WithLabelValues(route, o.outcome).Observe(elapsed.Seconds())
 		}
-		log.LogAttrs(r.Context(), o.level, "request",
-			slog.String("method", r.Method), slog.String("route", route),
-			slog.Int("status", sw.status), slog.String("outcome", o.outcome),
-			slog.String("key_sha256", o.keyHash), slog.Duration("duration", elapsed))
+		if log.Enabled(r.Context(), o.level) {
+			log.LogAttrs(r.Context(), o.level, "request",
+				slog.String("method", r.Method), slog.String("route", route),
+				slog.Int("status", sw.status), slog.String("outcome", o.outcome),
+				slog.String("key_sha256", keyHash(o.key)), slog.Duration("duration", elapsed))
+		}
 	})
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,19 +11,21 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
-// newLogger logs JSON, or text when stderr is a terminal, at level.
-func newLogger(stderr io.Writer, level string) (*slog.Logger, error) {
+// newLogger logs text at level when stderr is a terminal, else JSON
+// through a logWriter (buffered; see there). stop flushes it at the end.
+func newLogger(ctx context.Context, stderr io.Writer, level string) (log *slog.Logger, stop func(), err error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("-log-level %q: want debug, info, warn or error", level)
+		return nil, nil, fmt.Errorf("-log-level %q: want debug, info, warn or error", level)
 	}
 	opts := &slog.HandlerOptions{Level: l}
 	if f, ok := stderr.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			return slog.New(slog.NewTextHandler(stderr, opts)), nil
+			return slog.New(slog.NewTextHandler(stderr, opts)), func() {}, nil
 		}
 	}
-	return slog.New(slog.NewJSONHandler(stderr, opts)), nil
+	w, stop := newLogWriter(ctx, stderr)
+	return slog.New(flushHandler{slog.NewJSONHandler(w, opts), w}), stop, nil
 }
 
 // serviceMetrics are sumd's metrics beyond the HTTP edge's.

