@@ -3,7 +3,6 @@ package idempotency
 import (
 	"context"
 	"errors"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -37,10 +36,6 @@ type Guard struct {
 	OnLeaseOverrun func(held time.Duration)
 
 	downUntil atomic.Int64 // unix nanoseconds; Store bypassed before then
-	// completing holds the records this Guard is still caching with an
-	// AsyncCompleter (key → *Record), so that a duplicate on this instance
-	// is replayed at once instead of meeting the claim.
-	completing sync.Map
 }
 
 // The Guard's defaults.
@@ -95,9 +90,6 @@ func (g *Guard) DoWait(ctx context.Context, key, fp string, wait time.Duration, 
 func (g *Guard) do(ctx context.Context, key, fp string, fn Func) (Result, error) {
 	token, err := g.claim(ctx, key)
 	if errors.Is(err, ErrInFlight) {
-		if rec, ok := g.completing.Load(key); ok {
-			return replay(*rec.(*Record), true, fp)
-		}
 		if res, ok, err := g.cached(ctx, key, fp); ok || err != nil {
 			return res, err
 		}
@@ -200,22 +192,13 @@ func (g *Guard) claim(ctx context.Context, key string) (string, error) {
 }
 
 // complete caches rec (unless ValidRecord refuses it, such as a 5xx, or it
-// is already past its TTL) and, with a Completer, also releases the claim
-// in the same round trip — with an AsyncCompleter after Do has returned;
-// it reports whether it did (or started to).
+// is already past its TTL) and,
+// with a Completer, also releases the claim in the same round trip; it
+// reports whether it did.
 func (g *Guard) complete(ctx context.Context, key, token string, rec Record) bool {
 	ttl := g.ttlOf(rec)
 	if !g.Available() || ValidRecord(rec) != nil || ttl <= 0 {
 		return false
-	}
-	if c, ok := g.Store.(AsyncCompleter); ok && token != "" {
-		bg, pending := context.WithoutCancel(ctx), &rec
-		g.completing.Store(key, pending)
-		c.CompleteAsync(key, token, rec, ttl, func(err error) {
-			g.completing.CompareAndDelete(key, pending)
-			g.failed(bg, "complete", err)
-		})
-		return true
 	}
 	ctx, cancel := detached(ctx)
 	defer cancel()

@@ -67,15 +67,3 @@ type Completer interface {
 	// their semantics, as one operation.
 	Complete(ctx context.Context, key, token string, rec Record, ttl time.Duration) error
 }
-
-// AsyncCompleter is an optional extension of a Store that can do Complete
-// after the Guard has answered: the response need not wait for the cache.
-// A Guard uses it, when the Store has it, for records of keys it claimed.
-// Until done is called a duplicate still meets the claim (ErrInFlight), and
-// if the process dies first the claim expires after its lease: the fence
-// then answers, as after any lost claim.
-type AsyncCompleter interface {
-	// CompleteAsync starts Complete(key, token, rec, ttl) and returns at
-	// once; done is called with its outcome, from another goroutine.
-	CompleteAsync(key, token string, rec Record, ttl time.Duration, done func(error))
-}

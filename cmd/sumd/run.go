@@ -137,8 +137,7 @@ func openRedis(cfg config) (*redis.Client, error) {
 }
 
 // wire builds the handlers' dependencies; the returned func stops group
-// commit after the queued additions are flushed, and waits for the Redis
-// writes still on their way (records cached after their response). Every Redis key of the
+// commit after the queued additions are flushed. Every Redis key of the
 // deployment is under -redis-prefix plus its id, and records are signed
 // with its secret, so deployments sharing a Redis never meet.
 func wire(ctx context.Context, cfg config, db *sql.DB, rdb *redis.Client, id mysql.Identity, log *slog.Logger) (server.Deps, func()) {
@@ -164,13 +163,12 @@ func wire(ctx context.Context, cfg config, db *sql.DB, rdb *redis.Client, id mys
 			log.Warn("purge of expired keys failed", "err", err)
 		}
 	})
-	adder, done := idemsum.Unbatched(ledger), func() {}
+	adder, closeAdder := idemsum.Unbatched(ledger), func() {}
 	if cfg.BatchMax > 1 {
 		b := groupcommit.New(ledger, cfg.BatchMax, cfg.BatchWait, cfg.BatchFlushers)
 		b.OnFlush = func(n int) { m.batchSize.Observe(float64(n)) }
-		adder, done = b, b.Close
+		adder, closeAdder = b, b.Close
 	}
-	closeAdder := done
 	deps := server.Deps{
 		Service:   &server.Service{Adder: adder, Ledger: ledger, Guard: guard, OnExisting: m.fenceHits.Inc},
 		PingMySQL: db.PingContext,
@@ -180,15 +178,8 @@ func wire(ctx context.Context, cfg config, db *sql.DB, rdb *redis.Client, id mys
 		Gatherer:  reg,
 	}
 	if rdb != nil {
-		store := redisstore.New(rdb, prefix, id.Secret)
-		guard.Store = store
+		guard.Store = redisstore.New(rdb, prefix, id.Secret)
 		deps.RedisState = health.check
-		closeAdder = func() { // after the last request: flush the batches, then the cache writes
-			done()
-			dctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			store.Drain(dctx)
-		}
 	}
 	return deps, closeAdder
 }

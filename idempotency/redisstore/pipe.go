@@ -3,7 +3,6 @@ package redisstore
 import (
 	"context"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -22,21 +21,18 @@ import (
 // a pipeline is many independent commands. A common generic primitive
 // would save some twenty lines and couple the two; not worth it.
 type pipe struct {
-	c       redis.UniversalClient
-	in      chan *call
-	slots   chan struct{}
-	pending sync.WaitGroup // calls started and not yet answered
+	c     redis.UniversalClient
+	in    chan *call
+	slots chan struct{}
 }
 
-// call is one script run waiting for its pipeline: a caller waits on done,
-// or then is called with the result.
+// call is one script run waiting for its pipeline.
 type call struct {
 	script *redis.Script
 	keys   []string
 	args   []any
 	cmd    *redis.Cmd
 	done   chan struct{}
-	then   func(*redis.Cmd)
 }
 
 // maxPipeline bounds the calls sent in one round trip.
@@ -53,39 +49,9 @@ func newPipe(c redis.UniversalClient, slots int) *pipe {
 // taken is never left without its caller knowing.
 func (p *pipe) run(script *redis.Script, keys []string, args ...any) *redis.Cmd {
 	c := &call{script: script, keys: keys, args: args, done: make(chan struct{})}
-	p.pending.Add(1)
 	p.in <- c
 	<-c.done
 	return c.cmd
-}
-
-// start queues script on keys and args for the next pipeline and returns
-// at once; then is called with the result from the pipeline's goroutine.
-func (p *pipe) start(then func(*redis.Cmd), script *redis.Script, keys []string, args ...any) {
-	p.pending.Add(1)
-	p.in <- &call{script: script, keys: keys, args: args, done: make(chan struct{}), then: then}
-}
-
-// drain waits until every call started so far has been answered, or ctx
-// is done.
-func (p *pipe) drain(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() { p.pending.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// finish hands c's result to its caller.
-func (p *pipe) finish(c *call) {
-	if c.then != nil {
-		c.then(c.cmd)
-	}
-	close(c.done)
-	p.pending.Done()
 }
 
 func (p *pipe) loop() {
@@ -114,7 +80,7 @@ func (p *pipe) send(calls []*call) {
 	if len(calls) == 1 {
 		c := calls[0]
 		c.cmd = c.script.Run(ctx, p.c, c.keys, c.args...)
-		p.finish(c)
+		close(c.done)
 		return
 	}
 	p.c.Pipelined(ctx, func(pl redis.Pipeliner) error {
@@ -127,6 +93,6 @@ func (p *pipe) send(calls []*call) {
 		if err := c.cmd.Err(); err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
 			c.cmd = c.script.Eval(ctx, p.c, c.keys, c.args...)
 		}
-		p.finish(c)
+		close(c.done)
 	}
 }

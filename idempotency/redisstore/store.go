@@ -46,9 +46,8 @@ type Store struct {
 }
 
 var (
-	_ idempotency.Store          = (*Store)(nil)
-	_ idempotency.Completer      = (*Store)(nil)
-	_ idempotency.AsyncCompleter = (*Store)(nil)
+	_ idempotency.Store     = (*Store)(nil)
+	_ idempotency.Completer = (*Store)(nil)
 )
 
 // New returns a Store that keeps its keys under prefix in c and
@@ -154,30 +153,6 @@ func (s *Store) Complete(ctx context.Context, key, token string, rec idempotency
 	}
 	return nil
 }
-
-// CompleteAsync is Complete sent with the next pipeline, without waiting
-// for it: done is called with its outcome from the pipeline's goroutine.
-// Drain waits for every such call.
-func (s *Store) CompleteAsync(key, token string, rec idempotency.Record, ttl time.Duration, done func(error)) {
-	if ttl <= 0 {
-		done(ErrDuration)
-		return
-	}
-	keys := []string{s.recKey(key), s.claimKey(key)}
-	v := encode(key, rec, time.Now().Add(ttl), s.secret)
-	s.pipe.start(func(cmd *redis.Cmd) {
-		if err := cmd.Err(); err != nil {
-			done(fmt.Errorf("redisstore: complete: %w", err))
-			return
-		}
-		done(nil)
-	}, completeScript, keys, v, millis(ttl), token)
-}
-
-// Drain waits until every Claim and Complete started so far has been
-// answered by Redis (or has failed), or ctx is done: call it at shutdown,
-// after the last request, so that no claim is left to expire.
-func (s *Store) Drain(ctx context.Context) error { return s.pipe.drain(ctx) }
 
 func (s *Store) claimKey(key string) string { return s.prefix + "claim:" + key }
 func (s *Store) recKey(key string) string   { return s.prefix + "rec:" + key }
