@@ -46,8 +46,9 @@ type Ledger struct {
 
 var _ idemsum.Ledger = (*Ledger)(nil)
 
-// Add implements idemsum.Ledger. It records adds (see Batches), and then
-// fails with the error of SetErr, changing nothing, or commits them.
+// Add implements idemsum.Ledger. After Entered and Gate, it records adds
+// (see Batches), and then fails with the error of SetErr, changing
+// nothing, or commits them, stamped with one Now. It ignores ctx.
 func (l *Ledger) Add(_ context.Context, adds []idemsum.Addition) ([]idemsum.Result, error) {
 	if l.Entered != nil {
 		select {
