@@ -6,8 +6,10 @@ import (
 	"errors"
 	"math/big"
 	"testing"
+	"time"
 
 	"idemsum"
+	"idemsum/idemsumtest"
 )
 
 func TestBody(t *testing.T) {
@@ -39,41 +41,35 @@ func TestBody(t *testing.T) {
 	}
 }
 
-// recordingLedger is an idemsum.Ledger that records each Add and answers
-// with canned results or an error.
-type recordingLedger struct {
-	calls [][]idemsum.Addition
-	res   []idemsum.Result
-	err   error
-}
-
-func (l *recordingLedger) Add(_ context.Context, adds []idemsum.Addition) ([]idemsum.Result, error) {
-	l.calls = append(l.calls, adds)
-	return l.res, l.err
-}
-
-func (l *recordingLedger) Total(context.Context) (string, error) { return "0", l.err }
-
 func TestUnbatched(t *testing.T) {
 	t.Parallel()
 	errDown := errors.New("mysql down")
+	at := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	tests := []struct {
 		name    string
+		before  []idemsum.Addition // committed first, in one Ledger.Add
+		err     error              // the Ledger's error
 		add     idemsum.Addition
-		res     []idemsum.Result
-		err     error
 		want    idemsum.Result
 		wantErr error
 	}{
-		{"keyless", idemsum.Addition{Number: 5}, []idemsum.Result{{Total: "5", Number: 5}}, nil, idemsum.Result{Total: "5", Number: 5}, nil},
-		{"keyed", idemsum.Addition{Key: "k", Number: 5}, []idemsum.Result{{Total: "12", Number: 5}}, nil, idemsum.Result{Total: "12", Number: 5}, nil},
-		{"existing", idemsum.Addition{Key: "k", Number: 6}, []idemsum.Result{{Total: "12", Number: 5, Existing: true}}, nil, idemsum.Result{Total: "12", Number: 5, Existing: true}, nil},
-		{"error", idemsum.Addition{Key: "k", Number: 5}, nil, errDown, idemsum.Result{}, errDown},
+		{"keyless", nil, nil, idemsum.Addition{Number: 5}, idemsum.Result{Total: "5", Number: 5, Created: at}, nil},
+		{"keyed", []idemsum.Addition{{Number: 7}}, nil, idemsum.Addition{Key: "k", Number: 5}, idemsum.Result{Total: "12", Number: 5, Created: at}, nil},
+		{"existing", []idemsum.Addition{{Key: "k", Number: 5}, {Number: 7}}, nil, idemsum.Addition{Key: "k", Number: 6}, idemsum.Result{Total: "5", Number: 5, Existing: true, Created: at}, nil},
+		{"error", nil, errDown, idemsum.Addition{Key: "k", Number: 5}, idemsum.Result{}, errDown},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			l := &recordingLedger{res: tc.res, err: tc.err}
+			l := &idemsumtest.Ledger{Now: func() time.Time { return at }}
+			calls := 0
+			if tc.before != nil {
+				if _, err := l.Add(context.Background(), tc.before); err != nil {
+					t.Fatalf("add %v: %v", tc.before, err)
+				}
+				calls++
+			}
+			l.SetErr(tc.err)
 			got, err := idemsum.Unbatched(l).Add(context.Background(), tc.add)
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("error: got %v, want %v", err, tc.wantErr)
@@ -81,8 +77,8 @@ func TestUnbatched(t *testing.T) {
 			if got != tc.want {
 				t.Errorf("result: got %+v, want %+v", got, tc.want)
 			}
-			if len(l.calls) != 1 || len(l.calls[0]) != 1 || l.calls[0][0] != tc.add {
-				t.Errorf("ledger calls: got %v, want one call with [%+v]", l.calls, tc.add)
+			if b := l.Batches()[calls:]; len(b) != 1 || len(b[0]) != 1 || b[0][0] != tc.add {
+				t.Errorf("ledger calls: got %v, want one call with [%+v]", b, tc.add)
 			}
 		})
 	}

@@ -26,19 +26,16 @@ func TestBurst(t *testing.T) {
 	if !testing.Short() && os.Getenv("IDEMSUM_BURST") == "1" {
 		n = 100_000
 	}
-	c := StartCluster(t, Options{Instances: 3, RedisDB: redisDBBurst})
-	initial := getTotal(t, c.Instances[0])
-	res := newResults()
-	d := newDriver(t, c, res)
-	d.Dup, d.Workers = 1, 48
-	rss := sampleRSS(c)
+	s := startScenario(t, Options{Instances: 3, RedisDB: redisDBBurst})
+	s.d.Dup, s.d.Workers = 1, 48
+	rss := sampleRSS(s.c)
 	start := time.Now()
-	waitDone(t, d.Go(newKeys("burst", n)), 10*time.Minute)
+	s.run(newKeys("burst", n), 10*time.Minute)
 	took := time.Since(start)
 	peaks := rss.stop()
-	t.Logf("%d distinct keys on 3 instances in %v (%.0f keys/s): %s", n, took.Round(time.Millisecond), float64(n)/took.Seconds(), &d.Stats)
+	t.Logf("%d distinct keys on 3 instances in %v (%.0f keys/s): %s", n, took.Round(time.Millisecond), float64(n)/took.Seconds(), &s.d.Stats)
 	checkRSS(t, peaks, rssBound)
-	checkAll(t, c, res, initial)
+	s.check()
 }
 
 // rssSampler reads the VmRSS of every instance's current process every

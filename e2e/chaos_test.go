@@ -12,13 +12,10 @@ import (
 // Redis keys of the test, one at a time, until the load is done.
 func TestChaos(t *testing.T) {
 	t.Parallel()
-	c := StartCluster(t, Options{Instances: 3})
-	initial := getTotal(t, c.Instances[0])
-	res := newResults()
-	d := newDriver(t, c, res)
-	d.Dup = 3
-	start := time.Now()
-	done := d.Go(newKeys("chaos", 2*loadKeys))
+	s := startScenario(t, Options{Instances: 3})
+	c := s.c
+	s.d.Dup = 3
+	done := s.send(newKeys("chaos", 2*loadKeys))
 	counts, wiped := map[string]int{}, 0
 	pause := func(dur time.Duration) bool {
 		select {
@@ -44,13 +41,12 @@ func TestChaos(t *testing.T) {
 			counts["Redis wipe"]++
 		}
 	}
-	t.Logf("%d keys × %d copies in %v with %v (%d Redis keys wiped): %s",
-		d.Total, d.Dup, time.Since(start).Round(time.Millisecond), counts, wiped, &d.Stats)
+	t.Logf("%v (%d Redis keys wiped): %s", counts, wiped, s.summary())
 	if len(counts) < 3 {
 		t.Errorf("the load ended before every kind of failure happened: %v", counts)
 	}
-	checkHealed(t, c, res)
-	checkAll(t, c, res, initial)
+	checkHealed(t, c, s.res)
+	s.check()
 }
 
 // wipePrefix deletes every Redis key under c's prefix, as a FLUSHDB would

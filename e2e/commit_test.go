@@ -20,18 +20,12 @@ import (
 // them by a transaction whose answer was lost.
 func TestMySQLCutDuringCommit(t *testing.T) {
 	t.Parallel()
-	c := StartCluster(t, Options{Instances: 3, MySQLProxy: true})
-	initial := getTotal(t, c.Instances[0])
-	res := newResults()
-	d := newDriver(t, c, res)
-	start := time.Now()
-	done := d.Go(newKeys("commitcut", loadKeys))
-	p := c.MySQLProxy
-	progress := func(f float64) bool {
-		return waitFor(t.Context(), time.Minute, func() bool { return d.Progress() >= f })
-	}
+	s := startScenario(t, Options{Instances: 3, MySQLProxy: true})
+	d := s.d
+	done := s.send(newKeys("commitcut", loadKeys))
+	p := s.c.MySQLProxy
 
-	progress(0.1)
+	s.progress(0.1)
 	inside := 0
 	for ; inside < 40 && d.Progress() < 0.4; inside++ {
 		before := p.Stats().Cut
@@ -44,7 +38,7 @@ func TestMySQLCutDuringCommit(t *testing.T) {
 
 	// Each cut leaves the instances time to reconnect (a few round trips)
 	// and send new transactions before the next one.
-	progress(0.5)
+	s.progress(0.5)
 	p.SetLatency(50 * time.Millisecond)
 	replies := 0
 	for ; replies < 12 && d.Progress() < 0.9; replies++ {
@@ -55,10 +49,10 @@ func TestMySQLCutDuringCommit(t *testing.T) {
 	t.Logf("%d cuts with transactions and replies on their way until %.0f%%", replies, 100*d.Progress())
 
 	waitDone(t, done, 90*time.Second)
-	t.Logf("%d keys × %d copies in %v: %s; proxy %+v", d.Total, d.Dup, time.Since(start).Round(time.Millisecond), &d.Stats, p.Stats())
-	checkUnknownOutcomes(t, c, res)
-	checkHealed(t, c, res)
-	checkAll(t, c, res, initial)
+	t.Logf("%s; proxy %+v", s.summary(), p.Stats())
+	checkUnknownOutcomes(t, s.c, s.res)
+	checkHealed(t, s.c, s.res)
+	s.check()
 }
 
 // checkUnknownOutcomes fails t unless some key's first answer was a 503
@@ -133,15 +127,12 @@ func ledgerNumbers(t testing.TB, c *Cluster) map[string]uint64 {
 // unavailability: no 503.
 func TestSlowMySQL(t *testing.T) {
 	t.Parallel()
-	c := StartCluster(t, Options{Instances: 3, MySQLProxy: true})
-	initial := getTotal(t, c.Instances[0])
-	res := newResults()
-	d := newDriver(t, c, res)
+	s := startScenario(t, Options{Instances: 3, MySQLProxy: true})
+	c, d := s.c, s.d
 	d.Workers = 24
-	start := time.Now()
-	done := d.Go(newKeys("slowmysql", loadKeys/2))
+	done := s.send(newKeys("slowmysql", loadKeys/2))
 	p := c.MySQLProxy
-	waitFor(t.Context(), time.Minute, func() bool { return d.Progress() >= 0.1 })
+	s.progress(0.1)
 	for _, lat := range []time.Duration{300 * time.Millisecond, 500 * time.Millisecond, 800 * time.Millisecond} {
 		p.SetLatency(lat)
 		before := d.Resolved.Load()
@@ -151,8 +142,7 @@ func TestSlowMySQL(t *testing.T) {
 	healed := time.Now()
 	p.Heal()
 	waitDone(t, done, 60*time.Second)
-	t.Logf("%d keys × %d copies in %v (%v after healing): %s", d.Total, d.Dup,
-		time.Since(start).Round(time.Millisecond), time.Since(healed).Round(time.Millisecond), &d.Stats)
+	t.Logf("%v after healing: %s", time.Since(healed).Round(time.Millisecond), s.summary())
 	fence := metricSum(t, c, "idemsum_fence_replays_total")
 	t.Logf("%v keyed additions found already recorded by MySQL's unique key (claims that expired while their holders waited on MySQL)", fence)
 	if fence == 0 {
@@ -163,10 +153,10 @@ func TestSlowMySQL(t *testing.T) {
 	if overruns == 0 {
 		t.Errorf("idemsum_lease_overruns_total = 0, want the holders that waited on MySQL past the lease counted")
 	}
-	checkNoStuck(t, res, healed, resolveBound)
-	checkNoUnavailable(t, c, res)
-	checkHealed(t, c, res)
-	checkAll(t, c, res, initial)
+	checkNoStuck(t, s.res, healed, resolveBound)
+	checkNoUnavailable(t, c, s.res)
+	checkHealed(t, c, s.res)
+	s.check()
 }
 
 // checkNoStuck fails t unless every key resolved, and every Send still

@@ -50,13 +50,11 @@ func holdClaim(t testing.TB, c *Cluster, key string) (release func()) {
 
 func TestKeyReuseAndInFlight(t *testing.T) {
 	t.Parallel()
-	c := StartCluster(t, Options{Instances: 3})
-	initial := getTotal(t, c.Instances[0])
-	res := newResults()
-	d := newDriver(t, c, res)
+	s := startScenario(t, Options{Instances: 3})
+	c, res := s.c, s.res
 	keys := newKeys("reuse", loadKeys)
-	waitDone(t, d.Go(keys), 90*time.Second)
-	t.Logf("%d keys × %d copies: %s", d.Total, d.Dup, &d.Stats)
+	s.run(keys, 90*time.Second)
+	t.Log(s.summary())
 
 	t.Run("reused with another number", func(t *testing.T) {
 		// Half of the keys lose their Redis record first, so that their 422
@@ -164,7 +162,7 @@ func TestKeyReuseAndInFlight(t *testing.T) {
 			}
 		}
 	})
-	checkAll(t, c, res, initial)
+	s.check()
 }
 
 // postPrefer posts k to in with a Prefer header.
@@ -179,22 +177,23 @@ func postPrefer(t testing.TB, in *Instance, k Key, prefer string) *Response {
 // claim expires.
 func awaitExpiry(t testing.TB, c *Cluster, res *Results, k Key, first int, lease time.Duration) {
 	start := time.Now()
-	conflicts := 0
-	for {
-		inst := (first + conflicts) % len(c.Instances)
-		resp, err := sendOne(t.Context(), hostileClient, c.Instances[inst], k)
-		if err != nil {
-			t.Errorf("POST %s: %v", k.Name, err)
-			return
+	conflicts, inst := 0, 0
+	var resp *Response
+	var err error
+	waitFor(t.Context(), 10*lease, func() bool {
+		inst = (first + conflicts) % len(c.Instances)
+		resp, err = sendOne(t.Context(), hostileClient, c.Instances[inst], k)
+		if err != nil || resp.Status != http.StatusConflict {
+			return true
 		}
-		if resp.Status == http.StatusConflict && time.Since(start) < 10*lease {
-			conflicts++
-			time.Sleep(50 * time.Millisecond)
-			continue
-		}
-		want200(t, res, k, inst, "after the claim expired", resp, false)
-		break
+		conflicts++
+		return false
+	})
+	if err != nil {
+		t.Errorf("POST %s: %v", k.Name, err)
+		return
 	}
+	want200(t, res, k, inst, "after the claim expired", resp, false)
 	if took := time.Since(start); conflicts == 0 || took > lease+2*time.Second {
 		t.Errorf("key %s: resolved after %v and %d conflicts, want 409 while the claim lives and 200 once it expires (%v)", k.Name, took, conflicts, lease)
 	}
@@ -212,12 +211,10 @@ func awaitExpiry(t testing.TB, c *Cluster, res *Results, k Key, first int, lease
 // other a byte-identical replay.
 func TestClaimExpiresUnderStalledHolder(t *testing.T) {
 	t.Parallel()
-	c := StartCluster(t, Options{Instances: 2, MySQLProxyEach: true})
-	initial := getTotal(t, c.Instances[0])
-	res := newResults()
-	d := newDriver(t, c, res)
-	waitDone(t, d.Go(newKeys("holder-load", loadKeys)), 90*time.Second)
-	t.Logf("%d keys × %d copies: %s", d.Total, d.Dup, &d.Stats)
+	s := startScenario(t, Options{Instances: 2, MySQLProxyEach: true})
+	c, res := s.c, s.res
+	s.run(newKeys("holder-load", loadKeys), 90*time.Second)
+	t.Log(s.summary())
 
 	a := c.Instances[0]
 	t.Run("transaction held", func(t *testing.T) {
@@ -227,7 +224,7 @@ func TestClaimExpiresUnderStalledHolder(t *testing.T) {
 		stallHolder(t, c, res, newKeys("replyheld", 20), func() { a.MySQLProxy.SetLatency(replyDelay) }, true)
 	})
 	checkHealed(t, c, res)
-	checkAll(t, c, res, initial)
+	s.check()
 }
 
 // replyDelay is the latency of A's MySQL proxy in the "reply held" case:

@@ -14,13 +14,10 @@ import (
 // SIGTERM, must finish what it holds and exit 0, and starts again.
 func TestRollingRestart(t *testing.T) {
 	t.Parallel()
-	c := StartCluster(t, Options{Instances: 3})
-	initial := getTotal(t, c.Instances[0])
-	res := newResults()
-	d := newDriver(t, c, res)
-	start := time.Now()
-	done := d.Go(newKeys("rolling", 2*loadKeys))
-	for i, in := range c.Instances {
+	s := startScenario(t, Options{Instances: 3})
+	d := s.d
+	done := s.send(newKeys("rolling", 2*loadKeys))
+	for i, in := range s.c.Instances {
 		p := 0.15 + 0.25*float64(i)
 		if !waitFor(t.Context(), time.Minute, func() bool { return d.Progress() >= p && d.Inflight[i].Load() >= 2 }) {
 			t.Fatalf("%s: no moment with progress ≥ %v and requests in flight", in.Name, p)
@@ -31,13 +28,13 @@ func TestRollingRestart(t *testing.T) {
 		if !state.Success() {
 			t.Errorf("%s after SIGTERM: exited with %v, want status 0", in.Name, state)
 		}
-		checkDrained(t, res, i, at)
+		checkDrained(t, s.res, i, at)
 		in.Restart()
 	}
 	waitDone(t, done, 90*time.Second)
-	t.Logf("%d keys × %d copies, 3 SIGTERM and restarts, in %v: %s", d.Total, d.Dup, time.Since(start).Round(time.Millisecond), &d.Stats)
-	checkHealed(t, c, res)
-	checkAll(t, c, res, initial)
+	t.Logf("3 SIGTERM and restarts: %s", s.summary())
+	checkHealed(t, s.c, s.res)
+	s.check()
 }
 
 // checkDrained fails t if a request that instance inst had been given
@@ -63,14 +60,12 @@ func checkDrained(t testing.TB, res *Results, inst int, at time.Time) {
 func TestKeyRetention(t *testing.T) {
 	t.Parallel()
 	const ttl = 2 * time.Second
-	c := StartCluster(t, Options{Instances: 2, Args: []string{"-key-ttl", ttl.String(), "-purge-interval", "200ms", "-max-clock-skew", "250ms"}})
-	initial := getTotal(t, c.Instances[0])
-	res := newResults()
-	d := newDriver(t, c, res)
+	s := startScenario(t, Options{Instances: 2, Args: []string{"-key-ttl", ttl.String(), "-purge-interval", "200ms", "-max-clock-skew", "250ms"}})
+	c := s.c
 	keys := newKeys("retention", 50)
-	waitDone(t, d.Go(keys), 60*time.Second)
+	s.run(keys, 60*time.Second)
 	added := getTotal(t, c.Instances[0])
-	checkAll(t, c, res, initial)
+	s.check()
 
 	ttls, err := scanTTLs(t.Context(), c.Redis, c.Prefix)
 	if err != nil {

@@ -13,34 +13,26 @@ import (
 // MySQL is down adds nothing, and in the end every key is added once.
 func TestMySQLOutage(t *testing.T) {
 	t.Parallel()
-	c := StartCluster(t, Options{Instances: 3, MySQLProxy: true})
-	initial := getTotal(t, c.Instances[0])
-	res := newResults()
-	d := newDriver(t, c, res)
-	start := time.Now()
-	done := d.Go(newKeys("mysqlout", 2*loadKeys))
-	p := c.MySQLProxy
-	progress := func(f float64) {
-		if !waitFor(t.Context(), time.Minute, func() bool { return d.Progress() >= f }) {
-			t.Fatalf("no progress to %v", f)
-		}
-	}
+	s := startScenario(t, Options{Instances: 3, MySQLProxy: true})
+	d := s.d
+	done := s.send(newKeys("mysqlout", 2*loadKeys))
+	p := s.c.MySQLProxy
 
-	progress(0.2)
+	s.progress(0.2)
 	p.Refuse(true)
 	p.CutAll()
 	t.Logf("MySQL down at %.0f%%", 100*d.Progress())
-	checkDown(t, c)
+	checkDown(t, s.c)
 	p.Refuse(false)
 
-	progress(0.45)
+	s.progress(0.45)
 	for range 10 {
 		p.CutAll()
 		time.Sleep(50 * time.Millisecond) // the pace of the cuts
 	}
 	t.Logf("10 cuts of every MySQL connection from %.0f%%", 100*d.Progress())
 
-	progress(0.7)
+	s.progress(0.7)
 	p.Blackhole(true)
 	stalled := d.Stats.OK.Load()
 	time.Sleep(1500 * time.Millisecond) // the stall itself
@@ -48,12 +40,12 @@ func TestMySQLOutage(t *testing.T) {
 	t.Logf("MySQL stalled for 1.5s at %.0f%%; %d answers meanwhile", 100*d.Progress(), d.Stats.OK.Load()-stalled)
 
 	waitDone(t, done, 90*time.Second)
-	t.Logf("%d keys × %d copies in %v: %s", d.Total, d.Dup, time.Since(start).Round(time.Millisecond), &d.Stats)
+	t.Log(s.summary())
 	if d.Stats.Unavailable.Load() == 0 {
 		t.Errorf("no 503 during the MySQL outage; the scenario tested nothing")
 	}
-	checkHealed(t, c, res)
-	checkAll(t, c, res, initial)
+	checkHealed(t, s.c, s.res)
+	s.check()
 }
 
 // checkDown checks every instance while MySQL is down: /readyz is 503,
@@ -87,36 +79,28 @@ func checkDown(t testing.TB, c *Cluster) {
 // is a cache: nothing may fail with 503 and nothing may be added twice.
 func TestRedisTrouble(t *testing.T) {
 	t.Parallel()
-	c := StartCluster(t, Options{Instances: 3, RedisProxy: true})
-	initial := getTotal(t, c.Instances[0])
-	res := newResults()
-	d := newDriver(t, c, res)
+	s := startScenario(t, Options{Instances: 3, RedisProxy: true})
+	d := s.d
 	d.Dup = 3
-	start := time.Now()
-	done := d.Go(newKeys("redistrouble", 2*loadKeys))
-	p := c.RedisProxy
-	progress := func(f float64) {
-		if !waitFor(t.Context(), time.Minute, func() bool { return d.Progress() >= f }) {
-			t.Fatalf("no progress to %v", f)
-		}
-	}
+	done := s.send(newKeys("redistrouble", 2*loadKeys))
+	p := s.c.RedisProxy
 
-	progress(0.2)
+	s.progress(0.2)
 	p.Refuse(true)
 	p.CutAll()
-	wiped := wipePrefix(t, c)
-	checkReady(t, c, "down")
+	wiped := wipePrefix(t, s.c)
+	checkReady(t, s.c, "down")
 	time.Sleep(500 * time.Millisecond) // Redis stays down this long
 	p.Refuse(false)
 	t.Logf("Redis restarted empty at %.0f%% (%d keys lost)", 100*d.Progress(), wiped)
 
-	progress(0.45)
+	s.progress(0.45)
 	p.Blackhole(true)
 	time.Sleep(1500 * time.Millisecond) // the stall itself
 	p.Heal()
 	t.Logf("Redis stalled for 1.5s until %.0f%%", 100*d.Progress())
 
-	progress(0.7)
+	s.progress(0.7)
 	for range 10 {
 		p.CutAll()
 		time.Sleep(50 * time.Millisecond) // the pace of the cuts
@@ -124,7 +108,7 @@ func TestRedisTrouble(t *testing.T) {
 	t.Logf("10 cuts of every Redis connection until %.0f%%", 100*d.Progress())
 
 	waitDone(t, done, 90*time.Second)
-	t.Logf("%d keys × %d copies in %v: %s", d.Total, d.Dup, time.Since(start).Round(time.Millisecond), &d.Stats)
-	checkHealed(t, c, res)
-	checkAll(t, c, res, initial)
+	t.Log(s.summary())
+	checkHealed(t, s.c, s.res)
+	s.check()
 }

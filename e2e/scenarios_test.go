@@ -23,22 +23,18 @@ func waitDone(t testing.TB, done <-chan struct{}, d time.Duration) {
 
 func TestConcurrentDuplicatesThreeInstances(t *testing.T) {
 	t.Parallel()
-	c := StartCluster(t, Options{Instances: 3})
-	initial := getTotal(t, c.Instances[0])
-	res := newResults()
-	d := newDriver(t, c, res)
-	d.Dup = 3
-	start := time.Now()
-	waitDone(t, d.Go(newKeys("clean", loadKeys)), 90*time.Second)
-	t.Logf("%d keys × %d copies on 3 instances in %v: %s", loadKeys, d.Dup, time.Since(start).Round(time.Millisecond), &d.Stats)
+	s := startScenario(t, Options{Instances: 3})
+	s.d.Dup = 3
+	s.run(newKeys("clean", loadKeys), 90*time.Second)
+	t.Logf("on 3 instances: %s", s.summary())
 	// Group commit is on by default: the exactness above must have held
 	// with transactions carrying several additions, not one each.
-	batches, added := metricSum(t, c, "idemsum_batch_size_count"), metricSum(t, c, "idemsum_batch_size_sum")
+	batches, added := metricSum(t, s.c, "idemsum_batch_size_count"), metricSum(t, s.c, "idemsum_batch_size_sum")
 	t.Logf("group commit: %.0f additions in %.0f transactions (%.2f per transaction)", added, batches, added/batches)
 	if batches == 0 || added-batches < 10 {
 		t.Errorf("%.0f additions in %.0f group-commit transactions: want several transactions of more than one addition", added, batches)
 	}
-	checkAll(t, c, res, initial)
+	s.check()
 }
 
 // resolveBound is how long a key whose request was cut off by a killed or
@@ -159,12 +155,9 @@ func freezeMidFlight(t testing.TB, c *Cluster, d *Driver, res *Results, i int, p
 
 func TestKill9MidRun(t *testing.T) {
 	t.Parallel()
-	c := StartCluster(t, Options{Instances: 3})
-	initial := getTotal(t, c.Instances[0])
-	res := newResults()
-	d := newDriver(t, c, res)
-	start := time.Now()
-	done := d.Go(newKeys("kill", 2*loadKeys))
+	s := startScenario(t, Options{Instances: 3})
+	c, d, res := s.c, s.d, s.res
+	done := s.send(newKeys("kill", 2*loadKeys))
 	steps := []killStep{
 		{inst: 1, at: 0.15, restartAt: 0.3},
 		{inst: 0, at: 0.4, stopFirst: true, restartAt: 0.55},
@@ -182,7 +175,7 @@ func TestKill9MidRun(t *testing.T) {
 		}
 	}
 	waitDone(t, done, 90*time.Second)
-	t.Logf("%d keys × %d copies, %d kills, in %v: %s", d.Total, d.Dup, len(steps), time.Since(start).Round(time.Millisecond), &d.Stats)
+	t.Logf("%d kills: %s", len(steps), s.summary())
 
 	for i, k := range steps {
 		cut := hit(res, k.inst, kills[i], true)
@@ -206,18 +199,15 @@ func TestKill9MidRun(t *testing.T) {
 		}
 	}
 	checkHealed(t, c, res)
-	checkAll(t, c, res, initial)
+	s.check()
 }
 
 func TestRedisFlushedMidRun(t *testing.T) {
 	t.Parallel()
 	// This database is the test's alone: FLUSHDB wipes all of it.
-	c := StartCluster(t, Options{Instances: 3, RedisDB: redisDBFlush})
-	initial := getTotal(t, c.Instances[0])
-	res := newResults()
-	d := newDriver(t, c, res)
-	start := time.Now()
-	done := d.Go(newKeys("flush", loadKeys))
+	s := startScenario(t, Options{Instances: 3, RedisDB: redisDBFlush})
+	c := s.c
+	done := s.send(newKeys("flush", loadKeys))
 	flushes, wiped := 0, int64(0)
 	for loop := true; loop; {
 		select {
@@ -234,13 +224,12 @@ func TestRedisFlushedMidRun(t *testing.T) {
 			flushes, wiped = flushes+1, wiped+n
 		}
 	}
-	t.Logf("%d keys × %d copies, %d FLUSHDB wiping %d Redis keys, in %v: %s",
-		d.Total, d.Dup, flushes, wiped, time.Since(start).Round(time.Millisecond), &d.Stats)
+	t.Logf("%d FLUSHDB wiping %d Redis keys: %s", flushes, wiped, s.summary())
 	if flushes < 3 || wiped == 0 {
 		t.Errorf("got %d flushes wiping %d keys, want at least 3 flushes mid-run that wiped claims or records", flushes, wiped)
 	}
-	checkHealed(t, c, res)
-	checkAll(t, c, res, initial)
+	checkHealed(t, c, s.res)
+	s.check()
 }
 
 // closedPort returns a local address where nothing listens: a port that
@@ -289,21 +278,17 @@ func TestRedisUnreachable(t *testing.T) {
 			if url == "" {
 				url = "redis://" + closedPort(t) + "/0"
 			}
-			c := StartCluster(t, Options{Instances: 3, RedisURL: url})
-			checkReady(t, c, tt.ready)
-			initial := getTotal(t, c.Instances[0])
-			res := newResults()
-			d := newDriver(t, c, res)
+			s := startScenario(t, Options{Instances: 3, RedisURL: url})
+			checkReady(t, s.c, tt.ready)
 			// Without claims, duplicates meet in MySQL only: three copies of
 			// each key from many workers make them meet often.
-			d.Dup, d.Workers = 3, 32
-			start := time.Now()
-			done := d.Go(newKeys("noredis", loadKeys))
-			waitFor(t.Context(), time.Minute, func() bool { return d.Progress() >= 0.5 })
-			checkReady(t, c, tt.ready) // mid-run, under load
+			s.d.Dup, s.d.Workers = 3, 32
+			done := s.send(newKeys("noredis", loadKeys))
+			waitFor(t.Context(), time.Minute, func() bool { return s.d.Progress() >= 0.5 })
+			checkReady(t, s.c, tt.ready) // mid-run, under load
 			waitDone(t, done, 90*time.Second)
-			t.Logf("redis %s: %d keys × %d copies in %v: %s", url, d.Total, d.Dup, time.Since(start).Round(time.Millisecond), &d.Stats)
-			checkAll(t, c, res, initial)
+			t.Logf("redis %s: %s", url, s.summary())
+			s.check()
 		})
 	}
 }
@@ -311,12 +296,9 @@ func TestRedisUnreachable(t *testing.T) {
 func TestStalledInstance(t *testing.T) {
 	t.Parallel()
 	const frozen = 0
-	c := StartCluster(t, Options{Instances: 3})
-	initial := getTotal(t, c.Instances[0])
-	res := newResults()
-	d := newDriver(t, c, res)
-	start := time.Now()
-	done := d.Go(newKeys("stall", loadKeys))
+	s := startScenario(t, Options{Instances: 3})
+	c, d, res := s.c, s.d, s.res
+	done := s.send(newKeys("stall", loadKeys))
 
 	stop := freezeMidFlight(t, c, d, res, frozen, 0.1)
 	stuck := hit(res, frozen, stop, false) // in flight, or answered just after
@@ -361,10 +343,10 @@ func TestStalledInstance(t *testing.T) {
 	checkResolvedWithin(t, res, stuck, frozen, stop, time.Time{}, min(resolveBound, cont.Sub(stop)))
 
 	waitDone(t, done, 90*time.Second)
-	t.Logf("%d keys × %d copies in %v: %s", d.Total, d.Dup, time.Since(start).Round(time.Millisecond), &d.Stats)
+	t.Log(s.summary())
 	checkFirstSentDuringFreeze(t, res, frozen, stop, cont)
 	checkHealed(t, c, res)
-	checkAll(t, c, res, initial)
+	s.check()
 }
 
 // probeClient waits longer than the Driver's, so that only a real stall

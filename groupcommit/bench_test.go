@@ -6,12 +6,13 @@ import (
 
 	"idemsum"
 	"idemsum/groupcommit"
+	"idemsum/idemsumtest"
 )
 
 // BenchmarkAdder measures the group-commit machinery itself over an
 // in-memory ledger.
 func BenchmarkAdder(b *testing.B) {
-	a := groupcommit.New(newFake(), 64, 0, 1)
+	a := groupcommit.New(&idemsumtest.Ledger{}, 64, 0, 1)
 	defer a.Close()
 	b.ReportAllocs()
 	b.SetParallelism(32)

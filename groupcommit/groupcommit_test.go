@@ -11,60 +11,12 @@ import (
 
 	"idemsum"
 	"idemsum/groupcommit"
+	"idemsum/idemsumtest"
 )
-
-// fakeLedger is an in-memory idemsum.Ledger that can hold batches back.
-type fakeLedger struct {
-	mu      sync.Mutex
-	total   big.Int
-	keys    map[string]idemsum.Result
-	sizes   []int
-	gate    chan struct{} // when set, each Add waits for a value
-	entered chan struct{} // when set, told each time Add is entered
-	failing bool
-}
-
-func (f *fakeLedger) Add(_ context.Context, adds []idemsum.Addition) ([]idemsum.Result, error) {
-	if f.entered != nil {
-		f.entered <- struct{}{}
-	}
-	if f.gate != nil {
-		<-f.gate
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.sizes = append(f.sizes, len(adds))
-	if f.failing {
-		return nil, errors.New("mysql down")
-	}
-	res := make([]idemsum.Result, len(adds))
-	for i, a := range adds {
-		if r, ok := f.keys[a.Key]; ok && a.Key != "" {
-			r.Existing = true
-			res[i] = r
-			continue
-		}
-		f.total.Add(&f.total, new(big.Int).SetUint64(a.Number))
-		res[i] = idemsum.Result{Total: f.total.String(), Number: a.Number}
-		if a.Key != "" {
-			f.keys[a.Key] = res[i]
-		}
-	}
-	return res, nil
-}
-
-func (f *fakeLedger) Total(context.Context) (string, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.total.String(), nil
-}
-
-func newFake() *fakeLedger { return &fakeLedger{keys: map[string]idemsum.Result{}} }
 
 func TestAdderGivesEachCallerItsOwnTotal(t *testing.T) {
 	t.Parallel()
-	f := newFake()
-	a := groupcommit.New(f, 16, time.Millisecond, 2)
+	a := groupcommit.New(&idemsumtest.Ledger{}, 16, time.Millisecond, 2)
 	defer a.Close()
 	const n = 500
 	results := make([]idemsum.Result, n)
@@ -97,10 +49,8 @@ func TestAdderGivesEachCallerItsOwnTotal(t *testing.T) {
 
 func TestAdderBatchesWhileFlushersAreBusy(t *testing.T) {
 	t.Parallel()
-	f := newFake()
-	f.gate = make(chan struct{})
-	f.entered = make(chan struct{}, 16)
-	a := groupcommit.New(f, 8, 0, 1)
+	l := &idemsumtest.Ledger{Gate: make(chan struct{}), Entered: make(chan struct{}, 16)}
+	a := groupcommit.New(l, 8, 0, 1)
 	var wg sync.WaitGroup
 	add := func(k string) {
 		defer wg.Done()
@@ -110,49 +60,55 @@ func TestAdderBatchesWhileFlushersAreBusy(t *testing.T) {
 	}
 	wg.Add(1)
 	go add("first") // takes the only flusher and waits at the gate
-	<-f.entered
+	<-l.Entered
 	for i := 0; i < 8; i++ {
 		wg.Add(1)
 		go add(string(rune('a' + i)))
 	}
-	waitQueued(t, a, f)
-	close(f.gate)
+	// The 8 callers wait: 7 in the queue and one taken by the Adder's
+	// loop, which waits for the busy flusher.
+	waitFor(t, "7 additions queued", func() bool { return groupcommit.Queued(a) >= 7 })
+	close(l.Gate)
 	wg.Wait()
 	a.Close()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if want := []int{1, 8}; len(f.sizes) != 2 || f.sizes[0] != 1 || f.sizes[1] != 8 {
-		t.Errorf("batch sizes got %v, want %v", f.sizes, want)
+	var sizes []int
+	for _, b := range l.Batches() {
+		sizes = append(sizes, len(b))
+	}
+	if want := []int{1, 8}; len(sizes) != 2 || sizes[0] != 1 || sizes[1] != 8 {
+		t.Errorf("batch sizes got %v, want %v", sizes, want)
 	}
 }
 
-// waitQueued polls until the 8 callers wait: 7 in the queue and one taken
-// by the Adder's loop, which waits for the busy flusher.
-func waitQueued(t *testing.T, a *groupcommit.Adder, _ *fakeLedger) {
-	t.Helper()
+// waitFor polls cond until it holds, failing tb after 5s.
+func waitFor(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
 	deadline := time.Now().Add(5 * time.Second)
-	for groupcommit.Queued(a) < 7 {
+	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("queued got %d, want 7", groupcommit.Queued(a))
+			tb.Fatalf("timed out waiting for %s", what)
 		}
-		time.Sleep(time.Millisecond)
+		<-tick.C
 	}
 }
 
 func TestAdderErrorReachesEveryCaller(t *testing.T) {
 	t.Parallel()
-	f := newFake()
-	f.failing = true
-	a := groupcommit.New(f, 4, 0, 1)
+	errDown := errors.New("mysql down")
+	l := &idemsumtest.Ledger{}
+	l.SetErr(errDown)
+	a := groupcommit.New(l, 4, 0, 1)
 	defer a.Close()
-	if _, err := a.Add(context.Background(), idemsum.Addition{Number: 1}); err == nil {
-		t.Fatal("got nil error, want the ledger's error")
+	if _, err := a.Add(context.Background(), idemsum.Addition{Number: 1}); !errors.Is(err, errDown) {
+		t.Fatalf("got error %v, want the ledger's %v", err, errDown)
 	}
 }
 
 func TestAdderAfterCloseRefuses(t *testing.T) {
 	t.Parallel()
-	a := groupcommit.New(newFake(), 4, 0, 1)
+	a := groupcommit.New(&idemsumtest.Ledger{}, 4, 0, 1)
 	a.Close()
 	a.Close()
 	_, err := a.Add(context.Background(), idemsum.Addition{Number: 1})

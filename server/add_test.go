@@ -3,7 +3,6 @@ package server_test
 import (
 	"context"
 	"errors"
-	"math/big"
 	"net/http"
 	"sync"
 	"testing"
@@ -31,58 +30,6 @@ func TestFingerprint(t *testing.T) {
 		}
 		seen[fp] = n
 	}
-}
-
-// fakeAdder is an in-memory idemsum.Adder with Ledger semantics: a key is
-// added once, later additions get the first one's Result as Existing.
-type fakeAdder struct {
-	mu    sync.Mutex
-	total big.Int
-	keys  map[string]idemsum.Result
-	calls []idemsum.Addition
-	err   error
-}
-
-func newAdder() *fakeAdder { return &fakeAdder{keys: map[string]idemsum.Result{}} }
-
-func (f *fakeAdder) Add(_ context.Context, a idemsum.Addition) (idemsum.Result, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, a)
-	if f.err != nil {
-		return idemsum.Result{}, f.err
-	}
-	if r, ok := f.keys[a.Key]; ok && a.Key != "" {
-		r.Existing = true
-		return r, nil
-	}
-	f.total.Add(&f.total, new(big.Int).SetUint64(a.Number))
-	r := idemsum.Result{Total: f.total.String(), Number: a.Number}
-	if a.Key != "" {
-		f.keys[a.Key] = r
-	}
-	return r, nil
-}
-
-func (f *fakeAdder) Total(context.Context) (string, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.total.String(), f.err
-}
-
-// ledgerOf adapts fakeAdder's Total into an idemsum.Ledger.
-type ledgerOf struct{ *fakeAdder }
-
-func (l ledgerOf) Add(ctx context.Context, adds []idemsum.Addition) ([]idemsum.Result, error) {
-	res := make([]idemsum.Result, len(adds))
-	for i, a := range adds {
-		r, err := l.fakeAdder.Add(ctx, a)
-		if err != nil {
-			return nil, err
-		}
-		res[i] = r
-	}
-	return res, nil
 }
 
 // mapStore is a minimal in-memory idempotency.Store without expiry.
@@ -132,10 +79,10 @@ func (s *mapStore) Put(_ context.Context, key string, rec idempotency.Record, _ 
 	return nil
 }
 
-func newService(a *fakeAdder, s idempotency.Store) *server.Service {
+func newService(l *fakeLedger, s idempotency.Store) *server.Service {
 	return &server.Service{
-		Adder:  a,
-		Ledger: ledgerOf{a},
+		Adder:  idemsum.Unbatched(l),
+		Ledger: l,
 		Guard:  &idempotency.Guard{Store: s, Lease: time.Second, TTL: time.Hour},
 	}
 }
@@ -151,8 +98,8 @@ var storeCases = []struct {
 
 func TestServiceAddKeyless(t *testing.T) {
 	t.Parallel()
-	a := newAdder()
-	svc := newService(a, newMapStore())
+	l := newLedger()
+	svc := newService(l, newMapStore())
 	ctx := context.Background()
 	for i, want := range []string{"{\"total\":5}\n", "{\"total\":10}\n", "{\"total\":15}\n"} {
 		res, err := svc.Add(ctx, "", 5, 0)
@@ -164,10 +111,11 @@ func TestServiceAddKeyless(t *testing.T) {
 			t.Errorf("add %d fingerprint: got %q, want Fingerprint(5)", i, res.Fingerprint)
 		}
 	}
-	if len(a.calls) != 3 {
-		t.Errorf("adder calls: got %d, want 3", len(a.calls))
+	calls, _ := l.seen()
+	if len(calls) != 3 {
+		t.Errorf("ledger calls: got %d, want 3", len(calls))
 	}
-	for _, c := range a.calls {
+	for _, c := range calls {
 		if c != (idemsum.Addition{Number: 5}) {
 			t.Errorf("addition: got %+v, want %+v", c, idemsum.Addition{Number: 5})
 		}
@@ -195,8 +143,8 @@ func TestServiceAddKeyed(t *testing.T) {
 	for _, sc := range storeCases {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
-			a := newAdder()
-			svc := newService(a, sc.store())
+			l := newLedger()
+			svc := newService(l, sc.store())
 			ctx := context.Background()
 			if _, err := svc.Add(ctx, "", 10, 0); err != nil {
 				t.Fatalf("keyless add: %v", err)
@@ -222,7 +170,7 @@ func TestServiceAddKeyed(t *testing.T) {
 				t.Fatalf("key differing in case: got error %v, want nil", err)
 			}
 			assertRecord(t, other, "{\"total\":121}\n", false)
-			if got := a.total.String(); got != "121" {
+			if got := l.sum(); got != "121" {
 				t.Errorf("total: got %s, want 121", got)
 			}
 		})
@@ -236,13 +184,13 @@ func TestServiceAddError(t *testing.T) {
 		for _, key := range []string{"", "K"} {
 			t.Run(sc.name+"/key="+key, func(t *testing.T) {
 				t.Parallel()
-				a := newAdder()
-				a.err = errDown
-				svc := newService(a, sc.store())
+				l := newLedger()
+				l.SetErr(errDown)
+				svc := newService(l, sc.store())
 				if _, err := svc.Add(context.Background(), key, 5, 0); !errors.Is(err, errDown) {
 					t.Fatalf("add: got %v, want %v", err, errDown)
 				}
-				a.err = nil
+				l.SetErr(nil)
 				res, err := svc.Add(context.Background(), key, 5, 0)
 				if err != nil {
 					t.Fatalf("retry: got error %v, want nil", err)
@@ -257,20 +205,20 @@ func TestServiceAddInFlight(t *testing.T) {
 	t.Parallel()
 	s := newMapStore()
 	s.claims["K"] = true // another request holds the key
-	a := newAdder()
-	svc := newService(a, s)
+	l := newLedger()
+	svc := newService(l, s)
 	if _, err := svc.Add(context.Background(), "K", 5, 0); !errors.Is(err, idempotency.ErrInFlight) {
 		t.Errorf("add: got %v, want %v", err, idempotency.ErrInFlight)
 	}
-	if len(a.calls) != 0 {
-		t.Errorf("adder calls: got %v, want none", a.calls)
+	if calls, _ := l.seen(); len(calls) != 0 {
+		t.Errorf("ledger calls: got %v, want none", calls)
 	}
 }
 
 func TestServiceTotal(t *testing.T) {
 	t.Parallel()
-	a := newAdder()
-	svc := newService(a, nil)
+	l := newLedger()
+	svc := newService(l, nil)
 	for _, n := range []uint64{idemsum.MaxNumber, idemsum.MaxNumber, idemsum.MaxNumber} {
 		if _, err := svc.Add(context.Background(), "", n, 0); err != nil {
 			t.Fatalf("add: %v", err)
@@ -280,8 +228,9 @@ func TestServiceTotal(t *testing.T) {
 	if want := "{\"total\":27670116110564327421}\n"; err != nil || string(got) != want {
 		t.Errorf("Total: got %q, %v; want %q, nil", got, err, want)
 	}
-	a.err = errors.New("mysql down")
-	if _, err := svc.Total(context.Background()); !errors.Is(err, a.err) {
-		t.Errorf("Total when down: got %v, want %v", err, a.err)
+	errDown := errors.New("mysql down")
+	l.SetErr(errDown)
+	if _, err := svc.Total(context.Background()); !errors.Is(err, errDown) {
+		t.Errorf("Total when down: got %v, want %v", err, errDown)
 	}
 }

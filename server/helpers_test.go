@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,79 +14,31 @@ import (
 
 	"idemsum"
 	"idemsum/idempotency"
+	"idemsum/idemsumtest"
 	"idemsum/server"
 )
 
-// fakeLedger is an in-memory idemsum.Ledger that records every call.
-type fakeLedger struct {
-	mu    sync.Mutex
-	total big.Int
-	keys  map[string]idemsum.Result
-	adds  []idemsum.Addition // every Addition passed to Add
-	reads int                // calls of Total
-	err   error              // when set, Add and Total fail with it
-
-	entered chan struct{} // when set, told (without blocking) of each Add
-	gate    chan struct{} // when set, each Add waits until it is closed
-}
+// fakeLedger is the in-memory idemsumtest.Ledger, with the views of it
+// the server tests use.
+type fakeLedger struct{ *idemsumtest.Ledger }
 
 var _ idemsum.Ledger = (*fakeLedger)(nil)
 
-func newLedger() *fakeLedger { return &fakeLedger{keys: map[string]idemsum.Result{}} }
-
-func (f *fakeLedger) Add(_ context.Context, adds []idemsum.Addition) ([]idemsum.Result, error) {
-	if f.entered != nil {
-		select {
-		case f.entered <- struct{}{}:
-		default:
-		}
-	}
-	if f.gate != nil {
-		<-f.gate
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.adds = append(f.adds, adds...)
-	if f.err != nil {
-		return nil, f.err
-	}
-	res := make([]idemsum.Result, len(adds))
-	for i, a := range adds {
-		if r, ok := f.keys[a.Key]; ok && a.Key != "" {
-			r.Existing = true
-			res[i] = r
-			continue
-		}
-		f.total.Add(&f.total, new(big.Int).SetUint64(a.Number))
-		res[i] = idemsum.Result{Total: f.total.String(), Number: a.Number}
-		if a.Key != "" {
-			f.keys[a.Key] = res[i]
-		}
-	}
-	return res, nil
-}
-
-func (f *fakeLedger) Total(context.Context) (string, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.reads++
-	if f.err != nil {
-		return "", f.err
-	}
-	return f.total.String(), nil
-}
+func newLedger() *fakeLedger { return &fakeLedger{&idemsumtest.Ledger{}} }
 
 // seen returns the additions the ledger was asked for and its reads.
 func (f *fakeLedger) seen() ([]idemsum.Addition, int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]idemsum.Addition(nil), f.adds...), f.reads
+	var adds []idemsum.Addition
+	for _, b := range f.Batches() {
+		adds = append(adds, b...)
+	}
+	return adds, f.Reads()
 }
 
+// sum returns the total (a read).
 func (f *fakeLedger) sum() string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.total.String()
+	total, _ := f.Total(context.Background())
+	return total
 }
 
 // fakeStore is an in-memory idempotency.Store with switches for the

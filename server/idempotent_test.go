@@ -137,16 +137,16 @@ func TestInFlight(t *testing.T) {
 func TestInFlightConcurrent(t *testing.T) {
 	t.Parallel()
 	l, s := newLedger(), newStore()
-	l.entered, l.gate = make(chan struct{}, 1), make(chan struct{})
+	l.Entered, l.Gate = make(chan struct{}, 1), make(chan struct{})
 	h := newHandler(t, l, s)
 	req := request{method: http.MethodPost, target: "/sum?number=5"}.withKey("K")
 	done := make(chan *httptest.ResponseRecorder)
 	go func() { done <- serve(t, h, req) }()
-	<-l.entered
+	<-l.Entered
 	dup := serve(t, h, req)
 	assertProblem(t, dup, http.StatusConflict)
 	assertRetryAfter(t, dup)
-	close(l.gate)
+	close(l.Gate)
 	first := <-done
 	assertTotal(t, first, "5")
 	assertReplay(t, serve(t, h, req), first.Body.String())
@@ -179,7 +179,7 @@ func TestUnavailable(t *testing.T) {
 			t.Run(mode.name+"/"+tc.name, func(t *testing.T) {
 				t.Parallel()
 				l := newLedger()
-				l.err = errDown
+				l.SetErr(errDown)
 				h := newHandler(t, l, mode.store())
 				rec := serve(t, h, tc.req)
 				assertProblem(t, rec, http.StatusServiceUnavailable)
@@ -187,9 +187,7 @@ func TestUnavailable(t *testing.T) {
 				if strings.Contains(rec.Body.String(), "10.0.0.7") {
 					t.Errorf("body: got %q, want no internal detail", rec.Body.String())
 				}
-				l.mu.Lock()
-				l.err = nil
-				l.mu.Unlock()
+				l.SetErr(nil)
 				// The retry with the same key is safe: it adds once.
 				want := "5"
 				if !strings.Contains(tc.req.target, "number") {
@@ -330,7 +328,7 @@ func (s *signalStore) Get(ctx context.Context, key string) (idempotency.Record, 
 func TestPreferWait(t *testing.T) {
 	t.Parallel()
 	l := newLedger()
-	l.entered, l.gate = make(chan struct{}, 1), make(chan struct{})
+	l.Entered, l.Gate = make(chan struct{}, 1), make(chan struct{})
 	s := &signalStore{fakeStore: newStore(), lookedUp: make(chan struct{})}
 	lookedUp := s.lookedUp
 	d := deps(l, nil)
@@ -340,7 +338,7 @@ func TestPreferWait(t *testing.T) {
 	req := request{method: http.MethodPost, target: "/sum?number=5"}.withKey("K")
 	first := make(chan *httptest.ResponseRecorder)
 	go func() { first <- serve(t, h, req) }()
-	<-l.entered
+	<-l.Entered
 	waiting := req
 	waiting.header = waiting.header.Clone()
 	waiting.header.Set("Prefer", "wait=10")
@@ -351,7 +349,7 @@ func TestPreferWait(t *testing.T) {
 	case <-lookedUp: // the duplicate saw the key in flight
 	case rec = <-dup:
 	}
-	close(l.gate)
+	close(l.Gate)
 	orig := <-first
 	if rec == nil {
 		rec = <-dup

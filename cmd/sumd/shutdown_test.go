@@ -60,10 +60,7 @@ func TestShutdownLosesNoAcknowledgedAddition(t *testing.T) {
 			}
 		}(w)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for n.Load() < 300 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond) // poll the progress of the load
-	}
+	eventually(30*time.Second, func() bool { return n.Load() >= 300 }) // checked below, after the stop
 	if err := in.stop(t); err != nil {
 		t.Errorf("run returned %v, want a clean shutdown", err)
 	}

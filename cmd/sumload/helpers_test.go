@@ -17,58 +17,49 @@ import (
 	"idemsum"
 	"idemsum/idempotency"
 	"idemsum/idempotency/idempotencytest"
+	"idemsum/idemsumtest"
 	"idemsum/server"
 )
 
-// memLedger is an in-memory idemsum.Ledger. Left as it is, it is correct;
-// its switches turn it into the broken ledgers the exactness check must
-// catch, or make it fail the way MySQL does.
+// memLedger is the in-memory idemsumtest.Ledger with switches. Left as
+// it is, it is correct; its switches turn it into the broken ledgers the
+// exactness check must catch, or make it fail the way MySQL does.
 type memLedger struct {
-	mu    sync.Mutex
-	total big.Int
-	keys  map[string]idemsum.Result
-	n     int // fresh additions so far
+	*idemsumtest.Ledger
 
 	double   bool // bug: adds every number twice
 	unfenced bool // bug: ignores keys, so every duplicate adds again
 	// drop, when set, acknowledges the nth fresh addition (1-based)
-	// without adding it: a lost addition.
+	// without adding it: a lost addition (its key is recorded with 0).
 	drop func(n int) bool
 	// fail, when set, commits the nth fresh addition and then reports an
 	// error, as when the connection breaks during COMMIT: the outcome is
 	// unknown to the client, and a retry with the same key is a replay.
 	fail func(n int) bool
+
+	mu sync.Mutex // serialises Add, so that n counts in commit order
+	n  int        // fresh additions so far
 }
 
 var _ idemsum.Ledger = (*memLedger)(nil)
 
 var errCommit = errors.New("invalid connection") // what the driver says when COMMIT's reply is lost
 
-func newLedger() *memLedger { return &memLedger{keys: map[string]idemsum.Result{}} }
+func newLedger() *memLedger { return &memLedger{Ledger: &idemsumtest.Ledger{}} }
 
-func (l *memLedger) Add(_ context.Context, adds []idemsum.Addition) ([]idemsum.Result, error) {
+// Add adds each addition on its own, through the switches.
+func (l *memLedger) Add(ctx context.Context, adds []idemsum.Addition) ([]idemsum.Result, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	res := make([]idemsum.Result, len(adds))
 	failed := false
 	for i, a := range adds {
-		if r, ok := l.keys[a.Key]; ok && a.Key != "" && !l.unfenced {
-			r.Existing = true
-			res[i] = r
-			continue
+		r, err := l.addOne(ctx, a)
+		if err != nil {
+			return nil, err
 		}
-		l.n++
-		if l.drop == nil || !l.drop(l.n) {
-			l.total.Add(&l.total, new(big.Int).SetUint64(a.Number))
-			if l.double {
-				l.total.Add(&l.total, new(big.Int).SetUint64(a.Number))
-			}
-		}
-		res[i] = idemsum.Result{Total: l.total.String(), Number: a.Number}
-		if a.Key != "" {
-			l.keys[a.Key] = res[i]
-		}
-		failed = failed || (l.fail != nil && l.fail(l.n))
+		res[i] = r
+		failed = failed || (!r.Existing && l.fail != nil && l.fail(l.n))
 	}
 	if failed {
 		return nil, errCommit
@@ -76,26 +67,58 @@ func (l *memLedger) Add(_ context.Context, adds []idemsum.Addition) ([]idemsum.R
 	return res, nil
 }
 
-func (l *memLedger) Total(context.Context) (string, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.total.String(), nil
+func (l *memLedger) addOne(ctx context.Context, a idemsum.Addition) (idemsum.Result, error) {
+	in := a
+	if l.unfenced {
+		in.Key = ""
+	}
+	if l.drop != nil && l.drop(l.n+1) {
+		in.Number = 0 // acknowledged below as a, not added
+	}
+	rs, err := l.Ledger.Add(ctx, []idemsum.Addition{in})
+	if err != nil {
+		return idemsum.Result{}, err
+	}
+	if rs[0].Existing {
+		return rs[0], nil
+	}
+	l.n++
+	r := rs[0]
+	r.Number = a.Number
+	if l.double {
+		again, err := l.Ledger.Add(ctx, []idemsum.Addition{{Number: a.Number}})
+		if err != nil {
+			return idemsum.Result{}, err
+		}
+		r.Total = again[0].Total
+	}
+	return r, nil
 }
 
-// set sets the total, as if earlier runs had added to it.
+// set sets the total, as if earlier runs had added to it: keyless
+// additions, bypassing the switches.
 func (l *memLedger) set(tb testing.TB, total string) {
 	tb.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if _, ok := l.total.SetString(total, 10); !ok {
+	rest, ok := new(big.Int).SetString(total, 10)
+	if !ok {
 		tb.Fatalf("set total %q: not an integer", total)
+	}
+	for rest.Sign() > 0 {
+		n := uint64(idemsum.MaxNumber)
+		if rest.IsUint64() {
+			n = min(n, rest.Uint64())
+		}
+		if _, err := l.Ledger.Add(context.Background(), []idemsum.Addition{{Number: n}}); err != nil {
+			tb.Fatalf("set total %q: %v", total, err)
+		}
+		rest.Sub(rest, new(big.Int).SetUint64(n))
 	}
 }
 
+// sum returns the total.
 func (l *memLedger) sum() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.total.String()
+	total, _ := l.Total(context.Background())
+	return total
 }
 
 // service is the real server over l, as one or more instances.
