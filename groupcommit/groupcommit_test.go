@@ -130,7 +130,7 @@ func bigOf(t *testing.T, s string) *big.Int {
 // once and never reaches the Ledger, so it cannot fail its batch-mates.
 func TestAdderRefusesNumbersOutOfRange(t *testing.T) {
 	t.Parallel()
-	f := &fakeLedger{keys: map[string]idemsum.Result{}}
+	f := &idemsumtest.Ledger{}
 	a := groupcommit.New(f, 8, 0, 1)
 	defer a.Close()
 	for _, n := range []uint64{0, idemsum.MaxNumber + 1} {
@@ -138,7 +138,7 @@ func TestAdderRefusesNumbersOutOfRange(t *testing.T) {
 			t.Errorf("Add(%d): got %v, want an %s error", n, err, idemsum.EINVALID)
 		}
 	}
-	if len(f.sizes) != 0 {
-		t.Errorf("the ledger saw batches %v, want none", f.sizes)
+	if b := f.Batches(); len(b) != 0 {
+		t.Errorf("the ledger saw batches %v, want none", b)
 	}
 }
