@@ -126,8 +126,8 @@ func (l *Ledger) commit(ctx context.Context, p *txPlan) error {
 	return p.committed(total)
 }
 
-// lastValue runs a multi-statement query and returns the single value of
-// its last result set.
+// lastValue runs a multi-statement query and returns the last value that
+// any of its result sets held, once every statement has succeeded.
 func lastValue(ctx context.Context, conn *sql.Conn, q string, args []any) (string, error) {
 	rows, err := conn.QueryContext(ctx, q, args...)
 	if err != nil {

@@ -52,10 +52,14 @@ func plan(adds []idemsum.Addition) *txPlan {
 //	START TRANSACTION;
 //	INSERT INTO sum_ledger ... VALUES (key, number, rest, now), ...; -- fails on a recorded key
 //	UPDATE sum_total SET total = total + <sum> WHERE id = 1;       -- takes the hot row lock
-//	SET @idemsum_total = (SELECT total FROM sum_total WHERE id = 1);
-//	UPDATE sum_ledger SET total = @idemsum_total - total WHERE idem_key IN (...);
+//	UPDATE sum_ledger SET total = (SELECT total FROM sum_total WHERE id = 1) - total WHERE idem_key IN (...);
+//	SELECT total FROM sum_total WHERE id = 1;                      -- the total right after the batch
 //	COMMIT;
-//	SELECT @idemsum_total;
+//
+// Six statements in one round trip (a keyless batch: four). The total is
+// read while the batch still holds the row's lock; the caller uses it only
+// once every result, COMMIT's last, has come back without an error, so
+// nothing is acknowledged before it is durable.
 //
 // The ledger insert comes first so that a duplicate key fails the batch
 // before the hot row is locked. Each key row is first written with its
@@ -89,14 +93,13 @@ func (p *txPlan) sql(nowMS int64) (string, []any) {
 		b.WriteString(";\n")
 	}
 	fmt.Fprintf(&b, "UPDATE sum_total SET total = total + %s WHERE id = 1;\n", sum)
-	b.WriteString("SET @idemsum_total = (SELECT total FROM sum_total WHERE id = 1);\n")
 	if len(values) > 0 {
-		b.WriteString("UPDATE sum_ledger SET total = @idemsum_total - total WHERE idem_key IN (")
+		b.WriteString("UPDATE sum_ledger SET total = (SELECT total FROM sum_total WHERE id = 1) - total WHERE idem_key IN (")
 		b.WriteString(placeholders(len(args)))
 		b.WriteString(");\n")
 		args = append(args, args...)
 	}
-	b.WriteString("COMMIT;\nSELECT @idemsum_total")
+	b.WriteString("SELECT total FROM sum_total WHERE id = 1;\nCOMMIT")
 	return b.String(), args
 }
 
