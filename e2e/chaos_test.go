@@ -53,14 +53,24 @@ func TestChaos(t *testing.T) {
 // for this test alone, and returns how many it deleted.
 func wipePrefix(t testing.TB, c *Cluster) int {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	n := 0
+	var batch []string
+	flush := func() {
+		if len(batch) > 0 {
+			c.Redis.Unlink(ctx, batch...)
+			n += len(batch)
+			batch = batch[:0]
+		}
+	}
 	iter := c.Redis.Scan(ctx, 0, c.Prefix+"*", 1000).Iterator()
 	for iter.Next(ctx) {
-		c.Redis.Del(ctx, iter.Val())
-		n++
+		if batch = append(batch, iter.Val()); len(batch) == 500 {
+			flush()
+		}
 	}
+	flush()
 	if err := iter.Err(); err != nil {
 		t.Fatalf("wipe %s*: %v", c.Prefix, err)
 	}

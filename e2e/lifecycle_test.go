@@ -59,7 +59,7 @@ func checkDrained(t testing.TB, res *Results, inst int, at time.Time) {
 // total is untouched, and the key adds again as a new key.
 func TestKeyRetention(t *testing.T) {
 	t.Parallel()
-	const ttl = 2 * time.Second
+	const ttl = 5 * time.Second // long enough for the load and the replays below on a loaded machine
 	s := startScenario(t, Options{Instances: 2, Args: []string{"-key-ttl", ttl.String(), "-purge-interval", "200ms", "-max-clock-skew", "250ms"}})
 	c := s.c
 	keys := newKeys("retention", 50)
