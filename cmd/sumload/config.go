@@ -49,8 +49,8 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	}
 	c.URLs = strings.Split(*urls, ",")
 	for _, u := range c.URLs {
-		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
-			return c, fmt.Errorf("-urls: %q is not an http:// or https:// URL", u)
+		if _, err := parseTarget(u); err != nil {
+			return c, fmt.Errorf("-urls: %w", err)
 		}
 	}
 	if err := c.parseKeys(*keys); err != nil {

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -23,7 +21,7 @@ type outcome struct {
 // loader sends the load and keeps what the check needs.
 type loader struct {
 	cfg     config
-	client  *http.Client
+	targets []*target
 	prefix  string
 	next    atomic.Int64 // key counter, and request budget with -n
 	sent    atomic.Int64
@@ -52,17 +50,23 @@ func (s *uint64sum) add(n uint64) {
 	s.lo = lo
 }
 
+// newLoader returns a loader for cfg, whose URLs parseConfig has checked.
 func newLoader(cfg config) *loader {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = cfg.Concurrency
-	tr.MaxIdleConns = cfg.Concurrency * len(cfg.URLs)
+	var targets []*target
+	for _, u := range cfg.URLs {
+		t, err := parseTarget(u)
+		if err != nil {
+			panic(err) // parseConfig let a bad URL through
+		}
+		targets = append(targets, t)
+	}
 	prefix := cfg.Prefix
 	if prefix == "" {
 		prefix = fmt.Sprintf("load-%x-", rand.Uint64())
 	}
 	return &loader{
 		cfg:     cfg,
-		client:  &http.Client{Transport: tr, Timeout: cfg.Timeout},
+		targets: targets,
 		prefix:  prefix,
 		unknown: map[string]uint64{},
 		added:   map[string]uint64{},
@@ -93,12 +97,14 @@ func (l *loader) load(ctx context.Context) time.Duration {
 
 func (l *loader) worker(ctx, more context.Context, w int) {
 	rng := rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
+	c := l.newClient(ctx)
+	defer c.close()
 	for i := w; more.Err() == nil; i++ {
 		if l.cfg.Requests > 0 && l.sent.Add(1) > int64(l.cfg.Requests) {
 			return
 		}
 		k := l.pick(rng)
-		o := l.send(ctx, l.cfg.URLs[i%len(l.cfg.URLs)], k)
+		o := c.add(i, k)
 		if ctx.Err() != nil && o.status == 0 {
 			l.record(k, o, false) // cut by an interrupt: outcome unknown
 			return
@@ -132,26 +138,6 @@ func (l *loader) pick(rng *rand.Rand) keyed {
 		l.mu.Unlock()
 	}
 	return k
-}
-
-func (l *loader) send(ctx context.Context, base string, k keyed) outcome {
-	body := []byte(`{"number":` + strconv.FormatUint(k.number, 10) + `}`)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/sum", bytes.NewReader(body))
-	if err != nil {
-		return outcome{}
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if k.key != "" {
-		req.Header.Set("Idempotency-Key", k.key)
-	}
-	start := time.Now()
-	resp, err := l.client.Do(req)
-	if err != nil {
-		return outcome{latency: time.Since(start)}
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return outcome{status: resp.StatusCode, latency: time.Since(start), replayed: resp.Header.Get("Idempotent-Replayed") == "true"}
 }
 
 // record keeps what the final check needs to know about one request.

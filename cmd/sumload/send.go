@@ -1,0 +1,44 @@
+package main
+
+import (
+	"context"
+	"time"
+)
+
+// client is one goroutine's way to the instances: a connection to each and
+// the buffer its requests are built in.
+type client struct {
+	targets []*target
+	conns   []*conn
+	timeout time.Duration
+	buf     []byte
+}
+
+// newClient returns a client whose requests ctx's end interrupts.
+func (l *loader) newClient(ctx context.Context) *client {
+	c := &client{targets: l.targets, timeout: l.cfg.Timeout}
+	for _, t := range l.targets {
+		c.conns = append(c.conns, newConn(ctx, t))
+	}
+	return c
+}
+
+// add sends k to instance i (modulo their number); status 0 is a
+// transport error.
+func (c *client) add(i int, k keyed) outcome {
+	i %= len(c.conns)
+	c.buf = c.targets[i].appendAdd(c.buf[:0], k)
+	start := time.Now()
+	r, err := c.conns[i].do(c.buf, start.Add(c.timeout))
+	o := outcome{latency: time.Since(start)}
+	if err == nil {
+		o.status, o.replayed = r.status, r.replayed
+	}
+	return o
+}
+
+func (c *client) close() {
+	for _, cn := range c.conns {
+		cn.close()
+	}
+}
