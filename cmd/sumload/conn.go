@@ -33,25 +33,30 @@ func newConn(ctx context.Context, t *target) *conn {
 // do sends req, a whole HTTP/1.1 request, and reads the response; it gives
 // up at deadline. The response's body is valid until the next do.
 func (c *conn) do(req []byte, deadline time.Time) (*response, error) {
+	err := c.roundTrip(req, deadline)
+	if err != nil || !c.resp.keep {
+		c.close()
+	}
+	if err != nil && c.ctx.Err() != nil {
+		err = c.ctx.Err() // rather than the deadline that ctx's end set
+	}
+	return &c.resp, err
+}
+
+func (c *conn) roundTrip(req []byte, deadline time.Time) error {
 	if c.nc == nil {
 		if err := c.dial(deadline); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	c.nc.SetDeadline(deadline)
 	if err := c.ctx.Err(); err != nil { // after SetDeadline: see dial
-		c.close()
-		return nil, err
+		return err
 	}
 	if _, err := c.nc.Write(req); err != nil {
-		c.close()
-		return nil, err
+		return err
 	}
-	err := c.resp.read(c.br)
-	if err != nil || !c.resp.keep {
-		c.close()
-	}
-	return &c.resp, err
+	return c.resp.read(c.br)
 }
 
 // dial connects, and arranges for ctx's end to make any read or write on

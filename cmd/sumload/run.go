@@ -79,16 +79,16 @@ func (l *loader) resolve(ctx context.Context) (int, error) {
 	c := l.newClient(ctx)
 	defer c.close()
 	n := 0
-	for key, number := range l.unknown {
+	for id, number := range l.unknown {
 		for i := 0; ; i++ {
-			o := c.add(i, keyed{key: key, number: number})
+			o := c.add(i, keyed{id: id, number: number})
 			if o.status == http.StatusOK {
-				l.added[key] = number
+				l.added[id] = number
 				n++
 				break
 			}
 			if ctx.Err() != nil {
-				return n, fmt.Errorf("could not resolve key %s: %w", key, ctx.Err())
+				return n, fmt.Errorf("could not resolve key %s: %w", l.key(id), ctx.Err())
 			}
 			select { // retry backoff, not synchronisation
 			case <-ctx.Done():
@@ -119,12 +119,7 @@ func (l *loader) progress(stderr io.Writer) func() {
 				fmt.Fprintln(f)
 				return
 			case <-t.C:
-				l.mu.Lock()
-				n := 0
-				for _, c := range l.status {
-					n += c
-				}
-				l.mu.Unlock()
+				n := l.done.Load()
 				s := time.Since(start).Seconds()
 				fmt.Fprintf(f, "\r%5.1fs  %9d requests  %8.0f req/s", s, n, float64(n)/s)
 			}

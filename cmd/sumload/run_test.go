@@ -380,8 +380,8 @@ func TestResolveGivesUp(t *testing.T) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}))
 	t.Cleanup(ts.Close)
-	l := newLoader(config{URLs: []string{ts.URL}, Concurrency: 1, Timeout: time.Second})
-	l.unknown["k-1"] = 5
+	l := newLoader(config{URLs: []string{ts.URL}, Concurrency: 1, Timeout: time.Second, Prefix: "k-"})
+	l.unknown[1] = 5
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Millisecond)
 	defer cancel()
 	n, err := l.resolve(ctx)

@@ -10,13 +10,14 @@ import (
 type client struct {
 	targets []*target
 	conns   []*conn
+	prefix  string
 	timeout time.Duration
 	buf     []byte
 }
 
 // newClient returns a client whose requests ctx's end interrupts.
 func (l *loader) newClient(ctx context.Context) *client {
-	c := &client{targets: l.targets, timeout: l.cfg.Timeout}
+	c := &client{targets: l.targets, prefix: l.prefix, timeout: l.cfg.Timeout}
 	for _, t := range l.targets {
 		c.conns = append(c.conns, newConn(ctx, t))
 	}
@@ -27,7 +28,7 @@ func (l *loader) newClient(ctx context.Context) *client {
 // transport error.
 func (c *client) add(i int, k keyed) outcome {
 	i %= len(c.conns)
-	c.buf = c.targets[i].appendAdd(c.buf[:0], k)
+	c.buf = c.targets[i].appendAdd(c.buf[:0], c.prefix, k)
 	start := time.Now()
 	r, err := c.conns[i].do(c.buf, start.Add(c.timeout))
 	o := outcome{latency: time.Since(start)}

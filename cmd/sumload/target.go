@@ -47,13 +47,14 @@ func dialAddr(u *url.URL) string {
 	return net.JoinHostPort(u.Hostname(), "80")
 }
 
-// appendAdd appends to b the request that adds k's number, under k's key
-// if it has one.
-func (t *target) appendAdd(b []byte, k keyed) []byte {
+// appendAdd appends to b the request that adds k's number, under the key
+// prefix followed by k's id if it has one.
+func (t *target) appendAdd(b []byte, prefix string, k keyed) []byte {
 	b = append(b, t.post...)
-	if k.key != "" {
+	if k.id != 0 {
 		b = append(b, "Idempotency-Key: "...)
-		b = append(b, k.key...)
+		b = append(b, prefix...)
+		b = strconv.AppendInt(b, k.id, 10)
 		b = append(b, "\r\n"...)
 	}
 	b = append(b, "Content-Length: "...)
