@@ -15,6 +15,7 @@ type outcome struct {
 	status   int // 0 for a transport error
 	latency  time.Duration
 	replayed bool
+	err      error // the transport error
 }
 
 // loader sends the load and keeps what the check needs. During the load

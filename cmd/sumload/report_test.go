@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -95,12 +96,13 @@ func TestReport(t *testing.T) {
 		l.results[i%2] = append(l.results[i%2], o)
 		l.status[o.status]++
 	}
+	l.err = errors.New("read tcp: connection reset by peer")
 	got := l.report(2 * time.Second)
 	want := report{
 		Requests: 10, Seconds: 2, RPS: 5,
 		P50ms: 5, P95ms: 9, P99ms: 9, MaxMs: 10,
 		ByStatus: map[string]int{"200": 8, "409": 1, "error": 1},
-		Replayed: 3,
+		Replayed: 3, Error: "read tcp: connection reset by peer",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("report:\ngot  %+v\nwant %+v", got, want)
@@ -122,13 +124,14 @@ func TestReportPrint(t *testing.T) {
 	r := report{
 		Requests: 10, Seconds: 2, RPS: 5, P50ms: 5, P95ms: 9, P99ms: 9.25, MaxMs: 10,
 		ByStatus: map[string]int{"503": 1, "200": 8, "error": 1}, Replayed: 3,
-		Check: "ok", TotalDelta: "123", Accepted: "123", Resolved: 2,
+		Check: "ok", TotalDelta: "123", Accepted: "123", Resolved: 2, Error: "i/o timeout",
 	}
 	var text bytes.Buffer
 	r.print(&text, false)
 	want := "requests   10 in 2.0s = 5 req/s\n" +
 		"latency    p50 5.00ms  p95 9.00ms  p99 9.25ms  max 10.00ms\n" +
 		"status     200:8 503:1 error:1  (replayed 3)\n" +
+		"errors     e.g. i/o timeout\n" +
 		"check      ok: total moved by 123, accepted additions sum to 123 (2 unknown outcomes resolved after the run)\n"
 	if text.String() != want {
 		t.Errorf("text report:\ngot  %q\nwant %q", text.String(), want)
@@ -143,7 +146,7 @@ func TestReportPrint(t *testing.T) {
 	if !reflect.DeepEqual(back, r) {
 		t.Errorf("JSON report round trip:\ngot  %+v\nwant %+v", back, r)
 	}
-	for _, field := range []string{`"requests":10`, `"p99_ms":9.25`, `"by_status":{"200":8,"503":1,"error":1}`, `"total_delta":"123"`, `"resolved_after_run":2`} {
+	for _, field := range []string{`"requests":10`, `"p99_ms":9.25`, `"by_status":{"200":8,"503":1,"error":1}`, `"total_delta":"123"`, `"resolved_after_run":2`, `"transport_error":"i/o timeout"`} {
 		if !strings.Contains(js.String(), field) {
 			t.Errorf("JSON report %q: want it to contain %s", js.String(), field)
 		}

@@ -31,7 +31,7 @@ func (c *client) add(i int, k keyed) outcome {
 	c.buf = c.targets[i].appendAdd(c.buf[:0], c.prefix, k)
 	start := time.Now()
 	r, err := c.conns[i].do(c.buf, start.Add(c.timeout))
-	o := outcome{latency: time.Since(start)}
+	o := outcome{latency: time.Since(start), err: err}
 	if err == nil {
 		o.status, o.replayed = r.status, r.replayed
 	}

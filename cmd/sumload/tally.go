@@ -1,6 +1,9 @@
 package main
 
-import "net/http"
+import (
+	"cmp"
+	"net/http"
+)
 
 // tally is what the check needs to know of a set of requests.
 type tally struct {
@@ -10,6 +13,7 @@ type tally struct {
 	lost    int              // keyless requests with unknown outcome
 	added   map[int64]uint64 // keys known to be added (a 200)
 	unknown map[int64]uint64 // keys whose outcome is unknown
+	err     error            // one of the transport errors, if any
 }
 
 func newTally() *tally {
@@ -24,6 +28,7 @@ func newTally() *tally {
 func (t *tally) record(k keyed, o outcome, counted bool) {
 	if counted {
 		t.status[o.status]++
+		t.err = cmp.Or(t.err, o.err)
 	}
 	known := o.status == http.StatusOK
 	rejected := o.status >= 400 && o.status < 500
@@ -49,6 +54,7 @@ func (t *tally) merge(u *tally) {
 	}
 	t.free.add128(u.free)
 	t.lost += u.lost
+	t.err = cmp.Or(t.err, u.err)
 	for id, n := range u.added {
 		t.added[id] = n
 		delete(t.unknown, id)
