@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -15,7 +16,6 @@ type outcome struct {
 	status   int // 0 for a transport error
 	latency  time.Duration
 	replayed bool
-	err      error // the transport error
 }
 
 // loader sends the load and keeps what the check needs. During the load
@@ -101,13 +101,14 @@ func (l *loader) worker(ctx, more context.Context, w int) {
 			return
 		}
 		k := l.pick(rng)
-		o := c.add(i, k)
+		o, err := c.add(i, k)
 		if ctx.Err() != nil && o.status == 0 {
 			t.record(k, o, false) // cut by an interrupt: outcome unknown
 			return
 		}
 		l.results[w] = append(l.results[w], o)
 		t.record(k, o, true)
+		t.err = cmp.Or(t.err, err)
 		l.done.Add(1)
 	}
 }

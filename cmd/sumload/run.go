@@ -81,7 +81,7 @@ func (l *loader) resolve(ctx context.Context) (int, error) {
 	n := 0
 	for id, number := range l.unknown {
 		for i := 0; ; i++ {
-			o := c.add(i, keyed{id: id, number: number})
+			o, _ := c.add(i, keyed{id: id, number: number})
 			if o.status == http.StatusOK {
 				l.added[id] = number
 				n++

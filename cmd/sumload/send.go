@@ -24,18 +24,19 @@ func (l *loader) newClient(ctx context.Context) *client {
 	return c
 }
 
-// add sends k to instance i (modulo their number); status 0 is a
-// transport error.
-func (c *client) add(i int, k keyed) outcome {
+// add sends k to instance i (modulo their number); after a transport
+// error, the outcome's status is 0. (The error is not in the outcome,
+// whose lack of pointers spares the garbage collector scanning them all.)
+func (c *client) add(i int, k keyed) (outcome, error) {
 	i %= len(c.conns)
 	c.buf = c.targets[i].appendAdd(c.buf[:0], c.prefix, k)
 	start := time.Now()
 	r, err := c.conns[i].do(c.buf, start.Add(c.timeout))
-	o := outcome{latency: time.Since(start), err: err}
+	o := outcome{latency: time.Since(start)}
 	if err == nil {
 		o.status, o.replayed = r.status, r.replayed
 	}
-	return o
+	return o, err
 }
 
 func (c *client) close() {

@@ -28,7 +28,6 @@ func newTally() *tally {
 func (t *tally) record(k keyed, o outcome, counted bool) {
 	if counted {
 		t.status[o.status]++
-		t.err = cmp.Or(t.err, o.err)
 	}
 	known := o.status == http.StatusOK
 	rejected := o.status >= 400 && o.status < 500
