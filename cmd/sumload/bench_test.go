@@ -8,7 +8,7 @@ import (
 )
 
 // BenchmarkAdd measures one worker's cost per request against a server
-// that answers at once: pick, send, record.
+// that answers at once: pick, send, record (in the worker's tally).
 func BenchmarkAdd(b *testing.B) {
 	const ok = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 12\r\n\r\n{\"total\":1}\n"
 	ts := newRawServer(b, func(int, []byte) (string, bool) { return ok, false })
@@ -22,7 +22,7 @@ func BenchmarkAdd(b *testing.B) {
 			for i := 0; b.Loop(); i++ {
 				k := l.pick(rng)
 				o, _ := c.add(i, k)
-				l.tally.record(k, o, true)
+				l.tallies[0].record(k, o, true)
 			}
 		})
 	}
