@@ -5,11 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
 
 	"idemsum"
+	"idemsum/idempotency"
 )
 
 type config struct {
@@ -49,8 +51,8 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	}
 	c.URLs = strings.Split(*urls, ",")
 	for _, u := range c.URLs {
-		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
-			return c, fmt.Errorf("-urls: %q is not an http:// or https:// URL", u)
+		if _, err := parseTarget(u); err != nil {
+			return c, fmt.Errorf("-urls: %w", err)
 		}
 	}
 	if err := c.parseKeys(*keys); err != nil {
@@ -63,6 +65,9 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("want 1 <= -min <= -max <= %d", uint64(idemsum.MaxNumber))
 	case c.Requests < 0 || (c.Requests == 0 && c.Duration <= 0):
 		return c, errors.New("give a positive -d or -n")
+	case c.Prefix != "" && idempotency.ValidKey(c.Prefix+strconv.Itoa(math.MaxInt64)) != nil:
+		// the prefix goes into the request bytes as it is
+		return c, fmt.Errorf("-key-prefix: want visible ASCII, at most %d bytes", idempotency.MaxKeyLen-19)
 	}
 	return c, nil
 }

@@ -26,6 +26,8 @@ func TestParseConfig(t *testing.T) {
 	}{
 		{"defaults", nil, defaults},
 		{"urls", []string{"-urls", "http://a:1,http://b:2"}, with(func(c *config) { c.URLs = []string{"http://a:1", "http://b:2"} })},
+		{"https and paths", []string{"-urls", "https://a,http://b:2/api/"}, with(func(c *config) { c.URLs = []string{"https://a", "http://b:2/api/"} })},
+		{"longest key prefix", []string{"-key-prefix", strings.Repeat("k", 236)}, with(func(c *config) { c.Prefix = strings.Repeat("k", 236) })},
 		{"requests without duration", []string{"-n", "10", "-d", "0"}, with(func(c *config) { c.Requests, c.Duration = 10, 0 })},
 		{"no keys", []string{"-keys", "none"}, with(func(c *config) { c.Keys = "none" })},
 		{"duplicates", []string{"-keys", "dup:0.25"}, with(func(c *config) { c.Keys, c.DupShare = "dup", 0.25 })},
@@ -87,6 +89,13 @@ func TestParseConfigRejects(t *testing.T) {
 		{"extra argument", []string{"-c", "2", "http://a:1"}, `unexpected argument "http://a:1"`},
 		{"trailing comma in urls", []string{"-urls", "http://a:1,"}, `-urls: "" is not`},
 		{"url without scheme", []string{"-urls", "127.0.0.1:8080"}, `-urls: "127.0.0.1:8080" is not`},
+		{"other scheme", []string{"-urls", "ftp://a:1"}, `-urls: "ftp://a:1" is not`},
+		{"url without host", []string{"-urls", "http:///sum"}, `-urls: "http:///sum" is not`},
+		{"url with query", []string{"-urls", "http://a:1/?x=1"}, "want scheme://host[:port][/path] only"},
+		{"url with user", []string{"-urls", "http://u:p@a:1"}, "want scheme://host[:port][/path] only"},
+		{"key prefix with space", []string{"-key-prefix", "a b"}, "-key-prefix: want visible ASCII"},
+		{"key prefix with newline", []string{"-key-prefix", "a\r\nX-Evil: 1"}, "-key-prefix: want visible ASCII"},
+		{"key prefix too long", []string{"-key-prefix", strings.Repeat("k", 237)}, "at most 236 bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
+	"cmp"
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -20,56 +18,55 @@ type outcome struct {
 	replayed bool
 }
 
-// loader sends the load and keeps what the check needs.
+// loader sends the load and keeps what the check needs. During the load
+// each worker writes only its own results and tally; merge adds the
+// tallies up afterwards.
 type loader struct {
 	cfg     config
-	client  *http.Client
+	targets []*target
 	prefix  string
-	next    atomic.Int64 // key counter, and request budget with -n
-	sent    atomic.Int64
+	next    atomic.Int64 // key counter
+	sent    atomic.Int64 // requests started, the budget with -n
+	done    atomic.Int64 // requests finished, for the progress line
 	mu      sync.Mutex
-	used    []keyed           // keys sent so far, for dup mode
-	unknown map[string]uint64 // keyed requests whose outcome is unknown
-	added   map[string]uint64 // keys known to be added (first 200)
-	free    uint64sum         // keyless numbers acknowledged with 200
-	lost    int               // keyless requests with unknown outcome
-	results [][]outcome       // per worker
-	status  map[int]int
+	used    []keyed     // keys sent so far, for dup mode
+	results [][]outcome // per worker
+	tallies []*tally    // per worker
+	tally               // the merged tallies, and resolve's findings
 }
 
+// keyed is one addition: its number, and its key's id (0: no key). The
+// key is the run's prefix followed by the id.
 type keyed struct {
-	key    string
+	id     int64
 	number uint64
 }
 
-type uint64sum struct{ hi, lo uint64 } // a 128-bit sum
-
-func (s *uint64sum) add(n uint64) {
-	lo := s.lo + n
-	if lo < s.lo {
-		s.hi++
-	}
-	s.lo = lo
-}
-
+// newLoader returns a loader for cfg, whose URLs parseConfig has checked.
 func newLoader(cfg config) *loader {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = cfg.Concurrency
-	tr.MaxIdleConns = cfg.Concurrency * len(cfg.URLs)
+	var targets []*target
+	for _, u := range cfg.URLs {
+		t, err := parseTarget(u)
+		if err != nil {
+			panic(err) // parseConfig let a bad URL through
+		}
+		targets = append(targets, t)
+	}
 	prefix := cfg.Prefix
 	if prefix == "" {
 		prefix = fmt.Sprintf("load-%x-", rand.Uint64())
 	}
-	return &loader{
-		cfg:     cfg,
-		client:  &http.Client{Transport: tr, Timeout: cfg.Timeout},
-		prefix:  prefix,
-		unknown: map[string]uint64{},
-		added:   map[string]uint64{},
-		results: make([][]outcome, cfg.Concurrency),
-		status:  map[int]int{},
+	l := &loader{cfg: cfg, targets: targets, prefix: prefix, results: make([][]outcome, cfg.Concurrency), tally: *newTally()}
+	for range cfg.Concurrency {
+		t := newTally()
+		t.once = cfg.Keys == "unique"
+		l.tallies = append(l.tallies, t)
 	}
+	return l
 }
+
+// key is the Idempotency-Key of id.
+func (l *loader) key(id int64) string { return l.prefix + strconv.FormatInt(id, 10) }
 
 // load runs the workers until the duration or request budget is spent. At
 // the end of the duration no new request starts, but those on their way
@@ -88,23 +85,31 @@ func (l *loader) load(ctx context.Context) time.Duration {
 		wg.Go(func() { l.worker(ctx, more, w) })
 	}
 	wg.Wait()
+	for _, t := range l.tallies {
+		l.merge(t)
+	}
 	return time.Since(start)
 }
 
 func (l *loader) worker(ctx, more context.Context, w int) {
 	rng := rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
+	c := l.newClient(ctx)
+	defer c.close()
+	t := l.tallies[w]
 	for i := w; more.Err() == nil; i++ {
 		if l.cfg.Requests > 0 && l.sent.Add(1) > int64(l.cfg.Requests) {
 			return
 		}
 		k := l.pick(rng)
-		o := l.send(ctx, l.cfg.URLs[i%len(l.cfg.URLs)], k)
+		o, err := c.add(i, k)
 		if ctx.Err() != nil && o.status == 0 {
-			l.record(k, o, false) // cut by an interrupt: outcome unknown
+			t.record(k, o, false) // cut by an interrupt: outcome unknown
 			return
 		}
 		l.results[w] = append(l.results[w], o)
-		l.record(k, o, true)
+		t.record(k, o, true)
+		t.err = cmp.Or(t.err, err)
+		l.done.Add(1)
 	}
 }
 
@@ -125,55 +130,11 @@ func (l *loader) pick(rng *rand.Rand) keyed {
 			l.mu.Unlock() // no key to repeat yet: fall through to a new one
 		}
 	}
-	k := keyed{key: l.prefix + strconv.FormatInt(l.next.Add(1), 10), number: n}
+	k := keyed{id: l.next.Add(1), number: n}
 	if l.cfg.Keys == "dup" {
 		l.mu.Lock()
 		l.used = append(l.used, k)
 		l.mu.Unlock()
 	}
 	return k
-}
-
-func (l *loader) send(ctx context.Context, base string, k keyed) outcome {
-	body := []byte(`{"number":` + strconv.FormatUint(k.number, 10) + `}`)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/sum", bytes.NewReader(body))
-	if err != nil {
-		return outcome{}
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if k.key != "" {
-		req.Header.Set("Idempotency-Key", k.key)
-	}
-	start := time.Now()
-	resp, err := l.client.Do(req)
-	if err != nil {
-		return outcome{latency: time.Since(start)}
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return outcome{status: resp.StatusCode, latency: time.Since(start), replayed: resp.Header.Get("Idempotent-Replayed") == "true"}
-}
-
-// record keeps what the final check needs to know about one request.
-func (l *loader) record(k keyed, o outcome, counted bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if counted {
-		l.status[o.status]++
-	}
-	known := o.status == http.StatusOK
-	rejected := o.status >= 400 && o.status < 500
-	switch {
-	case k.key == "" && known:
-		l.free.add(k.number)
-	case k.key == "" && !rejected:
-		l.lost++
-	case known:
-		l.added[k.key] = k.number
-		delete(l.unknown, k.key)
-	case !rejected:
-		if _, ok := l.added[k.key]; !ok {
-			l.unknown[k.key] = k.number
-		}
-	}
 }

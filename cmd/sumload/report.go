@@ -26,11 +26,15 @@ type report struct {
 	TotalDelta string         `json:"total_delta"`
 	Accepted   string         `json:"accepted_sum"`
 	Resolved   int            `json:"resolved_after_run"`
+	Error      string         `json:"transport_error,omitempty"` // one of them
 }
 
 func (l *loader) report(elapsed time.Duration) report {
 	var all []time.Duration
 	r := report{ByStatus: map[string]int{}, Seconds: elapsed.Seconds()}
+	if l.err != nil {
+		r.Error = l.err.Error()
+	}
 	for _, w := range l.results {
 		for _, o := range w {
 			all = append(all, o.latency)
@@ -92,6 +96,9 @@ func (r report) print(w io.Writer, asJSON bool) {
 		fmt.Fprintf(w, " %s:%d", k, r.ByStatus[k])
 	}
 	fmt.Fprintf(w, "  (replayed %d)\n", r.Replayed)
+	if r.Error != "" {
+		fmt.Fprintf(w, "errors     e.g. %s\n", r.Error)
+	}
 	fmt.Fprintf(w, "check      %s: total moved by %s, accepted additions sum to %s (%d unknown outcomes resolved after the run)\n",
 		r.Check, r.TotalDelta, r.Accepted, r.Resolved)
 }

@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"math"
 	"math/rand/v2"
 	"net/http"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -94,12 +96,13 @@ func TestReport(t *testing.T) {
 		l.results[i%2] = append(l.results[i%2], o)
 		l.status[o.status]++
 	}
+	l.err = errors.New("read tcp: connection reset by peer")
 	got := l.report(2 * time.Second)
 	want := report{
 		Requests: 10, Seconds: 2, RPS: 5,
 		P50ms: 5, P95ms: 9, P99ms: 9, MaxMs: 10,
 		ByStatus: map[string]int{"200": 8, "409": 1, "error": 1},
-		Replayed: 3,
+		Replayed: 3, Error: "read tcp: connection reset by peer",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("report:\ngot  %+v\nwant %+v", got, want)
@@ -121,13 +124,14 @@ func TestReportPrint(t *testing.T) {
 	r := report{
 		Requests: 10, Seconds: 2, RPS: 5, P50ms: 5, P95ms: 9, P99ms: 9.25, MaxMs: 10,
 		ByStatus: map[string]int{"503": 1, "200": 8, "error": 1}, Replayed: 3,
-		Check: "ok", TotalDelta: "123", Accepted: "123", Resolved: 2,
+		Check: "ok", TotalDelta: "123", Accepted: "123", Resolved: 2, Error: "i/o timeout",
 	}
 	var text bytes.Buffer
 	r.print(&text, false)
 	want := "requests   10 in 2.0s = 5 req/s\n" +
 		"latency    p50 5.00ms  p95 9.00ms  p99 9.25ms  max 10.00ms\n" +
 		"status     200:8 503:1 error:1  (replayed 3)\n" +
+		"errors     e.g. i/o timeout\n" +
 		"check      ok: total moved by 123, accepted additions sum to 123 (2 unknown outcomes resolved after the run)\n"
 	if text.String() != want {
 		t.Errorf("text report:\ngot  %q\nwant %q", text.String(), want)
@@ -142,7 +146,7 @@ func TestReportPrint(t *testing.T) {
 	if !reflect.DeepEqual(back, r) {
 		t.Errorf("JSON report round trip:\ngot  %+v\nwant %+v", back, r)
 	}
-	for _, field := range []string{`"requests":10`, `"p99_ms":9.25`, `"by_status":{"200":8,"503":1,"error":1}`, `"total_delta":"123"`, `"resolved_after_run":2`} {
+	for _, field := range []string{`"requests":10`, `"p99_ms":9.25`, `"by_status":{"200":8,"503":1,"error":1}`, `"total_delta":"123"`, `"resolved_after_run":2`, `"transport_error":"i/o timeout"`} {
 		if !strings.Contains(js.String(), field) {
 			t.Errorf("JSON report %q: want it to contain %s", js.String(), field)
 		}
@@ -155,16 +159,16 @@ func TestAcceptedSum(t *testing.T) {
 	tests := []struct {
 		name  string
 		free  []uint64
-		added map[string]uint64
+		added map[int64]uint64
 		want  string
 	}{
 		{"nothing", nil, nil, "0"},
 		{"keyless", []uint64{1, 2, 3}, nil, "6"},
-		{"keyed", nil, map[string]uint64{"a": 5, "b": 7}, "12"},
-		{"both", []uint64{1}, map[string]uint64{"a": 5}, "6"},
+		{"keyed", nil, map[int64]uint64{1: 5, 2: 7}, "12"},
+		{"both", []uint64{1}, map[int64]uint64{1: 5}, "6"},
 		{"keyless past uint64", []uint64{big, big, big, big, 4}, nil, "36893488147419103232"}, // 2^65
 		{"keyless carry twice", []uint64{math.MaxUint64, math.MaxUint64, 2}, nil, "36893488147419103232"},
-		{"keyed past uint64", nil, map[string]uint64{"a": big, "b": big, "c": 2}, "18446744073709551616"},
+		{"keyed past uint64", nil, map[int64]uint64{1: big, 2: big, 3: 2}, "18446744073709551616"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -183,11 +187,13 @@ func TestAcceptedSum(t *testing.T) {
 	}
 }
 
-// TestRecord checks what the check learns from a sequence of outcomes.
+// TestRecord checks what the check learns from a sequence of outcomes,
+// recorded in one tally, or each in its own tally and the tallies merged
+// in order or in reverse (workers finish in any order).
 func TestRecord(t *testing.T) {
 	t.Parallel()
 	type step struct {
-		key     string
+		id      int64 // 0: keyless
 		number  uint64
 		status  int
 		counted bool
@@ -195,54 +201,74 @@ func TestRecord(t *testing.T) {
 	tests := []struct {
 		name    string
 		steps   []step
-		added   map[string]uint64
-		unknown map[string]uint64
+		added   map[int64]uint64
+		unknown map[int64]uint64
 		free    uint64
 		lost    int
 		status  map[int]int
 	}{
-		{name: "keyed 200", steps: []step{{"a", 5, 200, true}}, added: map[string]uint64{"a": 5}, status: map[int]int{200: 1}},
-		{name: "keyed 503", steps: []step{{"a", 5, 503, true}}, unknown: map[string]uint64{"a": 5}, status: map[int]int{503: 1}},
-		{name: "keyed error", steps: []step{{"a", 5, 0, true}}, unknown: map[string]uint64{"a": 5}, status: map[int]int{0: 1}},
-		{name: "keyed 409", steps: []step{{"a", 5, 409, true}}, status: map[int]int{409: 1}},
-		{name: "keyed 422", steps: []step{{"a", 5, 422, true}}, status: map[int]int{422: 1}},
-		{name: "error then replay", steps: []step{{"a", 5, 0, true}, {"a", 5, 200, true}}, added: map[string]uint64{"a": 5}, status: map[int]int{0: 1, 200: 1}},
-		{name: "200 then error", steps: []step{{"a", 5, 200, true}, {"a", 5, 503, true}}, added: map[string]uint64{"a": 5}, status: map[int]int{200: 1, 503: 1}},
-		{name: "two replays", steps: []step{{"a", 5, 200, true}, {"a", 5, 200, true}}, added: map[string]uint64{"a": 5}, status: map[int]int{200: 2}},
-		{name: "cut by the end", steps: []step{{"a", 5, 0, false}, {"", 3, 0, false}}, unknown: map[string]uint64{"a": 5}, lost: 1},
-		{name: "keyless 200s", steps: []step{{"", 3, 200, true}, {"", 4, 200, true}}, free: 7, status: map[int]int{200: 2}},
-		{name: "keyless 503", steps: []step{{"", 3, 503, true}}, lost: 1, status: map[int]int{503: 1}},
-		{name: "keyless 400", steps: []step{{"", 3, 400, true}}, status: map[int]int{400: 1}},
+		{name: "keyed 200", steps: []step{{1, 5, 200, true}}, added: map[int64]uint64{1: 5}, status: map[int]int{200: 1}},
+		{name: "keyed 503", steps: []step{{1, 5, 503, true}}, unknown: map[int64]uint64{1: 5}, status: map[int]int{503: 1}},
+		{name: "keyed error", steps: []step{{1, 5, 0, true}}, unknown: map[int64]uint64{1: 5}, status: map[int]int{0: 1}},
+		{name: "keyed 409", steps: []step{{1, 5, 409, true}}, status: map[int]int{409: 1}},
+		{name: "keyed 422", steps: []step{{1, 5, 422, true}}, status: map[int]int{422: 1}},
+		{name: "error then replay", steps: []step{{1, 5, 0, true}, {1, 5, 200, true}}, added: map[int64]uint64{1: 5}, status: map[int]int{0: 1, 200: 1}},
+		{name: "200 then error", steps: []step{{1, 5, 200, true}, {1, 5, 503, true}}, added: map[int64]uint64{1: 5}, status: map[int]int{200: 1, 503: 1}},
+		{name: "two replays", steps: []step{{1, 5, 200, true}, {1, 5, 200, true}}, added: map[int64]uint64{1: 5}, status: map[int]int{200: 2}},
+		{name: "cut by the end", steps: []step{{1, 5, 0, false}, {0, 3, 0, false}}, unknown: map[int64]uint64{1: 5}, lost: 1},
+		{name: "keyless 200s", steps: []step{{0, 3, 200, true}, {0, 4, 200, true}}, free: 7, status: map[int]int{200: 2}},
+		{name: "keyless 503", steps: []step{{0, 3, 503, true}}, lost: 1, status: map[int]int{503: 1}},
+		{name: "keyless 400", steps: []step{{0, 3, 400, true}}, status: map[int]int{400: 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			l := newLoader(config{URLs: []string{"http://x"}, Concurrency: 1})
-			for _, s := range tt.steps {
-				l.record(keyed{key: s.key, number: s.number}, outcome{status: s.status}, s.counted)
-			}
-			orEmpty := func(m map[string]uint64) map[string]uint64 {
-				if m == nil {
-					return map[string]uint64{}
+			for _, how := range []string{"one tally", "merged", "merged in reverse"} {
+				l := newLoader(config{URLs: []string{"http://x"}, Concurrency: 1})
+				var tallies []*tally
+				for _, s := range tt.steps {
+					u := &l.tally
+					if how != "one tally" {
+						u = newTally()
+						tallies = append(tallies, u)
+					}
+					u.record(keyed{id: s.id, number: s.number}, outcome{status: s.status}, s.counted)
 				}
-				return m
-			}
-			if !reflect.DeepEqual(l.added, orEmpty(tt.added)) {
-				t.Errorf("added: got %v, want %v", l.added, tt.added)
-			}
-			if !reflect.DeepEqual(l.unknown, orEmpty(tt.unknown)) {
-				t.Errorf("unknown: got %v, want %v", l.unknown, tt.unknown)
-			}
-			if l.free != (uint64sum{lo: tt.free}) || l.lost != tt.lost {
-				t.Errorf("free %v, lost %d: want %d, %d", l.free, l.lost, tt.free, tt.lost)
-			}
-			if tt.status == nil {
-				tt.status = map[int]int{}
-			}
-			if !reflect.DeepEqual(l.status, tt.status) {
-				t.Errorf("status: got %v, want %v", l.status, tt.status)
+				if how == "merged in reverse" {
+					slices.Reverse(tallies)
+				}
+				for _, u := range tallies {
+					l.merge(u)
+				}
+				checkTally(t, how, &l.tally, tt.added, tt.unknown, tt.free, tt.lost, tt.status)
 			}
 		})
+	}
+}
+
+// checkTally compares got with the wanted fields, nil maps being empty.
+func checkTally(t *testing.T, how string, got *tally, added, unknown map[int64]uint64, free uint64, lost int, status map[int]int) {
+	t.Helper()
+	orEmpty := func(m map[int64]uint64) map[int64]uint64 {
+		if m == nil {
+			return map[int64]uint64{}
+		}
+		return m
+	}
+	if !reflect.DeepEqual(got.added, orEmpty(added)) {
+		t.Errorf("%s: added: got %v, want %v", how, got.added, added)
+	}
+	if !reflect.DeepEqual(got.unknown, orEmpty(unknown)) {
+		t.Errorf("%s: unknown: got %v, want %v", how, got.unknown, unknown)
+	}
+	if got.free != (uint64sum{lo: free}) || got.lost != lost {
+		t.Errorf("%s: free %v, lost %d: want %d, %d", how, got.free, got.lost, free, lost)
+	}
+	if status == nil {
+		status = map[int]int{}
+	}
+	if !reflect.DeepEqual(got.status, status) {
+		t.Errorf("%s: status: got %v, want %v", how, got.status, status)
 	}
 }
 
@@ -255,7 +281,7 @@ func TestPick(t *testing.T) {
 		rng := rand.New(rand.NewPCG(1, 2))
 		for i := 1; i <= 100; i++ {
 			k := l.pick(rng)
-			if want := "p-" + strconv.Itoa(i); k.key != want || k.number < 3 || k.number > 5 {
+			if want := "p-" + strconv.Itoa(i); l.key(k.id) != want || k.number < 3 || k.number > 5 {
 				t.Fatalf("pick %d: got %+v, want key %s and 3 <= number <= 5", i, k, want)
 			}
 		}
@@ -277,17 +303,17 @@ func TestPick(t *testing.T) {
 		t.Parallel()
 		l := newLoader(config{URLs: []string{"http://x"}, Concurrency: 1, Keys: "dup", DupShare: 0.5, Min: 1, Max: 1000, Prefix: "p-"})
 		rng := rand.New(rand.NewPCG(1, 2))
-		first := map[string]uint64{}
+		first := map[int64]uint64{}
 		repeats := 0
 		for range 1000 {
 			k := l.pick(rng)
-			if n, ok := first[k.key]; ok {
+			if n, ok := first[k.id]; ok {
 				repeats++
 				if n != k.number {
-					t.Fatalf("repeat of %s: got number %d, want the first one %d", k.key, k.number, n)
+					t.Fatalf("repeat of %d: got number %d, want the first one %d", k.id, k.number, n)
 				}
 			}
-			first[k.key] = k.number
+			first[k.id] = k.number
 		}
 		if repeats < 400 || repeats > 600 {
 			t.Errorf("repeats: got %d of 1000, want about half", repeats)
@@ -310,7 +336,7 @@ func TestPickDupFirst(t *testing.T) {
 		done <- l.pick(rng)
 		done <- l.pick(rng)
 	}()
-	for i, want := range []keyed{{"p-1", 1}, {"p-1", 1}} { // a new key, then (almost surely) its repeat
+	for i, want := range []keyed{{1, 1}, {1, 1}} { // a new key, then (almost surely) its repeat
 		select {
 		case got := <-done:
 			if got != want {

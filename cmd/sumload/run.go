@@ -52,20 +52,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // total reads GET /sum from the first instance.
 func (l *loader) total(ctx context.Context) (*big.Int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.cfg.URLs[0]+"/sum", nil)
+	c := newConn(ctx, l.targets[0])
+	defer c.close()
+	r, err := c.do([]byte(l.targets[0].get), time.Now().Add(l.cfg.Timeout))
 	if err != nil {
 		return nil, err
 	}
-	resp, err := l.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
 	var body struct {
 		Total json.Number `json:"total"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /sum: status %d, %v", resp.StatusCode, err)
+	if err := json.Unmarshal(r.body, &body); err != nil || r.status != http.StatusOK {
+		return nil, fmt.Errorf("GET /sum: status %d, %v", r.status, err)
 	}
 	t, ok := new(big.Int).SetString(body.Total.String(), 10)
 	if !ok {
@@ -79,17 +76,19 @@ func (l *loader) total(ctx context.Context) (*big.Int, error) {
 func (l *loader) resolve(ctx context.Context) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
+	c := l.newClient(ctx)
+	defer c.close()
 	n := 0
-	for key, number := range l.unknown {
+	for id, number := range l.unknown {
 		for i := 0; ; i++ {
-			o := l.send(ctx, l.cfg.URLs[i%len(l.cfg.URLs)], keyed{key: key, number: number})
+			o, _ := c.add(i, keyed{id: id, number: number})
 			if o.status == http.StatusOK {
-				l.added[key] = number
+				l.added[id] = number
 				n++
 				break
 			}
 			if ctx.Err() != nil {
-				return n, fmt.Errorf("could not resolve key %s: %w", key, ctx.Err())
+				return n, fmt.Errorf("could not resolve key %s: %w", l.key(id), ctx.Err())
 			}
 			select { // retry backoff, not synchronisation
 			case <-ctx.Done():
@@ -120,12 +119,7 @@ func (l *loader) progress(stderr io.Writer) func() {
 				fmt.Fprintln(f)
 				return
 			case <-t.C:
-				l.mu.Lock()
-				n := 0
-				for _, c := range l.status {
-					n += c
-				}
-				l.mu.Unlock()
+				n := l.done.Load()
 				s := time.Since(start).Seconds()
 				fmt.Fprintf(f, "\r%5.1fs  %9d requests  %8.0f req/s", s, n, float64(n)/s)
 			}

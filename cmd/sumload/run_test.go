@@ -34,6 +34,7 @@ func TestRunExact(t *testing.T) {
 		{name: "duplicates", args: []string{"-c", "8", "-keys", "dup:0.3"}, n: 300, dups: true},
 		{name: "duplicates, fence only", opts: serviceOpts{noStore: true}, args: []string{"-c", "8", "-keys", "dup:0.3"}, n: 300, dups: true},
 		{name: "three instances", opts: serviceOpts{instances: 3}, args: []string{"-c", "6", "-keys", "dup:0.2"}, n: 300, dups: true},
+		{name: "Connection: close", opts: serviceOpts{wrap: closeEach}, args: []string{"-c", "4", "-keys", "dup:0.2"}, n: 100, dups: true},
 		{name: "one client", args: []string{"-c", "1", "-keys", "unique", "-min", "7", "-max", "7"}, n: 50},
 		{name: "total beyond uint64", before: "1180591620717411303424", args: []string{"-c", "4"}, n: 40},
 		{
@@ -86,6 +87,52 @@ func TestRunExact(t *testing.T) {
 				t.Errorf("latencies p50 %v p95 %v p99 %v max %v: want non-decreasing", r.P50ms, r.P95ms, r.P99ms, r.MaxMs)
 			}
 		})
+	}
+}
+
+// closeEach makes the server close the connection after every response.
+func closeEach(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "close")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// TestRunPathPrefix runs against instances under a path, given with a
+// trailing slash.
+func TestRunPathPrefix(t *testing.T) {
+	t.Parallel()
+	l := newLedger()
+	s := newService(t, l, serviceOpts{instances: 2, wrap: func(h http.Handler) http.Handler { return http.StripPrefix("/api", h) }})
+	r, err := runJSON(t, s.URLs[0]+"/api/,"+s.URLs[1]+"/api", "-c", "4", "-n", "50")
+	if err != nil {
+		t.Fatalf("run: got error %v, want nil", err)
+	}
+	assertExact(t, r, l, "0")
+	if r.ByStatus["200"] != 50 {
+		t.Errorf("by_status: got %v, want 50 × 200", r.ByStatus)
+	}
+}
+
+// TestRunChunked checks that responses the lean client does not read
+// count as transport errors, and that the report says why.
+func TestRunChunked(t *testing.T) {
+	t.Parallel()
+	s := newRawServer(t, func(_ int, req []byte) (string, bool) {
+		if bytes.HasPrefix(req, []byte("GET ")) {
+			return okJSON, false
+		}
+		return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nc\r\n{\"total\":1}\n\r\n0\r\n\r\n", false
+	})
+	r, err := runJSON(t, s.url, "-c", "2", "-n", "10", "-keys", "none")
+	if err != nil {
+		t.Fatalf("run: got error %v, want nil (unverifiable is not a failure)", err)
+	}
+	if r.ByStatus["error"] != 10 || !strings.Contains(r.Error, "chunked response") {
+		t.Errorf("by_status %v, transport_error %q: want 10 errors, a chunked response", r.ByStatus, r.Error)
+	}
+	if want := "unverifiable (10 keyless requests with unknown outcome)"; r.Check != want {
+		t.Errorf("check: got %q, want %q", r.Check, want)
 	}
 }
 
@@ -380,8 +427,8 @@ func TestResolveGivesUp(t *testing.T) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}))
 	t.Cleanup(ts.Close)
-	l := newLoader(config{URLs: []string{ts.URL}, Concurrency: 1, Timeout: time.Second})
-	l.unknown["k-1"] = 5
+	l := newLoader(config{URLs: []string{ts.URL}, Concurrency: 1, Timeout: time.Second, Prefix: "k-"})
+	l.unknown[1] = 5
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Millisecond)
 	defer cancel()
 	n, err := l.resolve(ctx)
