@@ -164,7 +164,7 @@ func wire(ctx context.Context, cfg config, db *sql.DB, rdb *redis.Client, id mys
 	}
 	deps := server.Deps{
 		Service:   &idemsum.Service{Adder: countingAdder{adder, m.fenceHits}, Ledger: ledger, Guard: guard},
-		PingMySQL: db.PingContext,
+		PingMySQL: mysqlReady(db),
 		Logger:    log,
 		MaxWait:   cfg.MaxWait,
 		Metrics:   server.NewMetrics(reg),
