@@ -13,13 +13,14 @@ import (
 // replUser is the account replicas connect to their primary as.
 const replUser, replPassword = "repl", "repl"
 
-// Replicate makes replica replicate from primary with GTID
+// Replicate makes replica replicate from primary, dialling it at addr
+// ("" means primary.Addr; a proxy puts a network between them), with GTID
 // (MASTER_USE_GTID=slave_pos, from the primary's first transaction when
-// the replica is fresh) and returns once both replication threads run
+// the replica is fresh), and returns once both replication threads run
 // and, if the primary was started with SemiSyncPrimary, semi-synchronous
 // replication is on and counts the replica as its client. It creates the
 // replication user on the primary if missing.
-func Replicate(ctx context.Context, primary, replica *Server) error {
+func Replicate(ctx context.Context, primary, replica *Server, addr string) error {
 	if err := primary.Exec(ctx,
 		"CREATE USER IF NOT EXISTS '"+replUser+"'@'%' IDENTIFIED BY '"+replPassword+"'",
 		"GRANT REPLICATION SLAVE ON *.* TO '"+replUser+"'@'%'",
@@ -32,7 +33,10 @@ func Replicate(ctx context.Context, primary, replica *Server) error {
 			return err
 		}
 	}
-	host, port, err := net.SplitHostPort(primary.Addr)
+	if addr == "" {
+		addr = primary.Addr
+	}
+	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return err
 	}
@@ -170,6 +174,7 @@ type SemiSync struct {
 	YesTx   int64 // Rpl_semi_sync_master_yes_tx: commits acknowledged by a replica
 	NoTx    int64 // Rpl_semi_sync_master_no_tx: commits not acknowledged (made while it had fallen back to asynchronous)
 	NoTimes int64 // Rpl_semi_sync_master_no_times: how often it fell back to asynchronous
+	Waiting int64 // Rpl_semi_sync_master_wait_sessions: commits waiting for an acknowledgement now
 }
 
 // SemiSync reads the semi-synchronous replication status of s.
@@ -197,6 +202,8 @@ func (s *Server) SemiSync(ctx context.Context) (SemiSync, error) {
 			ss.NoTx = n
 		case "Rpl_semi_sync_master_no_times":
 			ss.NoTimes = n
+		case "Rpl_semi_sync_master_wait_sessions":
+			ss.Waiting = n
 		}
 	}
 	return ss, rows.Err()

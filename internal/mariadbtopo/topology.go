@@ -6,17 +6,30 @@ import (
 	"testing"
 )
 
+// PairOptions configure Pair.
+type PairOptions struct {
+	// SemiSync selects semi-synchronous replication (wait point
+	// AFTER_SYNC, a timeout of 10 minutes); otherwise it is asynchronous.
+	SemiSync bool
+	// Link, if set, returns the address the replica is to dial for the
+	// primary's, such as a proxy's that adds latency: the network between
+	// two zones.
+	Link func(primaryAddr string) string
+}
+
 // Pair starts a primary and a read-only replica that replicates from it
-// with GTID, semi-synchronously (wait point AFTER_SYNC, a timeout of 10
-// minutes) if semiSync, else asynchronously, and returns once the replica
-// is connected.
-func Pair(tb testing.TB, semiSync bool) (primary, replica *Server) {
+// with GTID, and returns once the replica is connected.
+func Pair(tb testing.TB, opts PairOptions) (primary, replica *Server) {
 	tb.Helper()
-	primary = Start(tb, "primary", Options{ServerID: 1, SemiSyncPrimary: semiSync})
-	replica = Start(tb, "replica", Options{ServerID: 2, ReadOnly: true, SemiSyncReplica: semiSync})
+	primary = Start(tb, "primary", Options{ServerID: 1, SemiSyncPrimary: opts.SemiSync})
+	replica = Start(tb, "replica", Options{ServerID: 2, ReadOnly: true, SemiSyncReplica: opts.SemiSync})
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	if err := Replicate(ctx, primary, replica); err != nil {
+	addr := primary.Addr
+	if opts.Link != nil {
+		addr = opts.Link(addr)
+	}
+	if err := Replicate(ctx, primary, replica, addr); err != nil {
 		tb.Fatalf("replicate: %v", err)
 	}
 	return primary, replica

@@ -21,7 +21,7 @@ func TestPromoteKeepsAcknowledgedCommits(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	primary, replica := mariadbtopo.Pair(t, true)
+	primary, replica := mariadbtopo.Pair(t, mariadbtopo.PairOptions{SemiSync: true})
 	if err := primary.CreateApp(ctx, "app", "app", "pw"); err != nil {
 		t.Fatal(err)
 	}
@@ -57,6 +57,9 @@ func TestPromoteKeepsAcknowledgedCommits(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("promoted in %v: received %s, applied %s", p.Took, p.Received, p.Applied)
+	if last, err := primary.LastGTID(ctx); err != nil || last != p.Applied {
+		t.Errorf("the dead primary's last transaction: got %s, %v; want %s, the replica's", last, err, p.Applied)
+	}
 	var n int
 	if err := onReplica.QueryRowContext(ctx, "SELECT COUNT(*) FROM t").Scan(&n); err != nil || n != rows {
 		t.Errorf("rows on the promoted replica: got %d, %v, want %d", n, err, rows)
@@ -75,7 +78,7 @@ func TestAsyncPairReplicates(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	primary, replica := mariadbtopo.Pair(t, false)
+	primary, replica := mariadbtopo.Pair(t, mariadbtopo.PairOptions{})
 	if err := primary.Exec(ctx, "CREATE DATABASE a", "CREATE TABLE a.t (id INT PRIMARY KEY)", "INSERT INTO a.t VALUES (1)"); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,124 @@
+package e2e_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"testing"
+	"time"
+
+	"idemsum/internal/faultproxy"
+	"idemsum/internal/mariadbtopo"
+	"idemsum/internal/testenv"
+)
+
+// The database and account of sumd on the topologies of the failover
+// tests. The account has every privilege on the database and none beyond
+// it, so that read_only=ON refuses its writes (root's it would not).
+const (
+	failoverDB       = "idemsum"
+	failoverUser     = "sumd"
+	failoverPassword = "sumd"
+)
+
+// topology is a primary and a replica of the test's own, and three sumd
+// instances that reach "the primary" at one address, vip: a fault proxy
+// that stands for a virtual IP or a proxy such as HAProxy or ProxySQL,
+// which the test moves to the promoted replica. The replica reaches the
+// primary through another, link, with a latency: the network between two
+// zones or regions. (Without it the replica, on the same host, would have
+// each transaction microseconds after its commit.)
+type topology struct {
+	primary, replica *mariadbtopo.Server
+	vip, link        *faultproxy.Proxy
+	c                *Cluster
+}
+
+// startTopology starts the pair (semi-synchronous replication if
+// semiSync, latency each way between them) and three instances pointed at
+// the primary through vip.
+func startTopology(t *testing.T, semiSync bool, latency time.Duration) *topology {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	tp := &topology{}
+	tp.primary, tp.replica = mariadbtopo.Pair(t, mariadbtopo.PairOptions{SemiSync: semiSync, Link: func(addr string) string {
+		tp.link = startProxy(t, addr)
+		tp.link.SetLatency(latency)
+		return tp.link.Addr()
+	}})
+	if err := tp.primary.CreateApp(ctx, failoverDB, failoverUser, failoverPassword); err != nil {
+		t.Fatal(err)
+	}
+	tp.vip = startProxy(t, tp.primary.Addr)
+	tp.c = startClusterOn(t, 3, tp.vip, tp.checkDB(t, tp.primary))
+	return tp
+}
+
+// crash stops the primary as the crash of its host would: from this
+// moment nothing reaches or leaves it (what is on its way to sumd or to
+// the replica is held, and dropped when the connections are reset), and
+// mariadbd dies (SIGKILL).
+func (tp *topology) crash() {
+	tp.vip.Blackhole(true)
+	tp.link.Blackhole(true)
+	tp.primary.Kill()
+	tp.link.CutAll()
+}
+
+// moveTo points the address at s, as a virtual IP moved to another host:
+// connections to the old one are reset (the new host knows nothing of
+// them) and new ones reach s.
+func (tp *topology) moveTo(s *mariadbtopo.Server) {
+	tp.vip.Retarget(s.Addr)
+	tp.vip.Blackhole(false)
+}
+
+// checkDB returns a root pool on s's sumd database, for checkAll.
+func (tp *topology) checkDB(t *testing.T, s *mariadbtopo.Server) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("mysql", s.DSN("root", "", failoverDB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// startClusterOn starts n instances on the MySQL server behind vip, with
+// the test Redis under a prefix of their own, as StartCluster does on
+// testenv's MySQL; db is the test's own pool on that server, for checks.
+func startClusterOn(t *testing.T, n int, vip *faultproxy.Proxy, db *sql.DB) *Cluster {
+	t.Helper()
+	testenv.Redis(t) // skips (or fails in CI) when Redis is absent
+	c := &Cluster{
+		DSN: fmt.Sprintf("%s:%s@tcp(%s)/%s", failoverUser, failoverPassword, vip.Addr(), failoverDB),
+		DB:  db, MySQLProxy: vip,
+		RedisURL: redisURLDB(redisDBShared),
+		Prefix:   "idemsum:e2e:" + testenv.Unique() + ":",
+	}
+	c.Redis = newRedisClient(t, c.RedisURL)
+	usedPrefixes.Store(c.Prefix, c.RedisURL)
+	args := []string{
+		"-http-addr", "127.0.0.1:0",
+		"-mysql-dsn", c.DSN,
+		"-redis-url", c.RedisURL,
+		"-redis-prefix", c.Prefix,
+		"-key-ttl", keyTTL.String(),
+		"-lease-ttl", leaseTTL.String(),
+		"-mysql-max-conns", "8",
+		"-shutdown-timeout", "2s",
+	}
+	for i := range n {
+		in := &Instance{t: t, Name: fmt.Sprintf("sumd%d", i), args: args, log: &logBuffer{}}
+		t.Cleanup(in.cleanup)
+		in.start()
+		c.Instances = append(c.Instances, in)
+	}
+	var id string
+	if err := c.DB.QueryRow("SELECT deployment_id FROM sum_deployment WHERE id = 1").Scan(&id); err != nil {
+		t.Fatalf("read the deployment id: %v", err)
+	}
+	c.KeyPrefix = c.Prefix + id + ":"
+	return c
+}
