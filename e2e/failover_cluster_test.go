@@ -51,7 +51,8 @@ func startTopology(t *testing.T, semiSync bool, latency time.Duration) *topology
 		t.Fatal(err)
 	}
 	tp.vip = startProxy(t, tp.primary.Addr)
-	tp.c = startClusterOn(t, 3, tp.vip, tp.checkDB(t, tp.primary))
+	tp.c = startClusterOn(t, 3, tp.vip.Addr(), tp.checkDB(t, tp.primary), "")
+	tp.c.MySQLProxy = tp.vip
 	return tp
 }
 
@@ -85,20 +86,27 @@ func (tp *topology) checkDB(t *testing.T, s *mariadbtopo.Server) *sql.DB {
 	return db
 }
 
-// startClusterOn starts n instances on the MySQL server behind vip, with
-// the test Redis under a prefix of their own, as StartCluster does on
-// testenv's MySQL; db is the test's own pool on that server, for checks.
-func startClusterOn(t *testing.T, n int, vip *faultproxy.Proxy, db *sql.DB) *Cluster {
+// startClusterOn starts n instances on sumd's database of the MySQL
+// server at addr, as StartCluster does on testenv's MySQL, with the Redis
+// at redisURL ("" means the test Redis, "off" none) under a prefix of
+// their own; db is the test's own pool on that server, for checks. Extra
+// flags come last.
+func startClusterOn(t *testing.T, n int, addr string, db *sql.DB, redisURL string, extra ...string) *Cluster {
 	t.Helper()
-	testenv.Redis(t) // skips (or fails in CI) when Redis is absent
 	c := &Cluster{
-		DSN: fmt.Sprintf("%s:%s@tcp(%s)/%s", failoverUser, failoverPassword, vip.Addr(), failoverDB),
-		DB:  db, MySQLProxy: vip,
-		RedisURL: redisURLDB(redisDBShared),
+		DSN:      fmt.Sprintf("%s:%s@tcp(%s)/%s", failoverUser, failoverPassword, addr, failoverDB),
+		DB:       db,
+		RedisURL: redisURL,
 		Prefix:   "idemsum:e2e:" + testenv.Unique() + ":",
 	}
-	c.Redis = newRedisClient(t, c.RedisURL)
-	usedPrefixes.Store(c.Prefix, c.RedisURL)
+	if redisURL == "" {
+		testenv.Redis(t) // skips (or fails in CI) when Redis is absent
+		c.RedisURL = redisURLDB(redisDBShared)
+		usedPrefixes.Store(c.Prefix, c.RedisURL)
+	}
+	if c.RedisURL != "off" {
+		c.Redis = newRedisClient(t, c.RedisURL)
+	}
 	args := []string{
 		"-http-addr", "127.0.0.1:0",
 		"-mysql-dsn", c.DSN,
@@ -109,6 +117,7 @@ func startClusterOn(t *testing.T, n int, vip *faultproxy.Proxy, db *sql.DB) *Clu
 		"-mysql-max-conns", "8",
 		"-shutdown-timeout", "2s",
 	}
+	args = append(args, extra...)
 	for i := range n {
 		in := &Instance{t: t, Name: fmt.Sprintf("sumd%d", i), args: args, log: &logBuffer{}}
 		t.Cleanup(in.cleanup)
