@@ -59,14 +59,14 @@ func TestFailoverSemiSync(t *testing.T) {
 }
 
 // TestFailoverAsync is TestFailoverSemiSync with asynchronous replication,
-// over links of several latencies: a replica on the same host, in another
-// zone, in another region. It reports, without failing, how many
+// over links of two latencies: a replica in another zone, and in another
+// region as in TestFailoverSemiSync. It reports, without failing, how many
 // acknowledged additions the promoted replica lacks — why semi-synchronous
 // replication is required — and checks only that sumd recovers: every key
 // resolved, no 5xx once the address has moved.
 func TestFailoverAsync(t *testing.T) {
 	t.Parallel()
-	for _, latency := range []time.Duration{0, time.Millisecond, 5 * time.Millisecond, linkLatency} {
+	for _, latency := range []time.Duration{time.Millisecond, linkLatency} {
 		t.Run("latency="+latency.String(), func(t *testing.T) {
 			tp := startTopology(t, false, latency)
 			f := runFailover(t, tp, func(context.Context) {})
