@@ -43,6 +43,12 @@ func TestFailoverSwitchoverToReadOnly(t *testing.T) {
 	if err := tp.primary.Exec(ctx, "SET GLOBAL read_only = ON"); err != nil {
 		t.Fatal(err)
 	}
+	// SET GLOBAL read_only waits for the backup lock, behind statements
+	// that wait for the total row's lock held by a transaction that
+	// itself waits for the backup lock: a cycle InnoDB does not see,
+	// broken when sumd gives up on that round trip (the Ledger's 10 s
+	// bound) and closes its connection.
+	setRO := time.Since(demoted)
 	checkReadOnly(t, c)
 	if err := mariadbtopo.CaughtUp(ctx, tp.primary, tp.replica); err != nil {
 		t.Fatal(err)
@@ -53,7 +59,8 @@ func TestFailoverSwitchoverToReadOnly(t *testing.T) {
 	tp.vip.SetTarget(tp.replica.Addr)
 	moved := time.Now()
 	c.DB = tp.checkDB(t, tp.replica)
-	t.Logf("primary read-only at %.0f%%, address moved %v later", 100*d.Progress(), moved.Sub(demoted).Round(time.Millisecond))
+	t.Logf("primary read-only at %.0f%% (SET GLOBAL read_only took %v), address moved %v later",
+		100*d.Progress(), setRO.Round(time.Millisecond), moved.Sub(demoted).Round(time.Millisecond))
 	waitDone(t, done, 90*time.Second)
 	t.Logf("%d keys × %d copies: %s; %d connections of sumd still open on the old primary", d.Total, d.Dup, &d.Stats, sessions(t, tp.primary))
 	if d.Stats.Unavailable.Load() == 0 {
