@@ -77,8 +77,14 @@ func testCPUPerAddition(t *testing.T) {
 			cpuBefore["wrk"], cpuAfter["wrk"] = 0, int64(wrkCPU*clockTicks/time.Second)
 			busyAfter := machineBusy()
 			added := new(big.Int).Sub(readTotal(t, c), before).Int64()
-			t.Logf("%s: %d additions in %v (%.0f/s), wrk: %s; machine busy %.0f%% of 2 cores", s.name, added, d,
-				float64(added)/d.Seconds(), out, 100*(busyAfter.busy-busyBefore.busy)/(busyAfter.all-busyBefore.all))
+			batches, inBatches := metricSum(t, c, "idemsum_batch_size_count"), metricSum(t, c, "idemsum_batch_size_sum")
+			var ours int64
+			for name := range cpuAfter {
+				ours += cpuAfter[name] - cpuBefore[name]
+			}
+			t.Logf("%s: %d additions in %v (%.0f/s, %.1f per commit), wrk: %s; machine busy %.0f%% of its cores, %.0f%% of that these processes",
+				s.name, added, d, float64(added)/d.Seconds(), inBatches/max(batches, 1), out,
+				100*(busyAfter.busy-busyBefore.busy)/(busyAfter.all-busyBefore.all), 100*float64(ours)/(busyAfter.busy-busyBefore.busy))
 			var sum float64
 			for _, name := range []string{"sumd", "mariadbd", "mariadbd replica", "redis-server", "wrk"} {
 				if _, ok := cpuBefore[name]; !ok {
