@@ -74,6 +74,11 @@ func TestReadinessWhileMySQLIsReadOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantMySQL(t, in, http.StatusServiceUnavailable, "readonly")
+	// read_only stops sumd's account, not root (READ ONLY ADMIN): sumd
+	// must not run as a privileged account, or a replica takes its writes.
+	if err := srv.Exec(ctx, "CREATE DATABASE root_writes_anyway"); err != nil {
+		t.Errorf("root on a read_only server: %v, want its write to succeed", err)
+	}
 	for _, r := range []struct{ method, path string }{{"POST", "/sum?number=5&key=ro"}, {"GET", "/sum"}} {
 		status, body, retry := request(t, r.method, in.URL+r.path)
 		if status != http.StatusServiceUnavailable || retry == "" {
