@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,8 +37,8 @@ type topology struct {
 
 // startTopology starts the pair (semi-synchronous replication if
 // semiSync, latency each way between them) and three instances pointed at
-// the primary through vip.
-func startTopology(t *testing.T, semiSync bool, latency time.Duration) *topology {
+// the primary through vip, with dsnParams (name=value) in their DSN.
+func startTopology(t *testing.T, semiSync bool, latency time.Duration, dsnParams ...string) *topology {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
@@ -51,7 +52,11 @@ func startTopology(t *testing.T, semiSync bool, latency time.Duration) *topology
 		t.Fatal(err)
 	}
 	tp.vip = startProxy(t, tp.primary.Addr)
-	tp.c = startClusterOn(t, 3, tp.vip.Addr(), tp.checkDB(t, tp.primary), "")
+	var extra []string
+	if len(dsnParams) > 0 {
+		extra = []string{"-mysql-dsn", fmt.Sprintf("%s:%s@tcp(%s)/%s?%s", failoverUser, failoverPassword, tp.vip.Addr(), failoverDB, strings.Join(dsnParams, "&"))}
+	}
+	tp.c = startClusterOn(t, 3, tp.vip.Addr(), tp.checkDB(t, tp.primary), "", extra...)
 	tp.c.MySQLProxy = tp.vip
 	return tp
 }
