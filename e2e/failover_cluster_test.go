@@ -13,6 +13,11 @@ import (
 	"idemsum/internal/testenv"
 )
 
+// redisDBFailover is the Redis database of the failover tests' keys (see
+// main_test.go for the others): kept out of redisDBShared, whose SCANs
+// TestMain's check after all tests has to get through.
+const redisDBFailover = 9
+
 // The database and account of sumd on the topologies of the failover
 // tests. The account has every privilege on the database and none beyond
 // it, so that read_only=ON refuses its writes (root's it would not).
@@ -106,7 +111,7 @@ func startClusterOn(t *testing.T, n int, addr string, db *sql.DB, redisURL strin
 	}
 	if redisURL == "" {
 		testenv.Redis(t) // skips (or fails in CI) when Redis is absent
-		c.RedisURL = redisURLDB(redisDBShared)
+		c.RedisURL = redisURLDB(redisDBFailover)
 		usedPrefixes.Store(c.Prefix, c.RedisURL)
 	}
 	if c.RedisURL != "off" {
