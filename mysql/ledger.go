@@ -82,12 +82,24 @@ func backoff(ctx context.Context, n int) error {
 	}
 }
 
-// Total implements idemsum.Ledger.
+// Total implements idemsum.Ledger. It refuses to answer from a server
+// marked read-only, whose total may lag the primary's, and discards that
+// connection.
 func (l *Ledger) Total(ctx context.Context) (string, error) {
-	var t string
-	err := l.DB.QueryRowContext(ctx, "SELECT total FROM sum_total WHERE id = 1").Scan(&t)
+	conn, err := l.DB.Conn(ctx)
 	if err != nil {
 		return "", fmt.Errorf("read total: %w", err)
+	}
+	defer conn.Close()
+	var t string
+	var ro bool
+	err = conn.QueryRowContext(ctx, "SELECT total, @@global.read_only OR @@global.innodb_read_only FROM sum_total WHERE id = 1").Scan(&t, &ro)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("read total: %w", err)
+	case ro:
+		discard(conn)
+		return "", fmt.Errorf("read total: %w", errReadOnly)
 	}
 	return t, nil
 }
@@ -121,6 +133,9 @@ func (l *Ledger) commit(ctx context.Context, p *txPlan) error {
 	total, err := lastValue(ctx, conn, q, args)
 	if err != nil {
 		rollback(ctx, conn)
+		if readOnly(err) {
+			discard(conn) // a replica now: the next dial may reach the new primary
+		}
 		return err
 	}
 	return p.committed(total)

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 
@@ -17,17 +18,22 @@ func handleHealthz() http.Handler {
 	})
 }
 
+// ErrMySQLReadOnly is what Deps.PingMySQL returns (wrapped) when MySQL
+// answers but is marked read-only: a replica, or a primary being demoted.
+// /readyz then says "mysql":"readonly".
+var ErrMySQLReadOnly = errors.New("mysql is read-only")
+
 // readiness is the body of /readyz.
 type readiness struct {
 	Status      string `json:"status"`                 // ready, degraded (Redis down), unavailable or starting
-	MySQL       string `json:"mysql"`                  // up or down
+	MySQL       string `json:"mysql"`                  // up, down or readonly
 	Redis       string `json:"redis"`                  // up, down or disabled
 	RedisReason string `json:"redis_reason,omitempty"` // why Redis is down: unreachable, oom, readonly, ...
 }
 
-// handleReadyz answers 200 when MySQL answers, 503 otherwise, and says
-// whether Redis can take claims, and if not why; without Redis the service
-// is degraded but correct.
+// handleReadyz answers 200 when MySQL answers and takes writes, 503
+// otherwise, and says whether Redis can take claims, and if not why;
+// without Redis the service is degraded but correct.
 func handleReadyz(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
@@ -43,6 +49,9 @@ func handleReadyz(d Deps) http.Handler {
 		if err := d.PingMySQL(ctx); err != nil {
 			d.Logger.Warn("readyz: mysql down", "err", err)
 			rd.MySQL, rd.Status, status = "down", "unavailable", http.StatusServiceUnavailable
+			if errors.Is(err, ErrMySQLReadOnly) {
+				rd.MySQL = "readonly"
+			}
 			w.Header().Set("Retry-After", "1")
 		}
 		w.Header().Set("Content-Type", "application/json")

@@ -187,7 +187,7 @@ func wire(ctx context.Context, cfg config, db *sql.DB, rdb *redis.Client, id mys
 	}
 	deps := server.Deps{
 		Service:   &server.Service{Adder: adder, Ledger: ledger, Guard: guard, OnExisting: m.fenceHits.Inc},
-		PingMySQL: db.PingContext,
+		PingMySQL: mysqlReady(db),
 		Logger:    log,
 		MaxWait:   cfg.MaxWait,
 		Metrics:   server.NewMetrics(reg),

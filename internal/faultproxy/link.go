@@ -62,7 +62,7 @@ func (p *Proxy) forward(l *link) {
 	defer p.drop(l)
 	var d net.Dialer
 	ctx, cancel := context.WithTimeout(l.ctx, dialTimeout)
-	s, err := d.DialContext(ctx, "tcp", p.target)
+	s, err := d.DialContext(ctx, "tcp", p.Target())
 	cancel()
 	if err != nil {
 		p.failed.Add(1)

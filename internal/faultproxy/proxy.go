@@ -4,7 +4,9 @@
 // (Refuse), slow every chunk down (SetLatency), hold every byte as in a
 // partition or a hung server (Blackhole), or reset every connection once a
 // given number of bytes has gone to the target (CutAfter), which lands a
-// cut inside a transaction.
+// cut inside a transaction. Retarget moves it to another target, as a
+// virtual IP moved to a promoted database server, and SetTarget does so
+// for new connections only.
 //
 // A Proxy forwards each accepted connection to its target with two
 // goroutines, one per direction. Each reads a chunk, waits for the faults
@@ -25,13 +27,13 @@ import (
 // Proxy forwards TCP connections from Addr to a target and injects faults
 // on demand. Make one with New and stop it with Close.
 type Proxy struct {
-	ln     net.Listener
-	target string
-	ctx    context.Context // cancelled by Close; parent of every link's
-	stop   context.CancelFunc
-	wg     sync.WaitGroup // the accept loop and every forward
+	ln   net.Listener
+	ctx  context.Context // cancelled by Close; parent of every link's
+	stop context.CancelFunc
+	wg   sync.WaitGroup // the accept loop and every forward
 
 	mu      sync.Mutex
+	target  string // the host:port new connections are dialled to
 	links   map[*link]struct{}
 	closed  bool
 	refuse  bool

@@ -1,0 +1,215 @@
+package e2e_test
+
+import (
+	"context"
+	"math/big"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"idemsum/internal/mariadbtopo"
+)
+
+// failoverKeys is the number of keys of each failover scenario; the
+// primary dies at failoverAt of them.
+const (
+	failoverKeys    = 1000
+	failoverAt      = 0.35
+	failoverWorkers = 32 // keys in flight at once, two copies each
+)
+
+// linkLatency is the one-way latency between the primary and the replica
+// of TestFailoverSemiSync: a replica in another region, the longest
+// window of transactions committed on the primary and not yet on the
+// replica that the asynchronous runs show.
+const linkLatency = 20 * time.Millisecond
+
+// TestFailoverSemiSync kills the primary's host under keyed load with
+// duplicates, at a moment when a commit waits for the replica's
+// acknowledgement, promotes its semi-synchronous replica (AFTER_SYNC, a
+// timeout it never reaches), moves the address the instances use to it,
+// and keeps the load going until every key is resolved. On the promoted
+// server every addition that got a 200 is there exactly once: checkAll
+// against its database (totals, ledger rows, byte-identical replays,
+// linearizable totals, no key stuck).
+func TestFailoverSemiSync(t *testing.T) {
+	t.Parallel()
+	tp := startTopology(t, true, linkLatency)
+	f := runFailover(t, tp, func(ctx context.Context) {
+		// The hardest moment: a commit is in the primary's binary log,
+		// waiting for the replica's acknowledgement, its client not told.
+		var ss mariadbtopo.SemiSync
+		waitFor(ctx, 10*time.Second, func() bool {
+			var err error
+			ss, err = tp.primary.SemiSync(ctx)
+			return err != nil || ss.Waiting > 0
+		})
+		t.Logf("semi-sync on the primary just before it died: %+v", ss)
+		if !ss.On || ss.NoTx != 0 || ss.NoTimes != 0 || ss.YesTx == 0 {
+			t.Errorf("semi-sync status %+v: want on, never fallen back to asynchronous (no_tx 0, no_times 0), some commits acknowledged", ss)
+		}
+	})
+	if f.loss.lost() > 0 {
+		t.Errorf("%d acknowledged additions lost across the failover with semi-synchronous replication, want 0: %s", f.loss.lost(), f.loss)
+	}
+	checkHealed(t, tp.c, f.res)
+	checkAll(t, tp.c, f.res, f.initial)
+}
+
+// TestFailoverAsync is TestFailoverSemiSync with asynchronous replication,
+// over links of two latencies: a replica in another zone, and in another
+// region as in TestFailoverSemiSync. It reports, without failing, how many
+// acknowledged additions the promoted replica lacks — why semi-synchronous
+// replication is required — and checks only that sumd recovers: every key
+// resolved, no 5xx once the address has moved.
+func TestFailoverAsync(t *testing.T) {
+	t.Parallel()
+	for _, latency := range []time.Duration{time.Millisecond, linkLatency} {
+		t.Run("latency="+latency.String(), func(t *testing.T) {
+			tp := startTopology(t, false, latency)
+			f := runFailover(t, tp, func(context.Context) {})
+			t.Logf("asynchronous replication, %v each way: %s", latency, f.loss)
+			checkResolved(t, f.res)
+			checkHealed(t, tp.c, f.res)
+		})
+	}
+}
+
+// failoverRun is what runFailover did and saw.
+type failoverRun struct {
+	res     *Results
+	initial *big.Int
+	killed  time.Time // the primary's SIGKILL
+	moved   time.Time // the address points at the promoted replica
+	loss    lossReport
+	// unreplicated counts the transactions in the dead primary's binary
+	// log that the replica never received.
+	unreplicated int64
+}
+
+// gtidSeq returns the sequence number of a one-domain GTID position such
+// as 0-1-42, or 0.
+func gtidSeq(pos string) int64 {
+	n, _ := strconv.ParseInt(pos[strings.LastIndexByte(pos, '-')+1:], 10, 64)
+	return n
+}
+
+// runFailover drives keyed load (two copies of each key at once) through
+// tp, kills the primary at failoverAt, promotes the replica, moves the
+// address, waits for every key to resolve, and reports the outage and
+// what of the acknowledged additions the promoted server lacks. before
+// runs just before the kill.
+func runFailover(t *testing.T, tp *topology, before func(context.Context)) *failoverRun {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	c := tp.c
+	f := &failoverRun{res: newResults(), initial: getTotal(t, c.Instances[0])}
+	d := newDriver(t, c, f.res)
+	d.Workers = failoverWorkers
+	start := time.Now()
+	done := d.Go(newKeys("failover", failoverKeys))
+	if !waitFor(ctx, time.Minute, func() bool { return d.Progress() >= failoverAt }) {
+		t.Fatalf("no progress to %v", failoverAt)
+	}
+	before(ctx)
+	f.killed = time.Now()
+	tp.crash()
+	p, err := mariadbtopo.Promote(ctx, tp.replica)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp.moveTo(tp.replica)
+	f.moved = time.Now()
+	c.DB = tp.checkDB(t, tp.replica)
+	t.Logf("primary killed at %.0f%%; replica promoted in %v (received %s, applied %s); address moved %v after the kill",
+		100*d.Progress(), p.Took.Round(time.Millisecond), p.Received, p.Applied, f.moved.Sub(f.killed).Round(time.Millisecond))
+	if last, err := tp.primary.LastGTID(ctx); err != nil {
+		t.Logf("the dead primary's binary log: %v", err)
+	} else {
+		f.unreplicated = gtidSeq(last) - gtidSeq(p.Received)
+		t.Logf("the dead primary's binary log ends at %s: %d transactions committed there never reached the replica", last, f.unreplicated)
+	}
+	waitDone(t, done, 90*time.Second)
+	t.Logf("%d keys × %d copies in %v: %s", d.Total, d.Dup, time.Since(start).Round(time.Millisecond), &d.Stats)
+	logOutage(t, f.res, f.killed)
+	f.loss = acknowledgedLoss(t, c, f.res, f.moved)
+	return f
+}
+
+// logOutage reports the window in which attempts failed (503 or a
+// transport error) after the kill, and how long the keys in flight at the
+// kill took to resolve.
+func logOutage(t testing.TB, res *Results, killed time.Time) {
+	t.Helper()
+	var first, last time.Time
+	var n503, transport, unseen int
+	var slowest time.Duration
+	res.Each(func(ks *KeyState) {
+		if committedUnseen(ks, killed) {
+			unseen++
+		}
+		for _, s := range ks.Sends {
+			for _, a := range s.Attempts {
+				if a.End.Before(killed) || (a.Status != 0 && a.Status != http.StatusServiceUnavailable) {
+					continue
+				}
+				if a.Status == 0 {
+					transport++
+				} else {
+					n503++
+				}
+				if first.IsZero() || a.End.Before(first) {
+					first = a.End
+				}
+				last = maxTime(last, a.End)
+			}
+			if s.OK && s.Start.Before(killed) && s.End.After(killed) {
+				slowest = max(slowest, s.End.Sub(killed))
+			}
+		}
+	})
+	if first.IsZero() {
+		t.Logf("no attempt failed after the kill")
+		return
+	}
+	t.Logf("after the kill: %d answers 503 and %d transport errors, from +%v to +%v; the keys in flight at the kill resolved within %v of it; %d keys were added by a commit whose answer the crash cut off (every 200 a replay)",
+		n503, transport, first.Sub(killed).Round(time.Millisecond), last.Sub(killed).Round(time.Millisecond), slowest.Round(time.Millisecond), unseen)
+}
+
+// committedUnseen reports whether ks had an attempt fail after killed and
+// every 200 it got was a replay: its addition was committed by a
+// transaction whose answer never reached a client.
+func committedUnseen(ks *KeyState, killed time.Time) bool {
+	failed := false
+	for _, s := range ks.Sends {
+		if s.OK && !s.Replayed {
+			return false
+		}
+		for _, a := range s.Attempts {
+			failed = failed || (!a.End.Before(killed) && (a.Status == 0 || a.Status >= 500))
+		}
+	}
+	return failed
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// checkResolved fails t unless every Send of every key got a 200.
+func checkResolved(t testing.TB, res *Results) {
+	t.Helper()
+	res.Each(func(ks *KeyState) {
+		for _, s := range ks.Sends {
+			if !s.OK {
+				t.Errorf("key %s stuck: %s", ks.Name, s.Fail)
+			}
+		}
+	})
+}
