@@ -119,7 +119,7 @@ func TestEveryKeyExpires(t *testing.T) {
 	_, err = s.Claim(ctx, "sub-millisecond", time.Microsecond)
 	mustNil(t, "Claim with a sub-millisecond lease", err)
 
-	want := map[string]time.Duration{sp.prefix + "rec:done": ttl, sp.prefix + "claim:held": lease}
+	want := map[string]time.Duration{redisstore.RecordName(sp.prefix, "done"): ttl, redisstore.ClaimName(sp.prefix, "held"): lease}
 	got := sp.keys(t)
 	for key, max := range want {
 		if ttl, ok := got[key]; !ok || ttl <= 0 || ttl > max {
