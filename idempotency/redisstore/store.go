@@ -75,7 +75,11 @@ type Store struct {
 	prefix string
 	secret []byte
 	pipe   *pipe // Claim and Complete of concurrent callers share round trips
+	reload func() // re-reads a cluster's topology; nil for other clients
 }
+
+// reloader is a cluster client, which maps slots to masters.
+type reloader interface{ ReloadState(ctx context.Context) }
 
 var (
 	_ idempotency.Store     = (*Store)(nil)
@@ -90,7 +94,23 @@ var (
 // Complete calls are pipelined together, one round trip in flight at a
 // time: calls that arrive meanwhile share the next one.
 func New(c redis.UniversalClient, prefix string, secret []byte) *Store {
-	return &Store{c: c, prefix: prefix, secret: secret, pipe: newPipe(c, 1)}
+	s := &Store{c: c, prefix: prefix, secret: secret, pipe: newPipe(c, 1)}
+	if r, ok := c.(reloader); ok {
+		s.reload = func() { r.ReloadState(context.Background()) }
+	}
+	return s
+}
+
+// failed returns err wrapped with op. On a cluster it also asks go-redis
+// to read the topology again (in the background; go-redis coalesces the
+// requests): go-redis does so by itself on MOVED, not when a master it
+// knows is unreachable, so without this a promoted replica would go
+// unused until the next periodic reload.
+func (s *Store) failed(op string, err error) error {
+	if s.reload != nil {
+		s.reload()
+	}
+	return fmt.Errorf("redisstore: %s: %w", op, err)
 }
 
 // Get returns key's record, or idempotency.ErrNotFound when it has none or
@@ -103,7 +123,7 @@ func (s *Store) Get(ctx context.Context, key string) (idempotency.Record, error)
 		return idempotency.Record{}, idempotency.ErrNotFound
 	}
 	if err != nil {
-		return idempotency.Record{}, fmt.Errorf("redisstore: get: %w", err)
+		return idempotency.Record{}, s.failed("get", err)
 	}
 	b, _ := vals[0].(string)
 	pttl, _ := vals[1].(int64)
@@ -140,7 +160,7 @@ func (s *Store) Claim(ctx context.Context, key string, lease time.Duration) (str
 	}
 	won, err := s.pipe.run(claimScript, keys, token, millis(lease)).Int()
 	if err != nil {
-		return "", fmt.Errorf("redisstore: claim: %w", err)
+		return "", s.failed("claim", err)
 	}
 	if won != 1 {
 		return "", idempotency.ErrInFlight
@@ -152,7 +172,7 @@ func (s *Store) Claim(ctx context.Context, key string, lease time.Duration) (str
 func (s *Store) Release(ctx context.Context, key, token string) error {
 	err := releaseScript.run(ctx, s.c, []string{s.claimKey(key)}, token).Err()
 	if err != nil {
-		return fmt.Errorf("redisstore: release: %w", err)
+		return s.failed("release", err)
 	}
 	return nil
 }
@@ -165,7 +185,7 @@ func (s *Store) Put(ctx context.Context, key string, rec idempotency.Record, ttl
 	v := Encode(key, rec, time.Now().Add(ttl), s.secret)
 	err := once(ctx, s.c, "SET", s.recKey(key), v, "PX", millis(ttl), "NX").Err()
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return fmt.Errorf("redisstore: put: %w", err)
+		return s.failed("put", err)
 	}
 	return nil
 }
@@ -181,7 +201,7 @@ func (s *Store) Complete(ctx context.Context, key, token string, rec idempotency
 	}
 	v := Encode(key, rec, time.Now().Add(ttl), s.secret)
 	if err := s.pipe.run(completeScript, keys, v, millis(ttl), token).Err(); err != nil {
-		return fmt.Errorf("redisstore: complete: %w", err)
+		return s.failed("complete", err)
 	}
 	return nil
 }
