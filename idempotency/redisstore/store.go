@@ -74,7 +74,7 @@ type Store struct {
 	c      redis.UniversalClient
 	prefix string
 	secret []byte
-	pipe   *pipe // Claim and Complete of concurrent callers share round trips
+	pipe   *pipe  // Claim and Complete of concurrent callers share round trips
 	reload func() // re-reads a cluster's topology; nil for other clients
 }
 
