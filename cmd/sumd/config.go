@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -15,6 +16,7 @@ type config struct {
 	MySQLDSN        string
 	MySQLMaxConns   int
 	RedisURL        string
+	RedisMode       string
 	RedisPrefix     string
 	KeyTTL          time.Duration
 	LeaseTTL        time.Duration
@@ -64,7 +66,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.HTTPAddr, "http-addr", env("SUM_HTTP_ADDR", "127.0.0.1:8080"), "listen address (env SUM_HTTP_ADDR)")
 	fs.StringVar(&c.MySQLDSN, "mysql-dsn", env("SUM_MYSQL_DSN", "root@tcp(127.0.0.1:3306)/test"), "MySQL DSN, go-sql-driver format (env SUM_MYSQL_DSN)")
 	fs.IntVar(&c.MySQLMaxConns, "mysql-max-conns", num("SUM_MYSQL_MAX_CONNS", "32"), "most MySQL connections of this instance (env SUM_MYSQL_MAX_CONNS)")
-	fs.StringVar(&c.RedisURL, "redis-url", redisDefault(getenv), "Redis URL; empty or \"off\" = MySQL-only mode (env SUM_REDIS_URL)")
+	fs.StringVar(&c.RedisURL, "redis-url", redisDefault(getenv), "Redis URL in go-redis's forms: redis[s]://host:port/db; a cluster redis://h1:p1?addr=h2:p2&addr=h3:p3; Sentinel redis://s1:26379/0?master_name=M&addr=s2:26379; empty or \"off\" = MySQL-only mode (env SUM_REDIS_URL)")
+	fs.StringVar(&c.RedisMode, "redis-mode", env("SUM_REDIS_MODE", modeAuto), "auto, single, cluster or sentinel: how to read -redis-url; auto = sentinel with master_name, cluster with several addresses (addr=), else single (env SUM_REDIS_MODE)")
 	fs.StringVar(&c.RedisPrefix, "redis-prefix", env("SUM_REDIS_PREFIX", "idemsum:"), "prefix of every Redis key (env SUM_REDIS_PREFIX)")
 	fs.DurationVar(&c.KeyTTL, "key-ttl", dur("SUM_KEY_TTL", "24h"), "how long a completed key is remembered (env SUM_KEY_TTL)")
 	fs.DurationVar(&c.LeaseTTL, "lease-ttl", dur("SUM_LEASE_TTL", "5s"), "how long an in-flight claim lives (env SUM_LEASE_TTL)")
@@ -90,6 +93,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if !slices.Contains(redisModes, c.RedisMode) {
+		return c, fmt.Errorf("-redis-mode %q: want one of %v", c.RedisMode, redisModes)
 	}
 	if c.KeyTTL <= 0 || c.LeaseTTL <= 0 || c.ShutdownTimeout <= 0 || c.PurgeInterval <= 0 {
 		return c, fmt.Errorf("-key-ttl, -lease-ttl, -shutdown-timeout and -purge-interval must be positive")

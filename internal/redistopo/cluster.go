@@ -27,7 +27,8 @@ type Cluster struct {
 // every node serves all 16384 slots and every replica is in sync.
 // cluster-node-timeout is NodeTimeout and cluster-replica-validity-factor
 // 0, so a replica takes over from a dead master within a few seconds.
-func StartCluster(tb testing.TB, masters, replicas int) *Cluster {
+// args are more redis-server arguments for every node.
+func StartCluster(tb testing.TB, masters, replicas int, args ...string) *Cluster {
 	tb.Helper()
 	bin := Require(tb)
 	c := &Cluster{tb: tb}
@@ -39,17 +40,17 @@ func StartCluster(tb testing.TB, masters, replicas int) *Cluster {
 		return fmt.Sprintf("cluster-enabled yes\ncluster-config-file nodes.conf\ncluster-node-timeout %d\n"+
 			"cluster-port %d\ncluster-replica-validity-factor 0\n", NodeTimeout.Milliseconds(), bus)
 	})
-	args := []string{"--cluster", "create"}
+	create := []string{"--cluster", "create"}
 	for i := range masters * (1 + replicas) {
-		n := startNode(tb, bin, fmt.Sprint("cluster node ", i), conf)
+		n := startNode(tb, bin, fmt.Sprint("cluster node ", i), conf, args...)
 		c.Nodes = append(c.Nodes, n)
-		args = append(args, n.Addr)
+		create = append(create, n.Addr)
 	}
-	args = append(args, "--cluster-replicas", fmt.Sprint(replicas), "--cluster-yes")
+	create = append(create, "--cluster-replicas", fmt.Sprint(replicas), "--cluster-yes")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if out, err := exec.CommandContext(ctx, "redis-cli", args...).CombinedOutput(); err != nil {
-		tb.Fatalf("redis-cli %s: %v\n%s", strings.Join(args, " "), err, out)
+	if out, err := exec.CommandContext(ctx, "redis-cli", create...).CombinedOutput(); err != nil {
+		tb.Fatalf("redis-cli %s: %v\n%s", strings.Join(create, " "), err, out)
 	}
 	if err := c.WaitReady(30 * time.Second); err != nil {
 		tb.Fatal(err)
