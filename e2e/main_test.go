@@ -132,22 +132,34 @@ func sweep(u string, prefixes []string) ([]string, error) {
 	return bad, nil
 }
 
-// scanTTLs returns every key under prefix with its PTTL; keys that expired
-// between SCAN and PTTL are left out.
-func scanTTLs(ctx context.Context, c *redis.Client, prefix string) (map[string]time.Duration, error) {
+// scanTTLs returns every key under prefix with its PTTL, on every master
+// of a cluster; keys that expired between SCAN and PTTL are left out.
+func scanTTLs(ctx context.Context, c redis.UniversalClient, prefix string) (map[string]time.Duration, error) {
+	var mu sync.Mutex
 	ttls := map[string]time.Duration{}
-	iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-	for iter.Next(ctx) {
-		ttl, err := c.PTTL(ctx, iter.Val()).Result()
-		if err != nil {
-			return nil, fmt.Errorf("PTTL %q: %w", iter.Val(), err)
+	scan := func(ctx context.Context, c redis.UniversalClient) error {
+		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			ttl, err := c.PTTL(ctx, iter.Val()).Result()
+			if err != nil {
+				return fmt.Errorf("PTTL %q: %w", iter.Val(), err)
+			}
+			if ttl != -2*time.Nanosecond {
+				mu.Lock()
+				ttls[iter.Val()] = ttl
+				mu.Unlock()
+			}
 		}
-		if ttl != -2*time.Nanosecond {
-			ttls[iter.Val()] = ttl
+		if err := iter.Err(); err != nil {
+			return fmt.Errorf("SCAN %s*: %w", prefix, err)
 		}
+		return nil
 	}
-	if err := iter.Err(); err != nil {
-		return nil, fmt.Errorf("SCAN %s*: %w", prefix, err)
+	var err error
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error { return scan(ctx, m) })
+	} else {
+		err = scan(ctx, c)
 	}
-	return ttls, nil
+	return ttls, err
 }
