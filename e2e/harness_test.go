@@ -68,19 +68,20 @@ type Options struct {
 // Cluster is N sumd processes sharing one fresh MySQL database and one
 // Redis key prefix of the test's own.
 type Cluster struct {
-	DSN   string
-	DB    *sql.DB       // the test database, for direct checks
-	Redis *redis.Client // the instances' Redis database; nil without one
-	// RedisCluster is the instances' Redis Cluster (Options.Redis); the
-	// checks scan each of its masters.
-	RedisCluster *redis.ClusterClient
-	RedisURL     string
-	Prefix       string // the instances' -redis-prefix
+	DSN      string
+	DB       *sql.DB       // the test database, for direct checks
+	Redis    *redis.Client // the instances' Redis database; nil without one
+	RedisURL string
+	Prefix   string // the instances' -redis-prefix
 	// KeyPrefix is what sumd's Redis key names start with: Prefix and the
 	// deployment's id (from MySQL), the prefix of its redisstore.Store;
 	// ClaimName and RecordName give the full names.
 	KeyPrefix string
 	Instances []*Instance
+
+	// RedisCluster is the instances' Redis Cluster (Options.Redis); the
+	// checks scan each of its masters.
+	RedisCluster *redis.ClusterClient
 
 	MySQLProxy, RedisProxy *faultproxy.Proxy // with Options.MySQLProxy, RedisProxy
 }
