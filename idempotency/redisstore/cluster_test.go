@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -43,6 +44,7 @@ func TestCluster(t *testing.T) {
 	})
 	t.Run("layout", func(t *testing.T) { testClusterLayout(t, topo, cc) })
 	t.Run("pipelining", func(t *testing.T) { testClusterPipelining(t, cc) })
+	t.Run("resharding", func(t *testing.T) { testClusterResharding(t, topo) })
 	// Last: it kills a master.
 	t.Run("failover", func(t *testing.T) { testClusterFailover(t, topo, cc) })
 }
@@ -173,6 +175,72 @@ func testClusterPipelining(t *testing.T, cc *redis.ClusterClient) {
 	if p == 0 || c < 2*p {
 		t.Errorf("%d calls in %d pipelines, want calls sharing pipelines", c, p)
 	}
+}
+
+// testClusterResharding moves the slot of a completed key to another
+// master under a client that does not know yet: during the move its
+// calls meet ASK, after it MOVED, and each is followed although the Store
+// sends its commands once (NoRetry).
+func testClusterResharding(t *testing.T, topo *redistopo.Cluster) {
+	cc := clusterClient(t, topo)
+	sp := clusterSpace(t, cc)
+	s := redisstore.New(cc, sp.prefix, secret)
+	ctx := t.Context()
+	rec := idempotency.Record{Fingerprint: "fp", Status: 200, Body: []byte("moved")}
+	tok, err := s.Claim(ctx, "k", time.Minute)
+	mustNil(t, "Claim", err)
+	mustNil(t, "Complete", s.Complete(ctx, "k", tok, rec, time.Hour))
+	name := redisstore.RecordName(sp.prefix, "k")
+	slot := cc.ClusterKeySlot(ctx, name).Val()
+	from, to := moveEnds(t, topo, cc, name)
+	fromID, toID := from.ClusterMyID(ctx).Val(), to.ClusterMyID(ctx).Val()
+	mustNil(t, "SETSLOT IMPORTING", to.Do(ctx, "CLUSTER", "SETSLOT", slot, "IMPORTING", fromID).Err())
+	mustNil(t, "SETSLOT MIGRATING", from.Do(ctx, "CLUSTER", "SETSLOT", slot, "MIGRATING", toID).Err())
+	keys := from.ClusterGetKeysInSlot(ctx, int(slot), 100).Val()
+	host, port, _ := strings.Cut(to.Options().Addr, ":")
+	args := append([]any{"MIGRATE", host, port, "", 0, 5000, "KEYS"}, toAny(keys)...)
+	mustNil(t, "MIGRATE", from.Do(ctx, args...).Err())
+	// The record has moved, the slot not yet: the old master answers ASK.
+	if got, err := s.Get(ctx, "k"); err != nil || string(got.Body) != "moved" {
+		t.Errorf("Get during the move (ASK) = %q, %v; want the record", got.Body, err)
+	}
+	for _, m := range []*redis.Client{to, from} {
+		mustNil(t, "SETSLOT NODE", m.Do(ctx, "CLUSTER", "SETSLOT", slot, "NODE", toID).Err())
+	}
+	// The slot has moved: the old master answers MOVED.
+	if _, err := s.Claim(ctx, "k", time.Minute); !errors.Is(err, idempotency.ErrInFlight) {
+		t.Errorf("Claim of the completed key after the move (MOVED) = %v, want ErrInFlight", err)
+	}
+	if got, err := s.Get(ctx, "k"); err != nil || string(got.Body) != "moved" {
+		t.Errorf("Get after the move = %q, %v; want the record", got.Body, err)
+	}
+	if n := to.Exists(ctx, name).Val(); n != 1 {
+		t.Errorf("the record is not on the new master %s", to.Options().Addr)
+	}
+}
+
+// moveEnds returns the master of name, as cc sees it, and another master.
+func moveEnds(t *testing.T, topo *redistopo.Cluster, cc *redis.ClusterClient, name string) (from, to *redis.Client) {
+	ctx := t.Context()
+	owner, err := cc.MasterForKey(ctx, name)
+	mustNil(t, "MasterForKey", err)
+	masters, err := topo.Masters(ctx)
+	mustNil(t, "Masters", err)
+	for _, m := range masters {
+		if m.Addr != owner.Options().Addr {
+			return topo.Node(owner.Options().Addr).Client(), m.Client()
+		}
+	}
+	t.Fatal("no other master")
+	return nil, nil
+}
+
+func toAny(ss []string) []any {
+	a := make([]any, len(ss))
+	for i, s := range ss {
+		a[i] = s
+	}
+	return a
 }
 
 // testClusterFailover kills a master while claims and completes run: calls
