@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net"
 	"os/exec"
 	"slices"
 	"strings"
@@ -89,7 +90,8 @@ func (c *Cluster) Node(addr string) *Node {
 	return nil
 }
 
-// Masters returns the nodes that serve slots now, as a live node sees it.
+// Masters returns the nodes that serve slots now, as a live node sees it
+// (CLUSTER SHARDS).
 func (c *Cluster) Masters(ctx context.Context) ([]*Node, error) {
 	for _, n := range c.Nodes {
 		if !n.Alive() {
@@ -172,16 +174,23 @@ func (c *Cluster) inSync(ctx context.Context, n *Node, m map[string]string) erro
 	return nil
 }
 
-// slotMap returns CLUSTER SLOTS of n as "start-end" → master address.
+// slotMap returns CLUSTER SHARDS of n as "start-end" → the address of the
+// shard's master (an online one, if a failed one is listed too).
 func slotMap(ctx context.Context, n *Node) (map[string]string, error) {
-	slots, err := n.client.ClusterSlots(ctx).Result()
+	shards, err := n.client.ClusterShards(ctx).Result()
 	if err != nil {
 		return nil, err
 	}
 	m := map[string]string{}
-	for _, s := range slots {
-		if len(s.Nodes) > 0 {
-			m[fmt.Sprintf("%d-%d", s.Start, s.End)] = s.Nodes[0].Addr
+	for _, sh := range shards {
+		master := ""
+		for _, nd := range sh.Nodes {
+			if nd.Role == "master" && (master == "" || nd.Health == "online") {
+				master = net.JoinHostPort(nd.IP, fmt.Sprint(nd.Port))
+			}
+		}
+		for _, r := range sh.Slots {
+			m[fmt.Sprintf("%d-%d", r.Start, r.End)] = master
 		}
 	}
 	return m, nil
