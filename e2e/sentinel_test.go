@@ -13,9 +13,9 @@ import (
 // through a SENTINEL FAILOVER, then 1,000 more through a SIGKILL of the
 // new master (the old one, by then its replica, takes over). Every key
 // exact, no 5xx, none stuck past a few leases, and Redis used again by
-// every instance after each failover, without a restart.
+// every instance after each failover, without a restart. Not parallel (see
+// TestRedisCluster).
 func TestRedisSentinel(t *testing.T) {
-	t.Parallel()
 	topo := redistopo.StartSentinel(t, 1, 3)
 	c := StartCluster(t, Options{Instances: 3, RedisURL: topo.URL(), Redis: topo.Client()})
 	initial := getTotal(t, c.Instances[0])
