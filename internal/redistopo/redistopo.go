@@ -6,7 +6,8 @@
 // get-master-addr-by-name) with a deadline, never by sleeping.
 //
 // When a binary is missing the test is skipped with a message saying so,
-// unless IDEMSUM_REQUIRE_SERVICES=1 (CI), which makes it a failure.
+// unless IDEMSUM_REQUIRE_SERVICES=1 (CI), which makes it a failure. With
+// REDISTOPO_DEBUG set, every unmet condition of a wait is printed.
 package redistopo
 
 import (
