@@ -231,15 +231,17 @@ func checkNoRoutines(t testing.TB, c *Cluster) {
 	}
 }
 
-// checkRedisTTLs checks (e): every key under c's prefix has an expiry.
+// checkRedisTTLs checks (e): every key under c's prefix has an expiry
+// (on every master of a cluster).
 func checkRedisTTLs(t testing.TB, c *Cluster) {
 	t.Helper()
-	if c.Redis == nil {
+	rdb := c.redisClient()
+	if rdb == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	ttls, err := scanTTLs(ctx, c.Redis, c.Prefix)
+	ttls, err := scanTTLs(ctx, rdb, c.Prefix)
 	if err != nil {
 		t.Fatalf("(e) %v", err)
 	}

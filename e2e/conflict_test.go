@@ -12,11 +12,11 @@ import (
 )
 
 // claim takes key's in-flight claim directly in Redis, the way an
-// instance does (redisstore: P+"claim:"+K holding a token, with PX), so
+// instance does (at redisstore.ClaimName, holding a token, with PX), so
 // that the key is deterministically "being processed" for ttl.
 func claim(t testing.TB, c *Cluster, key string, ttl time.Duration) {
 	t.Helper()
-	ok, err := c.Redis.SetNX(t.Context(), c.KeyPrefix+"claim:"+key, "e2e-holder", ttl).Result()
+	ok, err := c.Redis.SetNX(t.Context(), c.ClaimName(key), "e2e-holder", ttl).Result()
 	if err != nil || !ok {
 		t.Fatalf("take the claim of %s: %v %v", key, ok, err)
 	}
@@ -28,7 +28,7 @@ func claim(t testing.TB, c *Cluster, key string, ttl time.Duration) {
 // by the first instance that meets it: no claim blocks longer than that.)
 func holdClaim(t testing.TB, c *Cluster, key string) (release func()) {
 	t.Helper()
-	name := c.KeyPrefix + "claim:" + key
+	name := c.ClaimName(key)
 	claim(t, c, key, leaseTTL)
 	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
@@ -61,7 +61,7 @@ func TestKeyReuseAndInFlight(t *testing.T) {
 		// must come from the MySQL ledger.
 		for i, k := range keys {
 			if i%2 == 0 {
-				c.Redis.Del(t.Context(), c.KeyPrefix+"rec:"+k.Name)
+				c.Redis.Del(t.Context(), c.RecordName(k.Name))
 			}
 		}
 		var wg sync.WaitGroup
@@ -103,7 +103,7 @@ func TestKeyReuseAndInFlight(t *testing.T) {
 					}
 				}
 			}
-			c.Redis.Del(t.Context(), c.KeyPrefix+"claim:"+k.Name) // released without a record
+			c.Redis.Del(t.Context(), c.ClaimName(k.Name)) // released without a record
 			resp, err := sendOne(t.Context(), hostileClient, c.Instances[0], k)
 			if err != nil {
 				t.Fatalf("POST %s after the release: %v", k.Name, err)
@@ -322,7 +322,7 @@ func inLedger(t testing.TB, c *Cluster, keys []Key) map[string]bool {
 func claimed(t testing.TB, c *Cluster, keys []Key, want bool) func() bool {
 	return func() bool {
 		for _, k := range keys {
-			n, err := c.Redis.Exists(t.Context(), c.KeyPrefix+"claim:"+k.Name).Result()
+			n, err := c.Redis.Exists(t.Context(), c.ClaimName(k.Name)).Result()
 			if err != nil || (n == 1) != want {
 				return false
 			}

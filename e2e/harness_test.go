@@ -21,6 +21,7 @@ import (
 	mysqldrv "github.com/go-sql-driver/mysql"
 	"github.com/redis/go-redis/v9"
 
+	"idemsum/idempotency/redisstore"
 	"idemsum/internal/faultproxy"
 	"idemsum/internal/testenv"
 )
@@ -39,6 +40,11 @@ type Options struct {
 	// RedisURL is the instances' -redis-url: "" means the test Redis
 	// (testenv), "off" MySQL-only mode; anything else is passed as is.
 	RedisURL string
+	// Redis is the test's own client of RedisURL (when not ""), through
+	// which the checks read Redis: a *redis.Client (one Redis, or a
+	// Sentinel-backed one) becomes Cluster.Redis, a *redis.ClusterClient
+	// Cluster.RedisCluster.
+	Redis redis.UniversalClient
 	// RedisDB selects the database of the test Redis when RedisURL is "";
 	// 0 means redisDBShared.
 	RedisDB int
@@ -68,10 +74,14 @@ type Cluster struct {
 	RedisURL string
 	Prefix   string // the instances' -redis-prefix
 	// KeyPrefix is what sumd's Redis key names start with: Prefix and the
-	// deployment's id (from MySQL), so that claims are KeyPrefix+"claim:"+K
-	// and records KeyPrefix+"rec:"+K.
+	// deployment's id (from MySQL), the prefix of its redisstore.Store;
+	// ClaimName and RecordName give the full names.
 	KeyPrefix string
 	Instances []*Instance
+
+	// RedisCluster is the instances' Redis Cluster (Options.Redis); the
+	// checks scan each of its masters.
+	RedisCluster *redis.ClusterClient
 
 	MySQLProxy, RedisProxy *faultproxy.Proxy // with Options.MySQLProxy, RedisProxy
 }
@@ -87,6 +97,12 @@ func StartCluster(t testing.TB, opts Options) *Cluster {
 		c.RedisURL = redisURLDB(cmp.Or(opts.RedisDB, redisDBShared))
 		c.Redis = newRedisClient(t, c.RedisURL)
 		usedPrefixes.Store(c.Prefix, c.RedisURL)
+	}
+	switch r := opts.Redis.(type) {
+	case *redis.Client:
+		c.Redis = r
+	case *redis.ClusterClient:
+		c.RedisCluster = r
 	}
 	db, err := sql.Open("mysql", c.DSN)
 	if err != nil {
@@ -130,6 +146,24 @@ func StartCluster(t testing.TB, opts Options) *Cluster {
 	}
 	c.KeyPrefix = c.Prefix + id + ":"
 	return c
+}
+
+// ClaimName returns the Redis name of key's claim (redisstore's layout).
+func (c *Cluster) ClaimName(key string) string { return redisstore.ClaimName(c.KeyPrefix, key) }
+
+// RecordName returns the Redis name of key's record.
+func (c *Cluster) RecordName(key string) string { return redisstore.RecordName(c.KeyPrefix, key) }
+
+// redisClient returns the client the checks read the instances' Redis
+// through, or nil.
+func (c *Cluster) redisClient() redis.UniversalClient {
+	switch {
+	case c.Redis != nil:
+		return c.Redis
+	case c.RedisCluster != nil:
+		return c.RedisCluster
+	}
+	return nil
 }
 
 // startProxy starts a fault proxy to target that Cleanup closes.

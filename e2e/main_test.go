@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -103,7 +105,10 @@ func checkUsedPrefixes() error {
 
 // sweep returns the keys under prefixes in the database at u that have no
 // expiry, and deletes every key under prefixes. An unreachable Redis
-// (tests skipped) is not an error.
+// (tests skipped) is not an error. It scans the database once for all
+// prefixes and sends PTTL and DEL in pipelines: the test Redis may hold
+// hundreds of thousands of other keys (other runs', with their TTLs), and
+// a SCAN per prefix, a round trip per key, then took minutes.
 func sweep(u string, prefixes []string) ([]string, error) {
 	opt, err := redis.ParseURL(u)
 	if err != nil {
@@ -111,43 +116,72 @@ func sweep(u string, prefixes []string) ([]string, error) {
 	}
 	c := redis.NewClient(opt)
 	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if c.Ping(ctx).Err() != nil {
 		return nil, nil
 	}
-	var bad []string
-	for _, p := range prefixes {
-		ttls, err := scanTTLs(ctx, c, p)
-		if err != nil {
-			return nil, err
+	var names []string
+	iter := c.Scan(ctx, 0, "", 1000).Iterator()
+	for iter.Next(ctx) {
+		if slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(iter.Val(), p) }) {
+			names = append(names, iter.Val())
 		}
-		for k, ttl := range ttls {
-			if ttl <= 0 {
+	}
+	if err := iter.Err(); err != nil {
+		return nil, fmt.Errorf("SCAN db %d: %w", opt.DB, err)
+	}
+	var bad []string
+	for len(names) > 0 {
+		chunk := names[:min(len(names), 1000)]
+		names = names[len(chunk):]
+		ttls := make([]*redis.DurationCmd, len(chunk))
+		if _, err := c.Pipelined(ctx, func(pl redis.Pipeliner) error {
+			for i, k := range chunk {
+				ttls[i] = pl.PTTL(ctx, k)
+			}
+			return nil
+		}); err != nil {
+			return nil, fmt.Errorf("PTTL: %w", err)
+		}
+		for i, k := range chunk {
+			if ttl := ttls[i].Val(); ttl != -2*time.Nanosecond && ttl <= 0 {
 				bad = append(bad, fmt.Sprintf("%s (db %d, PTTL %v)", k, opt.DB, ttl))
 			}
-			c.Del(ctx, k)
 		}
+		c.Del(ctx, chunk...)
 	}
 	return bad, nil
 }
 
-// scanTTLs returns every key under prefix with its PTTL; keys that expired
-// between SCAN and PTTL are left out.
-func scanTTLs(ctx context.Context, c *redis.Client, prefix string) (map[string]time.Duration, error) {
+// scanTTLs returns every key under prefix with its PTTL, on every master
+// of a cluster; keys that expired between SCAN and PTTL are left out.
+func scanTTLs(ctx context.Context, c redis.UniversalClient, prefix string) (map[string]time.Duration, error) {
+	var mu sync.Mutex
 	ttls := map[string]time.Duration{}
-	iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-	for iter.Next(ctx) {
-		ttl, err := c.PTTL(ctx, iter.Val()).Result()
-		if err != nil {
-			return nil, fmt.Errorf("PTTL %q: %w", iter.Val(), err)
+	scan := func(ctx context.Context, c redis.UniversalClient) error {
+		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			ttl, err := c.PTTL(ctx, iter.Val()).Result()
+			if err != nil {
+				return fmt.Errorf("PTTL %q: %w", iter.Val(), err)
+			}
+			if ttl != -2*time.Nanosecond {
+				mu.Lock()
+				ttls[iter.Val()] = ttl
+				mu.Unlock()
+			}
 		}
-		if ttl != -2*time.Nanosecond {
-			ttls[iter.Val()] = ttl
+		if err := iter.Err(); err != nil {
+			return fmt.Errorf("SCAN %s*: %w", prefix, err)
 		}
+		return nil
 	}
-	if err := iter.Err(); err != nil {
-		return nil, fmt.Errorf("SCAN %s*: %w", prefix, err)
+	var err error
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error { return scan(ctx, m) })
+	} else {
+		err = scan(ctx, c)
 	}
-	return ttls, nil
+	return ttls, err
 }

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"idemsum/idempotency/redisstore"
 )
 
 // redisName is the name of one of sumd's Redis keys, split at its last
@@ -60,8 +62,9 @@ func scanNames(ctx context.Context, rdb *redis.Client, prefix string) ([]redisNa
 }
 
 // learnNamespace sends k to sumd0, then finds its record in Redis and
-// returns the part of the record's name before "rec:": the namespace of
-// every key of the Cluster's deployment.
+// returns the part of the record's name before its hash tag and "rec:":
+// the namespace (the redisstore prefix) of every key of the Cluster's
+// deployment.
 func learnNamespace(t testing.TB, c *Cluster, res *Results, k Key) string {
 	t.Helper()
 	resp, err := sendOne(t.Context(), probeClient, c.Instances[0], k)
@@ -69,18 +72,22 @@ func learnNamespace(t testing.TB, c *Cluster, res *Results, k Key) string {
 		t.Fatalf("first key %s: %v", k.Name, err)
 	}
 	want200(t, res, k, 0, "the first key "+k.Name, resp, false)
-	ns := ""
+	ns, found := "", ""
 	waitFor(t.Context(), 5*time.Second, func() bool {
 		names, err := scanNames(t.Context(), c.Redis, c.Prefix)
 		for _, n := range names {
 			if err == nil && n.Kind == "rec" && n.Key == k.Name {
-				ns = n.NS
+				ns, found = n.NS, n.Name
 			}
 		}
 		return ns != ""
 	})
 	if ns == "" {
 		t.Fatalf("no Redis record %s*rec:%s within 5s of its 200", c.Prefix, k.Name)
+	}
+	ns = ns[:max(0, strings.LastIndex(ns, "{"))] // before the key's own hash tag
+	if want := redisstore.RecordName(ns, k.Name); found != want {
+		t.Fatalf("the record of %s is at %q, want redisstore's layout %q", k.Name, found, want)
 	}
 	return ns
 }
@@ -171,7 +178,12 @@ func newTamperer(rdb *redis.Client, prefix, ns string, keys []Key) *tamperer {
 	return tc
 }
 
-func (tc *tamperer) name(kind, key string) string { return tc.ns + kind + ":" + key }
+func (tc *tamperer) name(kind, key string) string {
+	if kind == "claim" {
+		return redisstore.ClaimName(tc.ns, key)
+	}
+	return redisstore.RecordName(tc.ns, key)
+}
 
 // scan refreshes tc.names.
 func (tc *tamperer) scan(ctx context.Context) {

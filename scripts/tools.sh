@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Make sure the programs the end-to-end tests drive are installed: nginx (three
-# instances behind it) and Debian's chromium (the web page test). Quiet and
-# untouched when they are present; installs them with apt-get (as root) when not.
+# instances behind it), Debian's chromium (the web page test) and redis-sentinel
+# (the Sentinel tests; redis-server and redis-cli come with scripts/services.sh).
+# Quiet and untouched when they are present; installs them with apt-get (as root)
+# when not.
 set -euo pipefail
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 missing=()
 command -v nginx >/dev/null 2>&1 || missing+=(nginx)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v redis-sentinel >/dev/null 2>&1 || missing+=(redis-sentinel)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
 	echo "tools.sh: ERROR: ${missing[*]} missing; installing needs root (apt-get install ${missing[*]})" >&2

@@ -19,6 +19,7 @@ type config struct {
 	MySQLDSN        string
 	MySQLMaxConns   int
 	RedisURL        string
+	RedisMode       string
 	RedisPrefix     string
 	KeyTTL          time.Duration
 	LeaseTTL        time.Duration
@@ -86,8 +87,9 @@ func (c *config) flags(getenv func(string) string) (*flag.FlagSet, *[]error) {
 	fs.StringVar(&c.HTTPAddr, "http-addr", env("SUM_HTTP_ADDR", "127.0.0.1:8080"), "listen address (env SUM_HTTP_ADDR)")
 	fs.StringVar(&c.MySQLDSN, "mysql-dsn", env("SUM_MYSQL_DSN", "root@tcp(127.0.0.1:3306)/test"), "MySQL DSN, go-sql-driver format (env SUM_MYSQL_DSN)")
 	fs.IntVar(&c.MySQLMaxConns, "mysql-max-conns", num("SUM_MYSQL_MAX_CONNS", "32"), "most MySQL connections of this instance (env SUM_MYSQL_MAX_CONNS)")
-	fs.StringVar(&c.RedisURL, "redis-url", redisDefault(getenv), "Redis URL; empty or \"off\" = MySQL-only mode (env SUM_REDIS_URL)")
-	fs.StringVar(&c.RedisPrefix, "redis-prefix", env("SUM_REDIS_PREFIX", "idemsum:"), "prefix of every Redis key (env SUM_REDIS_PREFIX)")
+	fs.StringVar(&c.RedisURL, "redis-url", redisDefault(getenv), "Redis URL in go-redis's forms: redis[s]://host:port/db; a cluster redis://h1:p1?addr=h2:p2&addr=h3:p3; Sentinel redis://s1:26379/0?master_name=M&addr=s2:26379; empty or \"off\" = MySQL-only mode (env SUM_REDIS_URL)")
+	fs.StringVar(&c.RedisMode, "redis-mode", env("SUM_REDIS_MODE", modeAuto), "auto, single, cluster or sentinel: how to read -redis-url; auto = sentinel with master_name, cluster with several addresses (addr=), else single (env SUM_REDIS_MODE)")
+	fs.StringVar(&c.RedisPrefix, "redis-prefix", env("SUM_REDIS_PREFIX", "idemsum:"), "prefix of every Redis key; on a cluster it must hold no {hash tag} (env SUM_REDIS_PREFIX)")
 	fs.DurationVar(&c.KeyTTL, "key-ttl", dur("SUM_KEY_TTL", "24h"), "how long a completed key is remembered (env SUM_KEY_TTL)")
 	fs.DurationVar(&c.LeaseTTL, "lease-ttl", dur("SUM_LEASE_TTL", idempotency.DefaultLease.String()), "how long an in-flight claim lives (env SUM_LEASE_TTL)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", dur("SUM_SHUTDOWN_TIMEOUT", "10s"), "bound on finishing in-flight requests at shutdown (env SUM_SHUTDOWN_TIMEOUT)")
@@ -110,6 +112,9 @@ func (c *config) flags(getenv func(string) string) (*flag.FlagSet, *[]error) {
 // validate checks what the flags' types cannot: durations and counts that
 // must be positive, and timeouts that must fit together.
 func (c config) validate() error {
+	if !slices.Contains(redisModes, c.RedisMode) {
+		return fmt.Errorf("-redis-mode %q: want one of %v", c.RedisMode, redisModes)
+	}
 	positive := map[string]time.Duration{
 		"-key-ttl": c.KeyTTL, "-lease-ttl": c.LeaseTTL, "-shutdown-timeout": c.ShutdownTimeout,
 		"-purge-interval": c.PurgeInterval, "-read-header-timeout": c.ReadHeaderTimeout,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -27,16 +28,24 @@ type redisHealth struct {
 	down *prometheus.GaugeVec // idemsum_redis_down{reason}: 1 for the current reason
 }
 
-// redisReasons are the reasons redisHealth reports, as metric labels.
-var redisReasons = []string{"unreachable", "oom", "readonly", "loading", "auth", "error"}
+// redisReasons are the reasons redisHealth reports, as metric labels. When
+// several masters of a cluster fail, the first of their reasons in this
+// order is reported.
+var redisReasons = []string{"clusterdown", "masterdown", "tryagain", "loading", "readonly", "oom", "auth", "unreachable", "error"}
 
+// newRedisHealth probes rdb with probeKey, or on a cluster every master
+// with a key of probeKey's name and a slot of that master (clusterProbe).
 func newRedisHealth(rdb redis.UniversalClient, probeKey string, reg prometheus.Registerer) *redisHealth {
 	h := &redisHealth{
 		probe: func(ctx context.Context) error { return probe(ctx, rdb, probeKey) },
 		down: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "idemsum_redis_down",
-			Help: "1 for the reason Redis cannot take claims now (unreachable, oom, readonly, loading, auth, error); all 0 while it can.",
+			Help: "1 for the reason Redis cannot take claims now (" + strings.Join(redisReasons, ", ") + "); all 0 while it can.",
 		}, []string{"reason"}),
+	}
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		keys := newSlotKeys(probeKey + ":")
+		h.probe = func(ctx context.Context) error { return clusterProbe(ctx, cc, keys) }
 	}
 	for _, r := range redisReasons {
 		h.down.WithLabelValues(r)
@@ -121,14 +130,29 @@ func (h *redisHealth) watch(ctx context.Context, interval time.Duration) {
 }
 
 // redisReason names why err means Redis cannot take claims; "" for nil.
+// Of errors joined (several masters of a cluster), it names the first
+// reason in redisReasons that any of them has.
 func redisReason(err error) string {
 	if err == nil {
 		return ""
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		reason := "error"
+		for _, e := range j.Unwrap() {
+			if r := redisReason(e); slices.Index(redisReasons, r) < slices.Index(redisReasons, reason) {
+				reason = r
+			}
+		}
+		return reason
 	}
 	msg := err.Error()
 	for prefix, reason := range map[string]string{
 		"OOM": "oom", "READONLY": "readonly", "LOADING": "loading",
 		"NOAUTH": "auth", "WRONGPASS": "auth", "NOPERM": "auth",
+		"CLUSTERDOWN": "clusterdown", "MASTERDOWN": "masterdown",
+		// TRYAGAIN: a multi-key command during resharding; MOVED and ASK
+		// surface only once the redirects are used up: slots are moving.
+		"TRYAGAIN": "tryagain", "MOVED": "tryagain", "ASK": "tryagain",
 	} {
 		if strings.HasPrefix(msg, prefix) || strings.Contains(msg, ": "+prefix+" ") {
 			return reason

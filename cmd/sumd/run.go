@@ -39,12 +39,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer stopLog()
-	rdb, err := openRedis(cfg)
+	rdb, mode, err := openRedis(cfg)
 	if err != nil {
 		return err
 	}
 	if rdb != nil {
 		defer rdb.Close()
+		log.Info("redis client", "mode", mode)
 	}
 	db, err := mysql.New(cfg.MySQLDSN, cfg.MySQLMaxConns)
 	if err != nil {
@@ -131,32 +132,11 @@ func prepareMySQL(ctx context.Context, db *sql.DB) (mysql.Identity, error) {
 	return mysql.LoadIdentity(ctx, db)
 }
 
-// openRedis returns nil in MySQL-only mode. It does not wait for Redis:
-// sumd starts, degraded, while Redis is down, and uses it once it answers.
-func openRedis(cfg config) (*redis.Client, error) {
-	if cfg.RedisURL == "" || cfg.RedisURL == "off" {
-		return nil, nil
-	}
-	opt, err := redis.ParseURL(cfg.RedisURL)
-	if err != nil {
-		return nil, fmt.Errorf("parse redis url: %w", err)
-	}
-	opt.DialTimeout = 250 * time.Millisecond
-	opt.ReadTimeout = 250 * time.Millisecond
-	opt.WriteTimeout = 250 * time.Millisecond
-	opt.MaxRetries = 0
-	// One dial per attempt: go-redis otherwise dials five times with a
-	// 100ms backoff, so every probe of a Redis that refuses connections
-	// would hold its requests for ~1.7s instead of the dial timeout.
-	opt.DialerRetries = 1
-	return redis.NewClient(opt), nil
-}
-
 // wire builds the handlers' dependencies; the returned func stops group
 // commit after the queued additions are flushed. Every Redis key of the
 // deployment is under -redis-prefix plus its id, and records are signed
 // with its secret, so deployments sharing a Redis never meet.
-func wire(ctx context.Context, cfg config, db *sql.DB, rdb *redis.Client, id mysql.Identity, log *slog.Logger) (server.Deps, func()) {
+func wire(ctx context.Context, cfg config, db *sql.DB, rdb redis.UniversalClient, id mysql.Identity, log *slog.Logger) (server.Deps, func()) {
 	reg := prometheus.NewRegistry()
 	guard := &idempotency.Guard{Lease: cfg.LeaseTTL, TTL: cfg.KeyTTL}
 	prefix := cfg.RedisPrefix + id.ID + ":"

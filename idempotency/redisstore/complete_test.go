@@ -27,7 +27,7 @@ func TestCompleteStoresAndReleasesOnlyItsOwnClaim(t *testing.T) {
 	if got, err := s.Get(ctx, "mine"); err != nil || string(got.Body) != "one" {
 		t.Errorf("Get after Complete got %q, %v; want the record", got.Body, err)
 	}
-	if n := sp.c.Exists(ctx, sp.prefix+"claim:mine").Val(); n != 0 {
+	if n := sp.c.Exists(ctx, redisstore.ClaimName(sp.prefix, "mine")).Val(); n != 0 {
 		t.Errorf("claim still exists after Complete with its token")
 	}
 
@@ -38,7 +38,7 @@ func TestCompleteStoresAndReleasesOnlyItsOwnClaim(t *testing.T) {
 	if err := s.Complete(ctx, "theirs", "not-"+other, rec, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if got := sp.c.Get(ctx, sp.prefix+"claim:theirs").Val(); got != other {
+	if got := sp.c.Get(ctx, redisstore.ClaimName(sp.prefix, "theirs")).Val(); got != other {
 		t.Errorf("another holder's claim got %q, want it kept (%q)", got, other)
 	}
 	if err := s.Complete(ctx, "x", "t", rec, 0); !errors.Is(err, redisstore.ErrDuration) {

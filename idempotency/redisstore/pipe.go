@@ -2,7 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -28,7 +27,7 @@ type pipe struct {
 
 // call is one script run waiting for its pipeline.
 type call struct {
-	script *redis.Script
+	script *script
 	keys   []string
 	args   []any
 	cmd    *redis.Cmd
@@ -47,7 +46,7 @@ func newPipe(c redis.UniversalClient, slots int) *pipe {
 // run runs script on keys and args in the next pipeline and returns its
 // result. It waits for the pipeline even when ctx ends, so that a claim
 // taken is never left without its caller knowing.
-func (p *pipe) run(script *redis.Script, keys []string, args ...any) *redis.Cmd {
+func (p *pipe) run(script *script, keys []string, args ...any) *redis.Cmd {
 	c := &call{script: script, keys: keys, args: args, done: make(chan struct{})}
 	p.in <- c
 	<-c.done
@@ -71,27 +70,29 @@ func (p *pipe) loop() {
 	}
 }
 
-// send runs calls as EVALSHA in one pipeline; a script Redis no longer
-// knows (after a restart or SCRIPT FLUSH) is then run with EVAL.
+// send runs calls as EVALSHA in one pipeline (on Redis Cluster, go-redis
+// splits it into one pipeline per master, sent concurrently); a script
+// Redis no longer knows (after a restart, SCRIPT FLUSH or failover) is then
+// run with EVAL. Each command is sent once (see once.go).
 func (p *pipe) send(calls []*call) {
 	defer func() { <-p.slots }()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if len(calls) == 1 {
 		c := calls[0]
-		c.cmd = c.script.Run(ctx, p.c, c.keys, c.args...)
+		c.cmd = c.script.run(ctx, p.c, c.keys, c.args...)
 		close(c.done)
 		return
 	}
 	p.c.Pipelined(ctx, func(pl redis.Pipeliner) error {
 		for _, c := range calls {
-			c.cmd = c.script.EvalSha(ctx, pl, c.keys, c.args...)
+			c.cmd = c.script.evalSha(ctx, pl, c.keys, c.args...)
 		}
 		return nil
 	})
 	for _, c := range calls {
-		if err := c.cmd.Err(); err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
-			c.cmd = c.script.Eval(ctx, p.c, c.keys, c.args...)
+		if noScript(c.cmd.Err()) {
+			c.cmd = eval(ctx, p.c, "eval", c.script.src, c.keys, c.args)
 		}
 		close(c.done)
 	}

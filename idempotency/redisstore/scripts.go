@@ -1,7 +1,5 @@
 package redisstore
 
-import "github.com/redis/go-redis/v9"
-
 // The Store's Lua scripts. None of them trusts what it finds: a name
 // holding another type than the string the Store writes is deleted, and
 // GETs that could meet another type use pcall, so that foreign content
@@ -13,7 +11,7 @@ import "github.com/redis/go-redis/v9"
 // checks it) and 0 while another claim holds the key. A claim it finds is
 // first given an expiry of one lease if it has none or a longer one, and
 // one of another type is deleted, whether or not a record exists too.
-var claimScript = redis.NewScript(`
+var claimScript = newScript(`
 local c = redis.call('TYPE', KEYS[1]).ok
 if c ~= 'none' and c ~= 'string' then redis.call('DEL', KEYS[1]) c = 'none' end
 if c == 'string' then
@@ -29,7 +27,7 @@ return 1`)
 
 // getScript returns the record KEYS[1] and its PTTL, or nil when there is
 // none; a value of another type is deleted.
-var getScript = redis.NewScript(`
+var getScript = newScript(`
 local t = redis.call('TYPE', KEYS[1]).ok
 if t == 'none' then return false end
 if t ~= 'string' then redis.call('DEL', KEYS[1]) return false end
@@ -37,20 +35,20 @@ return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])}`)
 
 // discardScript deletes KEYS[1] if its value's SHA-1 is ARGV[1]
 // (compare-and-delete of a value that failed its checks).
-var discardScript = redis.NewScript(`
+var discardScript = newScript(`
 local v = redis.pcall('GET', KEYS[1])
 if type(v) == 'string' and redis.sha1hex(v) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`)
 
 // releaseScript deletes the claim KEYS[1] if it holds token ARGV[1].
-var releaseScript = redis.NewScript(`
+var releaseScript = newScript(`
 if redis.pcall('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`)
 
 // completeScript stores the record KEYS[1] = ARGV[1] for ARGV[2]
 // milliseconds unless one exists, then deletes the claim KEYS[2] if it
 // holds token ARGV[3]: Put and Release in one round trip.
-var completeScript = redis.NewScript(`
+var completeScript = newScript(`
 local r = redis.call('TYPE', KEYS[1]).ok
 if r ~= 'none' and r ~= 'string' then redis.call('DEL', KEYS[1]) end
 redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])

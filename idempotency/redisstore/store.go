@@ -1,11 +1,43 @@
 // Package redisstore is an idempotency.Store on Redis, through
-// github.com/redis/go-redis/v9. Every key it writes has an expiry: claims
-// live for their lease and records until their deadline.
+// github.com/redis/go-redis/v9: one Redis, Redis behind Sentinel, or Redis
+// Cluster (New takes any redis.UniversalClient). Every key it writes has an
+// expiry: claims live for their lease and records until their deadline.
 //
-// Under a prefix P, the claim of key K is the string P+"claim:"+K holding
-// the owner's token, and its record is P+"rec:"+K holding the encoded
-// Record. Claim reads both keys in one script, so on Redis Cluster P must
-// carry a hash tag (such as "{idem}:") to put them in one slot.
+// # Key layout
+//
+// Under a prefix P, key K has two Redis names (ClaimName, RecordName):
+//
+//	P{H}:claim:K   the claim: the owner's token
+//	P{H}:rec:K     the record: the encoded Record
+//
+// where H is the first 16 hex digits of the SHA-256 of K. {H} is a Redis
+// Cluster hash tag: only H decides the slot, so a key's claim and record
+// always share one slot (each Lua script touches only the KEYS it is given,
+// the claim and record of one key, so nothing is ever cross-slot), while
+// different keys spread over every master. H never holds a brace, so keys
+// containing "{" or "}" work too; K itself follows the tag unchanged, so
+// names stay readable and the last "claim:" or "rec:" of a name is followed
+// by the idempotency key. A single Redis and Sentinel use the same layout.
+// A record's MAC covers K, not its Redis name.
+//
+// P should hold no hash tag of its own on a cluster (CheckPrefix): Redis
+// hashes the first "{...}" of a name, so a P such as "{app}:" puts every
+// key of the Store in one slot on one master (it works, but nothing
+// spreads), and a P containing "{}" makes Redis hash whole names, which
+// puts a key's claim and record in different slots (every script then
+// fails with CROSSSLOT). A "{" without a "}" after it in P is harmless:
+// the tag then runs on into {H}, still one per key.
+//
+// # Failures and failover
+//
+// Each command is sent once: a failure goes straight to the caller (whose
+// idempotency.Guard then relies on its fence), never retried by the Store
+// or by go-redis, except that a cluster client still follows MOVED and ASK
+// redirects (see once.go). Concurrent Claim and Complete calls share
+// pipelined round trips; on a cluster go-redis splits such a pipeline into
+// one per master. Redis replicates asynchronously, so a failover may lose
+// recent claims and records: a lost claim lets a duplicate through to the
+// fence, a lost record costs a lookup of the fence; neither can add twice.
 //
 // Nothing read from Redis is trusted. A record is replayed only if its
 // HMAC (with the Store's secret, over its key and content) matches, its
@@ -42,8 +74,12 @@ type Store struct {
 	c      redis.UniversalClient
 	prefix string
 	secret []byte
-	pipe   *pipe // Claim and Complete of concurrent callers share round trips
+	pipe   *pipe  // Claim and Complete of concurrent callers share round trips
+	reload func() // re-reads a cluster's topology; nil for other clients
 }
+
+// reloader is a cluster client, which maps slots to masters.
+type reloader interface{ ReloadState(ctx context.Context) }
 
 var (
 	_ idempotency.Store     = (*Store)(nil)
@@ -58,7 +94,23 @@ var (
 // Complete calls are pipelined together, one round trip in flight at a
 // time: calls that arrive meanwhile share the next one.
 func New(c redis.UniversalClient, prefix string, secret []byte) *Store {
-	return &Store{c: c, prefix: prefix, secret: secret, pipe: newPipe(c, 1)}
+	s := &Store{c: c, prefix: prefix, secret: secret, pipe: newPipe(c, 1)}
+	if r, ok := c.(reloader); ok {
+		s.reload = func() { r.ReloadState(context.Background()) }
+	}
+	return s
+}
+
+// failed returns err wrapped with op. On a cluster it also asks go-redis
+// to read the topology again (in the background; go-redis coalesces the
+// requests): go-redis does so by itself on MOVED, not when a master it
+// knows is unreachable, so without this a promoted replica would go
+// unused until the next periodic reload.
+func (s *Store) failed(op string, err error) error {
+	if s.reload != nil {
+		s.reload()
+	}
+	return fmt.Errorf("redisstore: %s: %w", op, err)
 }
 
 // Get returns key's record, or idempotency.ErrNotFound when it has none or
@@ -66,12 +118,12 @@ func New(c redis.UniversalClient, prefix string, secret []byte) *Store {
 // Redis failed.
 func (s *Store) Get(ctx context.Context, key string) (idempotency.Record, error) {
 	name := s.recKey(key)
-	vals, err := getScript.Run(ctx, s.c, []string{name}).Slice()
+	vals, err := getScript.run(ctx, s.c, []string{name}).Slice()
 	if errors.Is(err, redis.Nil) {
 		return idempotency.Record{}, idempotency.ErrNotFound
 	}
 	if err != nil {
-		return idempotency.Record{}, fmt.Errorf("redisstore: get: %w", err)
+		return idempotency.Record{}, s.failed("get", err)
 	}
 	b, _ := vals[0].(string)
 	pttl, _ := vals[1].(int64)
@@ -92,7 +144,7 @@ func (s *Store) Get(ctx context.Context, key string) (idempotency.Record, error)
 // discard deletes the value b at name unless it changed meanwhile.
 func (s *Store) discard(ctx context.Context, name, b string) {
 	sum := sha1.Sum([]byte(b))
-	discardScript.Run(ctx, s.c, []string{name}, hex.EncodeToString(sum[:]))
+	discardScript.run(ctx, s.c, []string{name}, hex.EncodeToString(sum[:]))
 }
 
 // Claim takes key's claim for lease with SET NX PX, atomically refusing
@@ -108,7 +160,7 @@ func (s *Store) Claim(ctx context.Context, key string, lease time.Duration) (str
 	}
 	won, err := s.pipe.run(claimScript, keys, token, millis(lease)).Int()
 	if err != nil {
-		return "", fmt.Errorf("redisstore: claim: %w", err)
+		return "", s.failed("claim", err)
 	}
 	if won != 1 {
 		return "", idempotency.ErrInFlight
@@ -118,9 +170,9 @@ func (s *Store) Claim(ctx context.Context, key string, lease time.Duration) (str
 
 // Release deletes key's claim if token owns it (compare-and-delete).
 func (s *Store) Release(ctx context.Context, key, token string) error {
-	err := releaseScript.Run(ctx, s.c, []string{s.claimKey(key)}, token).Err()
+	err := releaseScript.run(ctx, s.c, []string{s.claimKey(key)}, token).Err()
 	if err != nil {
-		return fmt.Errorf("redisstore: release: %w", err)
+		return s.failed("release", err)
 	}
 	return nil
 }
@@ -131,9 +183,9 @@ func (s *Store) Put(ctx context.Context, key string, rec idempotency.Record, ttl
 		return ErrDuration
 	}
 	v := encode(key, rec, time.Now().Add(ttl), s.secret)
-	err := s.c.Do(ctx, "SET", s.recKey(key), v, "PX", millis(ttl), "NX").Err()
+	err := once(ctx, s.c, "SET", s.recKey(key), v, "PX", millis(ttl), "NX").Err()
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return fmt.Errorf("redisstore: put: %w", err)
+		return s.failed("put", err)
 	}
 	return nil
 }
@@ -149,13 +201,13 @@ func (s *Store) Complete(ctx context.Context, key, token string, rec idempotency
 	}
 	v := encode(key, rec, time.Now().Add(ttl), s.secret)
 	if err := s.pipe.run(completeScript, keys, v, millis(ttl), token).Err(); err != nil {
-		return fmt.Errorf("redisstore: complete: %w", err)
+		return s.failed("complete", err)
 	}
 	return nil
 }
 
-func (s *Store) claimKey(key string) string { return s.prefix + "claim:" + key }
-func (s *Store) recKey(key string) string   { return s.prefix + "rec:" + key }
+func (s *Store) claimKey(key string) string { return ClaimName(s.prefix, key) }
+func (s *Store) recKey(key string) string   { return RecordName(s.prefix, key) }
 
 // millis returns d in whole milliseconds, rounded up so it stays positive.
 func millis(d time.Duration) int64 {

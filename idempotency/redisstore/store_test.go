@@ -15,9 +15,10 @@ import (
 	"idemsum/internal/testenv"
 )
 
-// space is the Redis key space of one Store under test.
+// space is the Redis key space of one Store under test, on one Redis or a
+// cluster.
 type space struct {
-	c      *redis.Client
+	c      redis.UniversalClient
 	prefix string
 }
 
@@ -52,20 +53,44 @@ func (sp space) keys(tb testing.TB) map[string]time.Duration {
 	tb.Helper()
 	ctx := context.Background()
 	ttls := map[string]time.Duration{}
-	iter := sp.c.Scan(ctx, 0, sp.prefix+"*", 1000).Iterator()
-	for iter.Next(ctx) {
-		ttl, err := sp.c.PTTL(ctx, iter.Val()).Result()
+	for _, name := range scanAll(tb, sp.c, sp.prefix+"*") {
+		ttl, err := sp.c.PTTL(ctx, name).Result()
 		if err != nil {
-			tb.Fatalf("PTTL %q: %v", iter.Val(), err)
+			tb.Fatalf("PTTL %q: %v", name, err)
 		}
 		if ttl != -2*time.Nanosecond { // -2: expired since the scan
-			ttls[iter.Val()] = ttl
+			ttls[name] = ttl
 		}
 	}
-	if err := iter.Err(); err != nil {
-		tb.Fatalf("SCAN %s*: %v", sp.prefix, err)
-	}
 	return ttls
+}
+
+// scanAll returns the names matching match on c: on every master of a
+// cluster.
+func scanAll(tb testing.TB, c redis.UniversalClient, match string) []string {
+	tb.Helper()
+	ctx := context.Background()
+	var mu sync.Mutex
+	var names []string
+	scan := func(ctx context.Context, c redis.UniversalClient) error {
+		iter := c.Scan(ctx, 0, match, 1000).Iterator()
+		for iter.Next(ctx) {
+			mu.Lock()
+			names = append(names, iter.Val())
+			mu.Unlock()
+		}
+		return iter.Err()
+	}
+	var err error
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error { return scan(ctx, m) })
+	} else {
+		err = scan(ctx, c)
+	}
+	if err != nil {
+		tb.Fatalf("SCAN %s: %v", match, err)
+	}
+	return names
 }
 
 // wantTTLs fails tb if a key in sp has no expiry (PTTL -1). A PTTL of 0
@@ -119,7 +144,7 @@ func TestEveryKeyExpires(t *testing.T) {
 	_, err = s.Claim(ctx, "sub-millisecond", time.Microsecond)
 	mustNil(t, "Claim with a sub-millisecond lease", err)
 
-	want := map[string]time.Duration{sp.prefix + "rec:done": ttl, sp.prefix + "claim:held": lease}
+	want := map[string]time.Duration{redisstore.RecordName(sp.prefix, "done"): ttl, redisstore.ClaimName(sp.prefix, "held"): lease}
 	got := sp.keys(t)
 	for key, max := range want {
 		if ttl, ok := got[key]; !ok || ttl <= 0 || ttl > max {

@@ -63,11 +63,11 @@ func TestTamperedRecordsAreAbsent(t *testing.T) {
 			t.Parallel()
 			sp := newSpace(t)
 			s := redisstore.New(sp.c, sp.prefix, secret)
-			plant(sp, sp.prefix+"rec:k")
+			plant(sp, redisstore.RecordName(sp.prefix, "k"))
 			if _, err := s.Get(ctx, "k"); !errors.Is(err, idempotency.ErrNotFound) {
 				t.Fatalf("Get: got error %v, want %v", err, idempotency.ErrNotFound)
 			}
-			if n := sp.c.Exists(ctx, sp.prefix+"rec:k").Val(); n != 0 {
+			if n := sp.c.Exists(ctx, redisstore.RecordName(sp.prefix, "k")).Val(); n != 0 {
 				t.Errorf("the planted record is still there after Get")
 			}
 			if _, err := s.Claim(ctx, "k", time.Second); err != nil {
@@ -84,20 +84,20 @@ func TestForeignTypesNeverFailAScript(t *testing.T) {
 	ctx := context.Background()
 	sp := newSpace(t)
 	s := redisstore.New(sp.c, sp.prefix, secret)
-	sp.c.HSet(ctx, sp.prefix+"rec:a", "f", "v")
-	sp.c.RPush(ctx, sp.prefix+"claim:a", "v")
+	sp.c.HSet(ctx, redisstore.RecordName(sp.prefix, "a"), "f", "v")
+	sp.c.RPush(ctx, redisstore.ClaimName(sp.prefix, "a"), "v")
 	tok, err := s.Claim(ctx, "a", time.Minute)
 	if err != nil {
 		t.Fatalf("Claim over a hash record and a list claim: got %v, want nil", err)
 	}
-	sp.c.Del(ctx, sp.prefix+"claim:a")
-	sp.c.SAdd(ctx, sp.prefix+"claim:a", "v")
-	sp.c.Expire(ctx, sp.prefix+"claim:a", time.Minute)
+	sp.c.Del(ctx, redisstore.ClaimName(sp.prefix, "a"))
+	sp.c.SAdd(ctx, redisstore.ClaimName(sp.prefix, "a"), "v")
+	sp.c.Expire(ctx, redisstore.ClaimName(sp.prefix, "a"), time.Minute)
 	if err := s.Release(ctx, "a", tok); err != nil {
 		t.Errorf("Release over a set: got %v, want nil", err)
 	}
-	sp.c.ZAdd(ctx, sp.prefix+"rec:a", redis.Z{Score: 1, Member: "m"})
-	sp.c.Expire(ctx, sp.prefix+"rec:a", time.Minute)
+	sp.c.ZAdd(ctx, redisstore.RecordName(sp.prefix, "a"), redis.Z{Score: 1, Member: "m"})
+	sp.c.Expire(ctx, redisstore.RecordName(sp.prefix, "a"), time.Minute)
 	if err := s.Complete(ctx, "a", tok, genuine, time.Hour); err != nil {
 		t.Errorf("Complete over a sorted set record: got %v, want nil", err)
 	}
@@ -117,12 +117,12 @@ func TestClaimWithoutExpiryBlocksOneLease(t *testing.T) {
 			t.Parallel()
 			sp := newSpace(t)
 			s := redisstore.New(sp.c, sp.prefix, secret)
-			sp.c.Set(ctx, sp.prefix+"claim:k", "forged", ttl)
+			sp.c.Set(ctx, redisstore.ClaimName(sp.prefix, "k"), "forged", ttl)
 			const lease = 200 * time.Millisecond
 			if _, err := s.Claim(ctx, "k", lease); !errors.Is(err, idempotency.ErrInFlight) {
 				t.Fatalf("Claim: got %v, want %v", err, idempotency.ErrInFlight)
 			}
-			if pttl := sp.c.PTTL(ctx, sp.prefix+"claim:k").Val(); pttl <= 0 || pttl > lease {
+			if pttl := sp.c.PTTL(ctx, redisstore.ClaimName(sp.prefix, "k")).Val(); pttl <= 0 || pttl > lease {
 				t.Fatalf("claim PTTL after Claim: got %v, want in (0, %v]", pttl, lease)
 			}
 			if !poll(5*time.Second, func() bool { _, err := s.Claim(ctx, "k", lease); return err == nil }) {
@@ -140,7 +140,7 @@ func TestRecordExpiryIsRepaired(t *testing.T) {
 	ctx := context.Background()
 	sp := newSpace(t)
 	s := redisstore.New(sp.c, sp.prefix, secret)
-	name := sp.prefix + "rec:k"
+	name := redisstore.RecordName(sp.prefix, "k")
 	if err := s.Put(ctx, "k", genuine, time.Hour); err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func TestRecordExpiryIsRepaired(t *testing.T) {
 	if err := s.Put(ctx, "short", genuine, 100*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	sp.c.Persist(ctx, sp.prefix+"rec:short")
+	sp.c.Persist(ctx, redisstore.RecordName(sp.prefix, "short"))
 	gone := poll(5*time.Second, func() bool {
 		_, err := s.Get(ctx, "short")
 		return errors.Is(err, idempotency.ErrNotFound)
@@ -203,11 +203,11 @@ func TestClaimAtACompletedKeyIsRepaired(t *testing.T) {
 	if err := s.Put(ctx, "k", genuine, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	sp.c.Set(ctx, sp.prefix+"claim:k", "forged", 0)
+	sp.c.Set(ctx, redisstore.ClaimName(sp.prefix, "k"), "forged", 0)
 	if _, err := s.Claim(ctx, "k", time.Second); !errors.Is(err, idempotency.ErrInFlight) {
 		t.Fatalf("Claim of a completed key: got %v, want %v", err, idempotency.ErrInFlight)
 	}
-	if pttl := sp.c.PTTL(ctx, sp.prefix+"claim:k").Val(); pttl <= 0 || pttl > time.Second {
+	if pttl := sp.c.PTTL(ctx, redisstore.ClaimName(sp.prefix, "k")).Val(); pttl <= 0 || pttl > time.Second {
 		t.Errorf("stray claim PTTL after Claim: got %v, want in (0, 1s]", pttl)
 	}
 }

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"idemsum/idempotency/redisstore"
+	"idemsum/internal/redistopo"
+	"idemsum/internal/testenv"
+)
+
+// TestSlot checks slot against Redis's own CLUSTER KEYSLOT.
+func TestSlot(t *testing.T) {
+	t.Parallel()
+	n := redistopo.StartNode(t, "--cluster-enabled", "yes")
+	keys := []string{"", "a", "foo", "123456789", "{user1000}.following", "{}x", "a{b}c", "{{x}}", "x{", "}{y}",
+		redisstore.ClaimName("idemsum:42:", "k"), redisstore.RecordName("idemsum:42:", "{k}")}
+	for i := range 50 {
+		keys = append(keys, fmt.Sprint("probe:{", i, "}"))
+	}
+	for _, k := range keys {
+		want, err := n.Client().ClusterKeySlot(t.Context(), k).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := slot(k); int64(got) != want {
+			t.Errorf("slot(%q) = %d, want %d (CLUSTER KEYSLOT)", k, got, want)
+		}
+	}
+}
+
+func TestOwnSlots(t *testing.T) {
+	t.Parallel()
+	nodes := "07c3 127.0.0.1:30004@31004 slave e7d1 0 1426238317239 4 connected\n" +
+		"e7d1 127.0.0.1:30001@31001 myself,master - 0 0 1 connected [5-<-abc] 5461 5462-10922\n" +
+		"67ed 127.0.0.1:30002@31002 master - 0 1426238316232 2 connected 0-5460\n"
+	if lo, hi, ok := ownSlots(nodes); !ok || lo != 5461 || hi != 5461 {
+		t.Errorf("ownSlots = %d, %d, %v; want 5461, 5461", lo, hi, ok)
+	}
+	if _, _, ok := ownSlots("e7d1 127.0.0.1:30001@31001 myself,master - 0 0 1 connected\n"); ok {
+		t.Errorf("ownSlots of a master without slots: ok, want none")
+	}
+	k := newSlotKeys("p:")
+	if key := k.within(100, 200); slot(key) < 100 || slot(key) > 200 || key != k.within(100, 200) {
+		t.Errorf("within(100, 200) = %q in slot %d, want a stable key of a slot in [100, 200]", key, slot(key))
+	}
+}
+
+func TestRedisReasonOfSeveralMasters(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{errors.New("CLUSTERDOWN The cluster is down"), "clusterdown"},
+		{fmt.Errorf("redisstore: claim: %w", errors.New("MASTERDOWN Link with MASTER is down")), "masterdown"},
+		{errors.New("TRYAGAIN Multiple keys request during rehashing of slot"), "tryagain"},
+		{errors.New("MOVED 3999 127.0.0.1:6381"), "tryagain"},
+		{errors.Join(errors.New("dial tcp 127.0.0.1:1: connect: connection refused"), errors.New("CLUSTERDOWN The cluster is down")), "clusterdown"},
+		{errors.Join(errors.New("dial tcp 127.0.0.1:1: connect: connection refused"), errors.New("ERR odd")), "unreachable"},
+		{errors.Join(errors.New("ERR odd")), "error"},
+	}
+	for _, tt := range tests {
+		if got := redisReason(tt.err); got != tt.want {
+			t.Errorf("redisReason(%q) = %q, want %q", tt.err, got, tt.want)
+		}
+	}
+}
+
+// TestReadinessProbesEveryMaster: on a cluster of 3 masters without
+// replicas that keeps serving the slots it still covers, a dead master
+// makes Redis down (its keys cannot be claimed) although the other
+// masters answer, for as long as it is dead; additions go on from MySQL.
+// (A probe of one key would see the dead master only if the key were
+// on it.)
+func TestReadinessProbesEveryMaster(t *testing.T) {
+	t.Parallel()
+	topo := redistopo.StartCluster(t, 3, 0, "--cluster-require-full-coverage", "no")
+	in := startWith(t, testenv.MySQL(t), "idemsum:cluster:", "-redis-url", topo.URL())
+	wantState(t, in, "up", "")
+	wantMetric(t, in, "idemsum_redis_up 1")
+	wantAdd(t, in, "before")
+	masters, err := topo.Masters(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	masters[len(masters)-1].Kill()
+	wantDown(t, in, "unreachable")
+	wantMetric(t, in, "idemsum_redis_up 0")
+	wantAdd(t, in, "during")
+	for end := time.Now().Add(2500 * time.Millisecond); time.Now().Before(end); {
+		wantDown(t, in, "unreachable") // two more probes at least: still down
+	}
+}
+
+// wantDown waits until /readyz says Redis is down for one of reasons.
+func wantDown(t *testing.T, in *instance, reasons ...string) {
+	t.Helper()
+	var last map[string]string
+	ok := eventually(10*time.Second, func() bool {
+		resp, err := http.Get(in.URL + "/readyz")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		last = nil
+		json.NewDecoder(resp.Body).Decode(&last)
+		return resp.StatusCode == http.StatusOK && last["redis"] == "down" && slices.Contains(reasons, last["redis_reason"])
+	})
+	if !ok {
+		t.Fatalf("/readyz got %v, want 200 with redis down for one of %q", last, reasons)
+	}
+}
