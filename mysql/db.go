@@ -30,8 +30,8 @@ func Open(ctx context.Context, dsn string, maxConns int) (*sql.DB, error) {
 // New returns a pool for the DSN (go-sql-driver format) of at most
 // maxConns connections, without connecting yet; only a malformed DSN is
 // an error. It turns on what the ledger needs: multi-statement round trips
-// with client-side interpolation, and strict SQL mode so that nothing is
-// silently truncated.
+// with client-side interpolation, strict SQL mode so that nothing is
+// silently truncated, and a 2 s lock_wait_timeout; the DSN may set either.
 func New(dsn string, maxConns int) (*sql.DB, error) {
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
@@ -44,6 +44,12 @@ func New(dsn string, maxConns int) (*sql.DB, error) {
 	}
 	if _, ok := cfg.Params["sql_mode"]; !ok {
 		cfg.Params["sql_mode"] = "'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'"
+	}
+	if _, ok := cfg.Params["lock_wait_timeout"]; !ok {
+		// A metadata-lock wait (e.g. behind SET GLOBAL read_only=ON during a
+		// switchover, which under load can otherwise stall every write for
+		// the whole round-trip timeout) gives up after 2 s: a 503, retried.
+		cfg.Params["lock_wait_timeout"] = "2"
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 3 * time.Second
