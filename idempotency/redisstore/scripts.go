@@ -8,10 +8,15 @@ package redisstore
 // claimScript takes the claim KEYS[1] for token ARGV[1] and ARGV[2]
 // milliseconds unless the claim or the record KEYS[2] exists. It returns 1
 // when it took the claim, 2 when a record exists (the caller reads and
-// checks it) and 0 while another claim holds the key. A claim it finds is
-// first given an expiry of one lease if it has none or a longer one, and
-// one of another type is deleted, whether or not a record exists too.
+// checks it) and 0 while another claim holds the key. A fresh key costs
+// two commands (EXISTS, SET). A claim it finds is first given an expiry of
+// one lease if it has none or a longer one, and one of another type is
+// deleted, whether or not a record exists too.
 var claimScript = newScript(`
+if redis.call('EXISTS', KEYS[1], KEYS[2]) == 0 then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
 local c = redis.call('TYPE', KEYS[1]).ok
 if c ~= 'none' and c ~= 'string' then redis.call('DEL', KEYS[1]) c = 'none' end
 if c == 'string' then
@@ -47,7 +52,8 @@ return 0`)
 
 // completeScript stores the record KEYS[1] = ARGV[1] for ARGV[2]
 // milliseconds unless one exists, then deletes the claim KEYS[2] if it
-// holds token ARGV[3]: Put and Release in one round trip.
+// holds token ARGV[3]: Put and Release in one round trip. A name of another
+// type at the record's is deleted first.
 var completeScript = newScript(`
 local r = redis.call('TYPE', KEYS[1]).ok
 if r ~= 'none' and r ~= 'string' then redis.call('DEL', KEYS[1]) end
