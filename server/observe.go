@@ -122,6 +122,7 @@ func instrument(m *Metrics, log *slog.Logger, next http.Handler) http.Handler {
 		if o.outcome == "" {
 			o.outcome, o.level = outcomeOfStatus(sw.status)
 		}
+		traceRequest(r, route, o.outcome)
 		if m != nil {
 			m.requests.WithLabelValues(route, o.outcome).Inc()
 			m.duration.WithLabelValues(route, o.outcome).Observe(elapsed.Seconds())
