@@ -20,7 +20,7 @@ type Result struct {
 	Total    *big.Int // the total right after this addition (exact; it may exceed 2^64)
 	Replayed bool     // the key was already completed: this is the first answer, replayed
 	Key      string   // the idempotency key sent ("" with WithoutKey)
-	Attempts int      // HTTP exchanges made
+	Attempts int      // attempts made (net/http may itself resend a keyed request once on a reused connection that died)
 }
 
 // AddOption configures one Add.
