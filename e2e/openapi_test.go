@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 
 	"idemsum/internal/apicheck"
@@ -41,6 +42,9 @@ func requestBody(req *http.Request) []byte {
 // (apicheck.Checker.Check) and notes a violation. A response cut short at
 // do's read limit is checked for its status and headers only.
 func checkAPI(req *http.Request, body []byte, resp *Response) {
+	if proxyError(resp) {
+		return // nginx's own answer, not sumd's
+	}
 	c, err := api()
 	if err == nil {
 		x := apicheck.Exchange{Method: req.Method, URL: req.URL, Header: req.Header, Body: body,
@@ -55,6 +59,14 @@ func checkAPI(req *http.Request, body []byte, resp *Response) {
 	if apiViolations.n++; len(apiViolations.first) < 10 {
 		apiViolations.first = append(apiViolations.first, err.Error())
 	}
+}
+
+// proxyError reports whether resp is an error page of nginx itself (the
+// nginx tests put it in front of sumd): a 5xx in HTML from Server nginx.
+// nginx's copies of sumd's answers are checked like any other.
+func proxyError(resp *Response) bool {
+	return resp.Status >= 500 && strings.HasPrefix(resp.Header.Get("Server"), "nginx") &&
+		strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html")
 }
 
 // apiReport returns an error describing the violations, if any.
