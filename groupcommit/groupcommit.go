@@ -31,7 +31,8 @@ type Adder struct {
 	// FlushContext, when set, returns the context of a batch's Ledger.Add
 	// from the contexts of its callers' Adds (for tracing), and a func
 	// called once the batch is done; by default the batch runs on
-	// context.Background. Set it before the first Add.
+	// context.Background. done is called before the callers' Adds return.
+	// Set it before the first Add.
 	FlushContext func(callers []context.Context) (context.Context, func())
 }
 
@@ -150,17 +151,16 @@ func (a *Adder) flush(calls []*call) {
 	if a.OnFlush != nil {
 		a.OnFlush(len(adds))
 	}
-	ctx := context.Background()
+	ctx, done := context.Background(), func() {}
 	if a.FlushContext != nil {
 		ctxs := make([]context.Context, len(calls))
 		for i, c := range calls {
 			ctxs[i] = c.ctx
 		}
-		var done func()
 		ctx, done = a.FlushContext(ctxs)
-		defer done()
 	}
 	res, err := a.ledger.Add(ctx, adds)
+	done() // before the callers wake
 	for i, c := range calls {
 		if err != nil {
 			c.err = err
