@@ -116,7 +116,7 @@ func spansOf(exp *tracetest.InMemoryExporter, tid string) []tracetest.SpanStub {
 func attr(s tracetest.SpanStub, key string) string {
 	for _, kv := range s.Attributes {
 		if string(kv.Key) == key {
-			return kv.Value.Emit()
+			return kv.Value.String()
 		}
 	}
 	return ""
