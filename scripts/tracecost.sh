@@ -31,18 +31,21 @@ pids+=($!)
 for _ in $(seq 50); do [ -s "$bin/sink.out" ] && break; sleep 0.1; done
 sink=http://$(head -1 "$bin/sink.out")
 results=()
+port=18090
 for round in $(seq "$rounds"); do
   for mode in off on; do
+    port=$((port + 1)) # a port of its own per run
     env=()
     [ "$mode" = on ] && env=(OTEL_EXPORTER_OTLP_ENDPOINT="$sink" OTEL_SERVICE_NAME=sumd-tracecost)
-    env "${env[@]}" "$bin/sumd" -http-addr 127.0.0.1:18090 -mysql-dsn "root@tcp(127.0.0.1:3306)/$db" \
+    env "${env[@]}" "$bin/sumd" -http-addr 127.0.0.1:$port -mysql-dsn "root@tcp(127.0.0.1:3306)/$db" \
       -redis-url redis://127.0.0.1:6379/14 -log-level warn >"$bin/sumd.out" 2>/dev/null &
     pid=$!
     pids+=($pid)
-    for _ in $(seq 100); do grep -q listening "$bin/sumd.out" 2>/dev/null && break; sleep 0.1; done
-    wrk -t1 -c64 -d2s -s scripts/wrk/unique.lua http://127.0.0.1:18090 -- "warm-$round-$mode-$$" >/dev/null
+    for _ in $(seq 300); do grep -q listening "$bin/sumd.out" 2>/dev/null && break; sleep 0.1; done
+    grep -q listening "$bin/sumd.out" || { echo "tracecost: sumd did not start within 30s" >&2; exit 1; }
+    wrk -t1 -c64 -d2s -s scripts/wrk/unique.lua http://127.0.0.1:$port -- "warm-$round-$mode-$$" >/dev/null
     t0=$(awk '{print $14 + $15}' /proc/$pid/stat)
-    out=$(wrk -t1 -c64 -d"${secs}s" -s scripts/wrk/unique.lua http://127.0.0.1:18090 -- "run-$round-$mode-$$")
+    out=$(wrk -t1 -c64 -d"${secs}s" -s scripts/wrk/unique.lua http://127.0.0.1:$port -- "run-$round-$mode-$$")
     t1=$(awk '{print $14 + $15}' /proc/$pid/stat)
     reqs=$(echo "$out" | awk '/requests in/{print $1}')
     rps=$(echo "$out" | awk '/Requests\/sec/{print $2}')
