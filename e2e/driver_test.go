@@ -371,21 +371,27 @@ type Response struct {
 }
 
 // do sends req and reads the whole response.
-func do(c *http.Client, req *http.Request) (*Response, error) {
-	resp, err := c.Do(req)
+func do(c *http.Client, req *http.Request) (resp *Response, err error) {
+	reqBody := requestBody(req)
+	defer func() {
+		if err == nil {
+			checkAPI(req, reqBody, resp)
+		}
+	}()
+	hr, err := c.Do(req)
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	defer hr.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(hr.Body, 1<<16))
 	if err != nil {
 		return nil, err
 	}
 	return &Response{
-		Status:   resp.StatusCode,
-		Header:   resp.Header,
+		Status:   hr.StatusCode,
+		Header:   hr.Header,
 		Body:     body,
-		Replayed: resp.Header.Get("Idempotent-Replayed") == "true",
+		Replayed: hr.Header.Get("Idempotent-Replayed") == "true",
 	}, nil
 }
 

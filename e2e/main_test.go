@@ -49,6 +49,10 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 	} else {
 		code = m.Run()
+		if err := apiReport(); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e: after all tests:", err)
+			code = 1
+		}
 		if err := checkUsedPrefixes(); err != nil {
 			fmt.Fprintln(os.Stderr, "e2e: after all tests:", err)
 			code = 1

@@ -28,9 +28,16 @@ type Adder struct {
 	closed  bool
 	// OnFlush, when set, is told the size of each batch (for metrics).
 	OnFlush func(size int)
+	// FlushContext, when set, returns the context of a batch's Ledger.Add
+	// from the contexts of its callers' Adds (for tracing), and a func
+	// called once the batch is done; by default the batch runs on
+	// context.Background. done is called before the callers' Adds return.
+	// Set it before the first Add.
+	FlushContext func(callers []context.Context) (context.Context, func())
 }
 
 type call struct {
+	ctx  context.Context
 	add  idemsum.Addition
 	res  idemsum.Result
 	err  error
@@ -62,7 +69,7 @@ func (a *Adder) Add(ctx context.Context, x idemsum.Addition) (idemsum.Result, er
 	if err := idemsum.CheckNumber(x.Number); err != nil {
 		return idemsum.Result{}, err // refused alone, never failing its batch
 	}
-	c := &call{add: x, done: make(chan struct{})}
+	c := &call{ctx: ctx, add: x, done: make(chan struct{})}
 	a.mu.RLock()
 	if a.closed {
 		a.mu.RUnlock()
@@ -144,7 +151,16 @@ func (a *Adder) flush(calls []*call) {
 	if a.OnFlush != nil {
 		a.OnFlush(len(adds))
 	}
-	res, err := a.ledger.Add(context.Background(), adds)
+	ctx, done := context.Background(), func() {}
+	if a.FlushContext != nil {
+		ctxs := make([]context.Context, len(calls))
+		for i, c := range calls {
+			ctxs[i] = c.ctx
+		}
+		ctx, done = a.FlushContext(ctxs)
+	}
+	res, err := a.ledger.Add(ctx, adds)
+	done() // before the callers wake
 	for i, c := range calls {
 		if err != nil {
 			c.err = err

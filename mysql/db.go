@@ -8,6 +8,7 @@ package mysql
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"time"
 
@@ -33,6 +34,12 @@ func Open(ctx context.Context, dsn string, maxConns int) (*sql.DB, error) {
 // with client-side interpolation, strict SQL mode so that nothing is
 // silently truncated, and a 2 s lock_wait_timeout; the DSN may set either.
 func New(dsn string, maxConns int) (*sql.DB, error) {
+	return NewWith(dsn, maxConns, sql.OpenDB)
+}
+
+// NewWith is New with open in place of sql.OpenDB, such as a tracing
+// wrapper of the connector.
+func NewWith(dsn string, maxConns int, open func(driver.Connector) *sql.DB) (*sql.DB, error) {
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("parse mysql dsn: %w", err)
@@ -58,7 +65,7 @@ func New(dsn string, maxConns int) (*sql.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mysql connector: %w", err)
 	}
-	db := sql.OpenDB(conn)
+	db := open(conn)
 	db.SetMaxOpenConns(maxConns)
 	db.SetMaxIdleConns(maxConns)
 	db.SetConnMaxLifetime(5 * time.Minute)

@@ -10,7 +10,8 @@ var indexHTML []byte
 
 // handlePage serves the small web page at /: the live total, a form that
 // adds a number under a generated key, a button that sends the same key
-// again, and a log of the answers. Everything is inline; nothing is
+// again, a log of the answers, and live charts of this instance (fed by
+// GET /stats, drawn as inline SVG). Everything is inline; nothing is
 // loaded from the network. The page may not be framed (against
 // clickjacking its buttons) nor sniffed as another type.
 func handlePage() http.Handler {

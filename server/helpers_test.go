@@ -202,6 +202,7 @@ func serve(tb testing.TB, h http.Handler, r request) *httptest.ResponseRecorder 
 	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
+	checkAPI(tb, req, r.body, rec)
 	return rec
 }
 

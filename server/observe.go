@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -106,8 +107,9 @@ func (w *statusWriter) Write(p []byte) (int, error) {
 	return w.ResponseWriter.Write(p)
 }
 
-// instrument counts and times every request and logs one line for it.
-func instrument(m *Metrics, log *slog.Logger, next http.Handler) http.Handler {
+// instrument counts and times every request (metrics, the page's stats)
+// and logs one line for it.
+func instrument(m *Metrics, st *stats, log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		o := &observation{}
@@ -121,6 +123,10 @@ func instrument(m *Metrics, log *slog.Logger, next http.Handler) http.Handler {
 		}
 		if o.outcome == "" {
 			o.outcome, o.level = outcomeOfStatus(sw.status)
+		}
+		traceRequest(r, route, o.outcome)
+		if strings.HasSuffix(route, "/sum") || strings.HasSuffix(route, "/test-sum-action") {
+			st.observe(o.outcome, sw.status, elapsed)
 		}
 		if m != nil {
 			m.requests.WithLabelValues(route, o.outcome).Inc()

@@ -28,6 +28,11 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 		mux.Handle("/metrics", handleMethodNotAllowed("GET, HEAD"))
 	}
 
+	mux.Handle("GET /stats", noStore(handleStats(d, d.stats)))
+	mux.Handle("/stats", handleMethodNotAllowed("GET, HEAD"))
+	mux.Handle("GET /openapi.json", handleOpenAPI())
+	mux.Handle("/openapi.json", handleMethodNotAllowed("GET, HEAD"))
+
 	mux.Handle("GET /{$}", handlePage())
 	mux.Handle("/", handleNotFound())
 }

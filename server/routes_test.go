@@ -196,6 +196,7 @@ func TestBodyCutOff(t *testing.T) {
 				req.Body = &failingBody{part: `{"number":`, err: tc.err}
 				rec := httptest.NewRecorder()
 				newHandler(t, l, s).ServeHTTP(rec, req)
+				checkAPI(t, req, `{"number":`, rec)
 				assertProblem(t, rec, tc.want)
 				assertUntouched(t, l, s)
 			})

@@ -30,6 +30,8 @@ type Deps struct {
 	// served on GET /metrics.
 	Metrics  *Metrics
 	Gatherer prometheus.Gatherer
+
+	stats *stats // GET /stats; NewServer makes it
 }
 
 // NewServer returns the idemsum HTTP handler.
@@ -37,9 +39,10 @@ func NewServer(d Deps) http.Handler {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
+	d.stats = newStats(time.Now)
 	mux := http.NewServeMux()
 	addRoutes(mux, d)
-	return instrument(d.Metrics, d.Logger, recoverer(d.Logger, mux))
+	return instrument(d.Metrics, d.stats, d.Logger, recoverer(d.Logger, mux))
 }
 
 // recoverer answers 500 instead of dropping the connection when a handler

@@ -30,8 +30,10 @@ func chromiumPath(t *testing.T) string {
 
 // TestBrowserPage drives the page at / in headless Chromium: it adds a
 // number under a generated key, sends the same key again, and checks the
-// log rows (200 added, then 200 replayed) and the live total. It saves a
-// screenshot to testdata/screenshots/page.png.
+// log rows (200 added, then 200 replayed), the live total, and that the
+// live charts draw and move while it adds (checkCharts). It saves a
+// screenshot to testdata/screenshots/page.png (and docs/page.png with
+// IDEMSUM_UPDATE_SCREENSHOT=1).
 func TestBrowserPage(t *testing.T) {
 	t.Parallel()
 	chrome := chromiumPath(t)
@@ -80,6 +82,7 @@ func TestBrowserPage(t *testing.T) {
 	firstRow := get(chromedp.Text("#log tr:nth-child(2)"))
 	secondRow := get(chromedp.Text("#log tr:nth-child(1)"))
 	total := get(chromedp.Text("#total"))
+	checkCharts(t, in, get, wait)
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
@@ -100,4 +103,5 @@ func TestBrowserPage(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "page.png"), shot, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	saveReadmeShot(t, shot)
 }

@@ -39,22 +39,30 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer stopLog()
+	tr, err := newTracing(getenv)
+	if err != nil {
+		return err
+	}
+	defer tr.shutdown()
 	rdb, mode, err := openRedis(cfg)
 	if err != nil {
+		return err
+	}
+	if err := tr.instrumentRedis(rdb); err != nil {
 		return err
 	}
 	if rdb != nil {
 		defer rdb.Close()
 		log.Info("redis client", "mode", mode)
 	}
-	db, err := mysql.New(cfg.MySQLDSN, cfg.MySQLMaxConns)
+	db, err := tr.openMySQL(cfg)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	h := &swapHandler{}
 	h.set(server.Starting())
-	srv, addr, errc, err := listen(cfg, h, log)
+	srv, addr, errc, err := listen(cfg, tr.handler(h), log)
 	if err != nil {
 		return err
 	}
@@ -65,6 +73,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err == nil {
 		deps, closeAdder := wire(ctx, cfg, db, rdb, id, log)
 		defer closeAdder()
+		tr.instrument(deps)
 		h.set(server.NewServer(deps))
 		fmt.Fprintf(stdout, "sumd listening on http://%s\n", addr)
 	}

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"idemsum/idempotency"
+)
+
+// tracedStore gives every call of the Guard to its Store a client span,
+// a child of the request's span: redisstore sends the claims and
+// completions of concurrent requests together in one pipeline from a
+// goroutine of its own, whose go-redis spans (redisotel) can belong to no
+// single request.
+type tracedStore struct {
+	idempotency.Store
+	tracer trace.Tracer
+}
+
+// start starts the span of operation op on key's store.
+func (s *tracedStore) start(ctx context.Context, op string) (context.Context, trace.Span) {
+	return s.tracer.Start(ctx, "idempotency.store."+op, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("db.system.name", "redis"), attribute.String("idempotency.op", op)))
+}
+
+// end ends span with err; ErrNotFound and ErrInFlight are answers, not
+// failures.
+func end(span trace.Span, err error) {
+	switch {
+	case err == nil:
+	case err == idempotency.ErrNotFound, err == idempotency.ErrInFlight:
+		span.SetAttributes(attribute.String("idempotency.result", err.Error()))
+	default:
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
+}
+
+func (s *tracedStore) Get(ctx context.Context, key string) (idempotency.Record, error) {
+	ctx, span := s.start(ctx, "get")
+	rec, err := s.Store.Get(ctx, key)
+	end(span, err)
+	return rec, err
+}
+
+func (s *tracedStore) Claim(ctx context.Context, key string, lease time.Duration) (string, error) {
+	ctx, span := s.start(ctx, "claim")
+	token, err := s.Store.Claim(ctx, key, lease)
+	end(span, err)
+	return token, err
+}
+
+func (s *tracedStore) Release(ctx context.Context, key, token string) error {
+	ctx, span := s.start(ctx, "release")
+	err := s.Store.Release(ctx, key, token)
+	end(span, err)
+	return err
+}
+
+func (s *tracedStore) Put(ctx context.Context, key string, rec idempotency.Record, ttl time.Duration) error {
+	ctx, span := s.start(ctx, "put")
+	err := s.Store.Put(ctx, key, rec, ttl)
+	end(span, err)
+	return err
+}
+
+// Complete is the inner Store's Complete, or Put and then Release when it
+// has none (idempotency.Completer's contract).
+func (s *tracedStore) Complete(ctx context.Context, key, token string, rec idempotency.Record, ttl time.Duration) error {
+	ctx, span := s.start(ctx, "complete")
+	var err error
+	if c, ok := s.Store.(idempotency.Completer); ok {
+		err = c.Complete(ctx, key, token, rec, ttl)
+	} else if err = s.Store.Put(ctx, key, rec, ttl); err == nil {
+		err = s.Store.Release(ctx, key, token)
+	}
+	end(span, err)
+	return err
+}

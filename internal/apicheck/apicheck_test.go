@@ -1,0 +1,70 @@
+package apicheck_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"idemsum/internal/apicheck"
+	"idemsum/server"
+)
+
+func exchange(method, target string, status int, rheader map[string]string, body string) apicheck.Exchange {
+	u, _ := url.Parse("http://sumd" + target)
+	h := http.Header{}
+	for k, v := range rheader {
+		h.Set(k, v)
+	}
+	return apicheck.Exchange{Method: method, URL: u, Header: http.Header{}, Status: status, RHeader: h, RBody: []byte(body)}
+}
+
+// TestCheckerCatchesDrift checks that each kind of drift between the
+// server and the description is caught, and that right answers pass.
+func TestCheckerCatchesDrift(t *testing.T) {
+	t.Parallel()
+	c, err := apicheck.New(server.OpenAPI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsonNS := map[string]string{"Content-Type": "application/json", "Cache-Control": "no-store"}
+	problem := map[string]string{"Content-Type": "application/problem+json", "Cache-Control": "no-store"}
+	stats := `{"end":1,"seconds":2,"redis":"up","added":[0,1],"replayed":[0,0],"conflicts":[0,0],"errors":[0,0],"p50_ms":[null,1.5],"p99_ms":[null,2],"redis_up":[null,true]}`
+	tests := []struct {
+		name string
+		x    apicheck.Exchange
+		ok   bool
+	}{
+		{"total", exchange("POST", "/sum?number=5", 200, jsonNS, `{"total":5}`), true},
+		{"huge total", exchange("GET", "/sum", 200, jsonNS, `{"total":123456789012345678901234567890}`), true},
+		{"total as string", exchange("POST", "/sum?number=5", 200, jsonNS, `{"total":"5"}`), false},
+		{"extra member", exchange("POST", "/sum?number=5", 200, jsonNS, `{"total":5,"x":1}`), false},
+		{"cache-control", exchange("POST", "/sum?number=5", 200, map[string]string{"Content-Type": "application/json", "Cache-Control": "max-age=5"}, `{"total":5}`), false},
+		{"undocumented status", exchange("POST", "/sum?number=5", 201, jsonNS, `{"total":5}`), false},
+		{"409 without Retry-After", exchange("POST", "/sum?number=5", 409, problem,
+			`{"type":"urn:idemsum:problem:in-flight","title":"Conflict","status":409,"detail":"x"}`), false},
+		{"problem of the wrong type", exchange("POST", "/sum?number=5", 422, problem,
+			`{"type":"urn:idemsum:problem:in-flight","title":"x","status":422,"detail":"x"}`), false},
+		{"problem", exchange("POST", "/sum?number=5", 422, problem,
+			`{"type":"urn:idemsum:problem:key-reused","title":"x","status":422,"detail":"x"}`), true},
+		{"accepted a bad number", exchange("POST", "/sum?number=abc", 200, jsonNS, `{"total":5}`), false},
+		{"refused a bad number", exchange("POST", "/sum?number=abc", 400, problem,
+			`{"type":"urn:idemsum:problem:invalid-input","title":"x","status":400,"detail":"x"}`), true},
+		{"readyz", exchange("GET", "/readyz", 200, map[string]string{"Content-Type": "application/json"}, `{"status":"degraded","mysql":"up","redis":"down","redis_reason":"oom"}`), true},
+		{"readyz unknown status", exchange("GET", "/readyz", 200, map[string]string{"Content-Type": "application/json"}, `{"status":"fine","mysql":"up","redis":"up"}`), false},
+		{"stats", exchange("GET", "/stats", 200, jsonNS, stats), true},
+		{"stats null count", exchange("GET", "/stats", 200, jsonNS, strings.Replace(stats, `"added":[0,1]`, `"added":[null,1]`, 1)), false},
+		{"405 without Allow", exchange("DELETE", "/sum", 405, problem,
+			`{"type":"urn:idemsum:problem:method-not-allowed","title":"x","status":405,"detail":"x"}`), false},
+		{"404", exchange("GET", "/nope", 404, problem, `{"type":"urn:idemsum:problem:not-found","title":"x","status":404,"detail":"x"}`), true},
+		{"200 on an unknown path", exchange("GET", "/nope", 200, jsonNS, `{}`), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if err := c.Check(tt.x); (err == nil) != tt.ok {
+				t.Errorf("Check: got %v, want ok=%v", err, tt.ok)
+			}
+		})
+	}
+}
