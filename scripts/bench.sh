@@ -46,6 +46,7 @@ ticks() { # ticks PID...: utime+stime of each, summed
 }
 
 serve() { # serve NAME ARGS...: start NAME's servers on ports 1808x; sets srv_pids and urls
+  local i
   srv_pids=() urls=()
   for i in $(seq "$instances"); do
     local port=$((18080 + i))
