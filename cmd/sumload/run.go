@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math/big"
-	"net/http"
 	"os"
 	"time"
+
+	api "idemsum/client"
 )
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -50,51 +50,42 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// total reads GET /sum from the first instance.
+// api is the idemsum client for the work around the load — the totals
+// and the resolution of unknown outcomes — which retries the same key
+// across the instances (package client). The load itself goes through the
+// lean connections, which cost far less CPU per request.
+func (l *loader) api() (*api.Client, error) {
+	return api.New(l.cfg.URLs, api.WithAttemptTimeout(l.cfg.Timeout))
+}
+
+// total reads the current total.
 func (l *loader) total(ctx context.Context) (*big.Int, error) {
-	c := newConn(ctx, l.targets[0])
-	defer c.close()
-	r, err := c.do([]byte(l.targets[0].get), time.Now().Add(l.cfg.Timeout))
+	c, err := l.api()
 	if err != nil {
 		return nil, err
 	}
-	var body struct {
-		Total json.Number `json:"total"`
-	}
-	if err := json.Unmarshal(r.body, &body); err != nil || r.status != http.StatusOK {
-		return nil, fmt.Errorf("GET /sum: status %d, %v", r.status, err)
-	}
-	t, ok := new(big.Int).SetString(body.Total.String(), 10)
-	if !ok {
-		return nil, fmt.Errorf("GET /sum: total %q is not an integer", body.Total)
-	}
-	return t, nil
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
+	defer cancel()
+	return c.Total(ctx)
 }
 
-// resolve re-sends each keyed request whose outcome is unknown until it
-// gets a 200 (a replay if it had been added), so the check can be exact.
+// resolve re-sends each keyed request whose outcome is unknown, with its
+// key, until it gets a 200 (a replay if it had been added), so the check
+// can be exact; it gives up after a minute.
 func (l *loader) resolve(ctx context.Context) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	c := l.newClient(ctx)
-	defer c.close()
+	c, err := l.api()
+	if err != nil {
+		return 0, err
+	}
 	n := 0
 	for id, number := range l.unknown {
-		for i := 0; ; i++ {
-			o, _ := c.add(i, keyed{id: id, number: number})
-			if o.status == http.StatusOK {
-				l.added[id] = number
-				n++
-				break
-			}
-			if ctx.Err() != nil {
-				return n, fmt.Errorf("could not resolve key %s: %w", l.key(id), ctx.Err())
-			}
-			select { // retry backoff, not synchronisation
-			case <-ctx.Done():
-			case <-time.After(50 * time.Millisecond):
-			}
+		if _, err := c.Add(ctx, number, api.WithKey(l.key(id))); err != nil {
+			return n, fmt.Errorf("could not resolve key %s: %w", l.key(id), err)
 		}
+		l.added[id] = number
+		n++
 	}
 	return n, nil
 }

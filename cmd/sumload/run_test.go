@@ -357,17 +357,17 @@ func TestRunTotalErrors(t *testing.T) {
 		want string
 	}{
 		{name: "unreachable", url: closed.URL, want: "read total before the run"},
-		{name: "status 503", get: func(w http.ResponseWriter, _ int) { w.WriteHeader(503); w.Write([]byte(`{"total":1}`)) }, want: "read total before the run: GET /sum: status 503"},
+		{name: "status 503", get: func(w http.ResponseWriter, _ int) { w.WriteHeader(503); w.Write([]byte(`{"total":1}`)) }, want: "read total before the run: client: gave up"},
 		{name: "not JSON", get: func(w http.ResponseWriter, _ int) { w.Write([]byte(`total=1`)) }, want: "read total before the run"},
-		{name: "fraction", get: func(w http.ResponseWriter, _ int) { w.Write([]byte(`{"total":1.5}`)) }, want: `total "1.5" is not an integer`},
-		{name: "exponent", get: func(w http.ResponseWriter, _ int) { w.Write([]byte(`{"total":1e3}`)) }, want: `total "1e3" is not an integer`},
+		{name: "fraction", get: func(w http.ResponseWriter, _ int) { w.Write([]byte(`{"total":1.5}`)) }, want: `total "1.5" is not a natural number`},
+		{name: "exponent", get: func(w http.ResponseWriter, _ int) { w.Write([]byte(`{"total":1e3}`)) }, want: `total "1e3" is not a natural number`},
 		{name: "string", get: func(w http.ResponseWriter, _ int) { w.Write([]byte(`{"total":"x"}`)) }, want: "read total before the run"},
 		{name: "fails after", get: func(w http.ResponseWriter, call int) {
 			if call > 1 {
 				w.WriteHeader(http.StatusServiceUnavailable)
 			}
 			w.Write([]byte(`{"total":0}`))
-		}, want: "read total after the run: GET /sum: status 503"},
+		}, want: "read total after the run: client: gave up"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
