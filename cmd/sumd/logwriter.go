@@ -30,18 +30,23 @@ func newLogWriter(ctx context.Context, w io.Writer) (lw *logWriter, stop func())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(flushEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				lw.Flush()
-			}
-		}
+		every(ctx, flushEvery, func() { lw.Flush() })
 	}()
 	return lw, func() { cancel(); <-done; lw.Flush() }
+}
+
+// every calls f every interval until ctx is done.
+func every(ctx context.Context, interval time.Duration, f func()) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f()
+		}
+	}
 }
 
 func (l *logWriter) Write(p []byte) (int, error) {

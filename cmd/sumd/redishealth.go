@@ -115,18 +115,11 @@ func (h *redisHealth) set(reason string) {
 // watch probes every interval until ctx is done, so the state is right
 // even while no request uses Redis.
 func (h *redisHealth) watch(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			pctx, cancel := context.WithTimeout(ctx, time.Second)
-			h.check(pctx)
-			cancel()
-		}
-	}
+	every(ctx, interval, func() {
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		h.check(pctx)
+	})
 }
 
 // redisReason names why err means Redis cannot take claims; "" for nil.
