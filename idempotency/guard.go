@@ -93,8 +93,11 @@ func (g *Guard) do(ctx context.Context, key, fp string, fn Func) (Result, error)
 		if res, ok, err := g.cached(ctx, key, fp); ok || err != nil {
 			return res, err
 		}
-		// No record after all: it expired, or the Store threw away one it
-		// could not trust. Claim again; only a live claim is in flight.
+		if !errors.Is(err, ErrCompleted) {
+			return Result{}, ErrInFlight // a live claim
+		}
+		// The record the claim met is gone: it expired, or the Store threw
+		// it away as untrusted. Claim again; only a live claim is in flight.
 		if token, err = g.claim(ctx, key); errors.Is(err, ErrInFlight) {
 			return Result{}, ErrInFlight
 		}

@@ -447,3 +447,37 @@ func TestGuardCachesUntilTheKeysDeadline(t *testing.T) {
 		})
 	}
 }
+
+// TestGuardClaimsAgainOnlyAfterAVanishedRecord: when Claim refused because
+// of a record (ErrCompleted) that Get then no longer finds, the Guard
+// claims again and runs fn; when a live claim refused it (ErrInFlight), it
+// answers ErrInFlight after one Claim, spending no second round trip.
+func TestGuardClaimsAgainOnlyAfterAVanishedRecord(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		refusal    error
+		wantClaims int
+		wantErr    error
+	}{
+		{"record gone", idempotency.ErrCompleted, 2, nil},
+		{"live claim", idempotency.ErrInFlight, 1, idempotency.ErrInFlight},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			claims := 0
+			store := funcStore{claim: func(context.Context, string, time.Duration) (string, error) {
+				if claims++; claims == 1 {
+					return "", tt.refusal
+				}
+				return "tok", nil
+			}}
+			g := &idempotency.Guard{Store: store}
+			_, err := g.Do(t.Context(), "k", "fp", func(context.Context) (idempotency.Record, bool, error) { return okRecord, false, nil })
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+				t.Errorf("Do: got %v, want %v", err, tt.wantErr)
+			}
+			if claims != tt.wantClaims {
+				t.Errorf("Claims: got %d, want %d", claims, tt.wantClaims)
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package idempotency
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 )
@@ -12,6 +13,11 @@ var (
 	ErrInFlight = errors.New("idempotency: key is being processed by another request")
 	// ErrMismatch reports a key reused with a different request fingerprint.
 	ErrMismatch = errors.New("idempotency: key was already used with a different request")
+	// ErrCompleted is the ErrInFlight a Store's Claim may return when it
+	// refused because the key has a completed record (errors.Is it is also
+	// ErrInFlight): if Get then finds none (expired, or thrown away as
+	// untrusted), the Guard claims again instead of answering 409.
+	ErrCompleted = fmt.Errorf("%w: it has a completed record", ErrInFlight)
 	// ErrNotFound reports that a Store holds no completed record for a key.
 	ErrNotFound = errors.New("idempotency: no completed record for key")
 )

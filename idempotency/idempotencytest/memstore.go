@@ -63,7 +63,8 @@ func (s *MemStore) Get(ctx context.Context, key string) (idempotency.Record, err
 }
 
 // Claim takes key's lease unless an unexpired claim or record holds it
-// (idempotency.ErrInFlight). A non-positive lease is an error.
+// (idempotency.ErrInFlight; idempotency.ErrCompleted for a record). A
+// non-positive lease is an error.
 func (s *MemStore) Claim(ctx context.Context, key string, lease time.Duration) (string, error) {
 	if lease <= 0 {
 		return "", errDuration
@@ -75,7 +76,7 @@ func (s *MemStore) Claim(ctx context.Context, key string, lease time.Duration) (
 		return "", idempotency.ErrInFlight
 	}
 	if r, ok := s.recs[key]; ok && now.Before(r.expires) {
-		return "", idempotency.ErrInFlight
+		return "", idempotency.ErrCompleted
 	}
 	token := newToken()
 	s.claims[key] = memClaim{token: token, expires: now.Add(lease)}

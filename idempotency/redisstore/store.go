@@ -148,7 +148,8 @@ func (s *Store) discard(ctx context.Context, name, b string) {
 }
 
 // Claim takes key's claim for lease with SET NX PX, atomically refusing
-// with idempotency.ErrInFlight while a claim or a record exists.
+// with idempotency.ErrInFlight while a claim exists, and with
+// idempotency.ErrCompleted (an ErrInFlight) while a record does.
 func (s *Store) Claim(ctx context.Context, key string, lease time.Duration) (string, error) {
 	if lease <= 0 {
 		return "", ErrDuration
@@ -162,10 +163,13 @@ func (s *Store) Claim(ctx context.Context, key string, lease time.Duration) (str
 	if err != nil {
 		return "", s.failed("claim", err)
 	}
-	if won != 1 {
-		return "", idempotency.ErrInFlight
+	switch won {
+	case 1:
+		return token, nil
+	case 2:
+		return "", idempotency.ErrCompleted
 	}
-	return token, nil
+	return "", idempotency.ErrInFlight
 }
 
 // Release deletes key's claim if token owns it (compare-and-delete).
