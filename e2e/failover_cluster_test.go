@@ -10,7 +10,6 @@ import (
 
 	"idemsum/internal/faultproxy"
 	"idemsum/internal/mariadbtopo"
-	"idemsum/internal/testenv"
 )
 
 // redisDBFailover is the Redis database of the failover tests' keys (see
@@ -103,41 +102,12 @@ func (tp *topology) checkDB(t *testing.T, s *mariadbtopo.Server) *sql.DB {
 // flags come last.
 func startClusterOn(t *testing.T, n int, addr string, db *sql.DB, redisURL string, extra ...string) *Cluster {
 	t.Helper()
-	c := &Cluster{
-		DSN:      fmt.Sprintf("%s:%s@tcp(%s)/%s", failoverUser, failoverPassword, addr, failoverDB),
-		DB:       db,
-		RedisURL: redisURL,
-		Prefix:   "idemsum:e2e:" + testenv.Unique() + ":",
-	}
-	if redisURL == "" {
-		testenv.Redis(t) // skips (or fails in CI) when Redis is absent
-		c.RedisURL = redisURLDB(redisDBFailover)
-		usedPrefixes.Store(c.Prefix, c.RedisURL)
-	}
-	if c.RedisURL != "off" {
-		c.Redis = newRedisClient(t, c.RedisURL)
-	}
-	args := []string{
-		"-http-addr", "127.0.0.1:0",
-		"-mysql-dsn", c.DSN,
-		"-redis-url", c.RedisURL,
-		"-redis-prefix", c.Prefix,
-		"-key-ttl", keyTTL.String(),
-		"-lease-ttl", leaseTTL.String(),
-		"-mysql-max-conns", "8",
-		"-shutdown-timeout", "2s",
-	}
-	args = append(args, extra...)
-	for i := range n {
-		in := &Instance{t: t, Name: fmt.Sprintf("sumd%d", i), args: args, log: &logBuffer{}}
-		t.Cleanup(in.cleanup)
-		in.start()
-		c.Instances = append(c.Instances, in)
-	}
-	var id string
-	if err := c.DB.QueryRow("SELECT deployment_id FROM sum_deployment WHERE id = 1").Scan(&id); err != nil {
-		t.Fatalf("read the deployment id: %v", err)
-	}
-	c.KeyPrefix = c.Prefix + id + ":"
-	return c
+	return StartCluster(t, Options{
+		Instances: n,
+		DSN:       fmt.Sprintf("%s:%s@tcp(%s)/%s", failoverUser, failoverPassword, addr, failoverDB),
+		DB:        db,
+		RedisURL:  redisURL,
+		RedisDB:   redisDBFailover,
+		Args:      extra,
+	})
 }

@@ -37,6 +37,11 @@ const keyTTL = 10 * time.Minute
 // Options configure a Cluster.
 type Options struct {
 	Instances int
+	// DSN is the instances' -mysql-dsn; "" means a fresh test database of
+	// the Cluster's own (testenv). DB, when set, is the test's pool for
+	// checks on that database; else one is opened from DSN.
+	DSN string
+	DB  *sql.DB
 	// RedisURL is the instances' -redis-url: "" means the test Redis
 	// (testenv), "off" MySQL-only mode; anything else is passed as is.
 	RedisURL string
@@ -90,7 +95,10 @@ type Cluster struct {
 // Cleanup kills them (SIGKILL) and shows their stderr if the test failed.
 func StartCluster(t testing.TB, opts Options) *Cluster {
 	t.Helper()
-	c := &Cluster{DSN: testenv.MySQL(t), RedisURL: opts.RedisURL}
+	c := &Cluster{DSN: opts.DSN, DB: opts.DB, RedisURL: opts.RedisURL}
+	if c.DSN == "" {
+		c.DSN = testenv.MySQL(t)
+	}
 	c.Prefix = cmp.Or(opts.Prefix, "idemsum:e2e:"+testenv.Unique()+":")
 	if c.RedisURL == "" {
 		testenv.Redis(t) // skips (or fails in CI) when Redis is absent
@@ -104,12 +112,14 @@ func StartCluster(t testing.TB, opts Options) *Cluster {
 	case *redis.ClusterClient:
 		c.RedisCluster = r
 	}
-	db, err := sql.Open("mysql", c.DSN)
-	if err != nil {
-		t.Fatalf("open test database: %v", err)
+	if c.DB == nil {
+		db, err := sql.Open("mysql", c.DSN)
+		if err != nil {
+			t.Fatalf("open test database: %v", err)
+		}
+		t.Cleanup(func() { db.Close() })
+		c.DB = db
 	}
-	t.Cleanup(func() { db.Close() })
-	c.DB = db
 	dsn, redisURL := c.DSN, c.RedisURL
 	if opts.MySQLProxy {
 		c.MySQLProxy, dsn = proxyDSN(t, c.DSN)
