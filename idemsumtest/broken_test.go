@@ -23,8 +23,35 @@ type brokenLedger struct {
 	*idemsumtest.Ledger
 	bug string
 
-	mu   sync.Mutex
-	seen map[string]idemsum.Result // for "check then add"
+	mu      sync.Mutex
+	seen    map[string]idemsum.Result // for "check then add"
+	waiting chan struct{}             // a caller waiting in meet
+}
+
+// meet waits up to 50 ms for another caller to reach the same point, so
+// that the planted check-then-add race happens in every run, not by luck.
+func (b *brokenLedger) meet() {
+	b.mu.Lock()
+	if w := b.waiting; w != nil {
+		b.waiting = nil
+		b.mu.Unlock()
+		close(w)
+		return
+	}
+	w := make(chan struct{})
+	b.waiting = w
+	b.mu.Unlock()
+	t := time.NewTimer(50 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-w:
+	case <-t.C:
+		b.mu.Lock()
+		if b.waiting == w {
+			b.waiting = nil
+		}
+		b.mu.Unlock()
+	}
 }
 
 func (b *brokenLedger) Add(ctx context.Context, adds []idemsum.Addition) ([]idemsum.Result, error) {
@@ -90,7 +117,7 @@ func (b *brokenLedger) checkThenAdd(ctx context.Context, adds []idemsum.Addition
 			res[i] = r
 			continue
 		}
-		runtime.Gosched()
+		b.meet()
 		rs, err := b.Ledger.Add(ctx, []idemsum.Addition{{Number: a.Number}})
 		if err != nil {
 			return nil, err
