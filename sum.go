@@ -28,9 +28,13 @@ import (
 )
 
 // Addition asks to add Number (1..MaxNumber) to the total. With a non-empty
-// Key the addition happens at most once for that Key; without one, every
-// Addition adds.
+// Key the addition happens at most once for that Key of its Client; without
+// one, every Addition adds.
 type Addition struct {
+	// Client names who sends the addition: keys are scoped per client, so
+	// the same Key from two Clients is two additions. "" is the anonymous
+	// client (every caller when the service runs without API tokens).
+	Client string
 	Key    string
 	Number uint64
 }

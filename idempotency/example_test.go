@@ -73,3 +73,42 @@ func ExampleMiddleware() {
 	// 201 /orders/1  order 1
 	// 201 /orders/1 true order 1
 }
+
+// principalKey is the context key under which the example's authentication
+// middleware leaves the caller's name.
+type principalKey struct{}
+
+// With Scope, keys belong to their sender: here an authentication
+// middleware puts the caller's name in the request context, and two
+// callers that both send "order-1" get an order each, while each caller's
+// retry replays its own.
+func ExampleGuard_Scope() {
+	g := &idempotency.Guard{
+		Store: idempotencytest.NewMemStore(nil),
+		Scope: func(ctx context.Context) string { s, _ := ctx.Value(principalKey{}).(string); return s },
+	}
+	n := 0
+	orders := idempotency.Middleware(g)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n++
+		fmt.Fprintf(w, "order %d for %s", n, r.Context().Value(principalKey{}))
+	}))
+	authenticate := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			user, _, _ := r.BasicAuth() // a stand-in for real authentication
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, user)))
+		})
+	}
+	h := authenticate(orders)
+	for _, user := range []string{"alice", "bob", "alice"} {
+		req := httptest.NewRequest(http.MethodPost, "/orders", strings.NewReader("2 books"))
+		req.SetBasicAuth(user, "secret")
+		req.Header.Set("Idempotency-Key", "order-1")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		fmt.Printf("%s: %s (replayed: %q)\n", user, rec.Body, rec.Header().Get("Idempotent-Replayed"))
+	}
+	// Output:
+	// alice: order 1 for alice (replayed: "")
+	// bob: order 2 for bob (replayed: "")
+	// alice: order 1 for alice (replayed: "true")
+}

@@ -26,6 +26,12 @@ type Guard struct {
 	Backoff time.Duration // how long to bypass a failing Store; 0 means 1s
 	// Now is the clock that TTLs are computed with; nil means time.Now.
 	Now func() time.Time
+	// Scope, when set, names the owner of each request's keys from its
+	// context, such as the authenticated client: the Guard keeps key as
+	// ScopedKey(Scope(ctx), key), so the same key from two owners is two
+	// keys. Func's own fence must be scoped the same way (for example a
+	// unique key on (owner, key)). nil means one scope for everyone.
+	Scope func(ctx context.Context) string
 
 	// OnStoreError, when set, is told of each Store failure (degraded mode).
 	OnStoreError func(op string, err error)
@@ -67,6 +73,9 @@ func (g *Guard) Do(ctx context.Context, key, fp string, fn Func) (Result, error)
 // polling the Store, and takes the claim over if it is released or expires
 // without one. It returns ErrInFlight when wait runs out or ctx is done.
 func (g *Guard) DoWait(ctx context.Context, key, fp string, wait time.Duration, fn Func) (Result, error) {
+	if g.Scope != nil {
+		key = ScopedKey(g.Scope(ctx), key)
+	}
 	deadline := time.Now().Add(wait)
 	for waited := false; ; waited = true {
 		res, err := g.do(ctx, key, fp, fn)

@@ -67,3 +67,15 @@ func unquote(v string) (string, error) {
 	}
 	return b.String(), nil
 }
+
+// ScopedKey returns the identity under which a Guard keeps key for scope
+// (its owner, such as an authenticated client): key itself for the empty
+// scope, else scope, a space and key. A valid key holds no space, so two
+// different (scope, key) pairs never share a scoped key, and the empty
+// scope keeps the names an unscoped Guard always used.
+func ScopedKey(scope, key string) string {
+	if scope == "" {
+		return key
+	}
+	return scope + " " + key
+}

@@ -111,3 +111,23 @@ func FuzzParseHeader(f *testing.F) {
 		}
 	})
 }
+
+// TestScopedKeyIsOneToOne: different (scope, key) pairs of valid keys
+// never share a scoped key, and the empty scope leaves the key as it is.
+func TestScopedKeyIsOneToOne(t *testing.T) {
+	pairs := [][2]string{{"", "a"}, {"", "a b"}, {"a", "b"}, {"a b", "c"}, {"a", "b c"}, {"ab", "c"}, {"a", "bc"}, {"", "a:b"}, {"a:", "b"}, {" ", "a"}}
+	seen := map[string][2]string{}
+	for _, p := range pairs {
+		if idempotency.ValidKey(p[1]) != nil {
+			continue // only valid keys reach a Guard
+		}
+		sk := idempotency.ScopedKey(p[0], p[1])
+		if prev, ok := seen[sk]; ok {
+			t.Errorf("ScopedKey%q = ScopedKey%q = %q", p, prev, sk)
+		}
+		seen[sk] = p
+	}
+	if got := idempotency.ScopedKey("", "k"); got != "k" {
+		t.Errorf(`ScopedKey("", "k"): got %q, want "k"`, got)
+	}
+}

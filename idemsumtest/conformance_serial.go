@@ -21,6 +21,11 @@ type step struct {
 
 func add(key string, n uint64) idemsum.Addition { return idemsum.Addition{Key: key, Number: n} }
 
+// addAs is add from client.
+func addAs(client, key string, n uint64) idemsum.Addition {
+	return idemsum.Addition{Client: client, Key: key, Number: n}
+}
+
 func fresh(total string, n uint64) idemsum.Result { return idemsum.Result{Total: total, Number: n} }
 
 func existing(total string, n uint64) idemsum.Result {
@@ -75,6 +80,14 @@ func serialTests() []suiteTest {
 			{[]idemsum.Addition{add("key", 1), add("Key", 2), add("KEY", 4), add("key ", 8), add(" key", 16), add("key", 32)},
 				[]idemsum.Result{fresh("1", 1), fresh("3", 2), fresh("7", 4), fresh("15", 8), fresh("31", 16), existing("1", 1)}, "31"},
 			{[]idemsum.Addition{add("KEY", 1), add("kEy", 64)}, []idemsum.Result{existing("7", 4), fresh("95", 64)}, "95"},
+		}},
+		{"KeysScopedPerClient", []step{
+			{[]idemsum.Addition{add("k", 1), addAs("a", "k", 2), addAs("b", "k", 4), addAs("a", "k", 8), add("k", 16)},
+				[]idemsum.Result{fresh("1", 1), fresh("3", 2), fresh("7", 4), existing("3", 2), existing("1", 1)}, "7"},
+			{[]idemsum.Addition{addAs("b", "k", 4), addAs("a", "j", 32), add("j", 64), addAs("ab", "k", 128), addAs("a", "bk", 256)},
+				[]idemsum.Result{existing("7", 4), fresh("39", 32), fresh("103", 64), fresh("231", 128), fresh("487", 256)}, "487"},
+			{[]idemsum.Addition{add("k", 1), addAs("a", "j", 32), addAs("ab", "k", 1), addAs("b", "j", 512)},
+				[]idemsum.Result{existing("1", 1), existing("39", 32), existing("231", 128), fresh("999", 512)}, "999"},
 		}},
 		{"MaxNumbers", []step{
 			{[]idemsum.Addition{add("a", maxN), add("", maxN), add("b", maxN), add("a", 1)},

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sort"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -185,8 +186,10 @@ func (l *Ledger) resolveExisting(ctx context.Context, p *txPlan) (int, error) {
 	if len(keys) == 0 {
 		return 0, nil
 	}
-	q := "SELECT idem_key, number, total, created_ms FROM sum_ledger WHERE idem_key IN (" + placeholders(len(keys)) + ")"
-	rows, err := l.DB.QueryContext(ctx, q, keys...)
+	sort.Slice(keys, func(i, j int) bool { return keys[i].less(keys[j]) })
+	where, args := keysWhere(keys)
+	q := "SELECT client, idem_key, number, total, created_ms FROM sum_ledger WHERE " + where
+	rows, err := l.DB.QueryContext(ctx, q, args...)
 	if err != nil {
 		return 0, fmt.Errorf("look up existing keys: %w", err)
 	}
@@ -194,15 +197,16 @@ func (l *Ledger) resolveExisting(ctx context.Context, p *txPlan) (int, error) {
 	found := 0
 	for rows.Next() {
 		var (
+			client  []byte
 			key     []byte
 			number  uint64
 			total   string
 			created int64
 		)
-		if err := rows.Scan(&key, &number, &total, &created); err != nil {
+		if err := rows.Scan(&client, &key, &number, &total, &created); err != nil {
 			return 0, fmt.Errorf("scan existing key: %w", err)
 		}
-		if p.existing(string(key), number, total, created) {
+		if p.existing(scoped{string(client), string(key)}, number, total, created) {
 			found++
 		}
 	}

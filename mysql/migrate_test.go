@@ -111,7 +111,7 @@ func queryStrings(tb testing.TB, db *sql.DB, q string, args ...any) []string {
 
 // TestMigrateSchema checks what the ledger relies on: no stored routines,
 // triggers or events (DESIGN §1), InnoDB tables, an exact DECIMAL(65,0)
-// total, and a case-sensitive unique key column.
+// total, and a case-sensitive unique key: (client, idem_key).
 func TestMigrateSchema(t *testing.T) {
 	t.Parallel()
 	_, db := newLedger(t)
@@ -134,6 +134,7 @@ func TestMigrateSchema(t *testing.T) {
 		{"sum_ledger", "total", "decimal(65,0)"},
 		{"sum_ledger", "number", "bigint(20) unsigned"},
 		{"sum_ledger", "idem_key", "varbinary(255)"},
+		{"sum_ledger", "client", "varbinary(64)"},
 	}
 	for _, c := range columns {
 		got := queryStrings(t, db, "SELECT column_type FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? AND column_name = ?", c.table, c.column)
@@ -141,8 +142,8 @@ func TestMigrateSchema(t *testing.T) {
 			t.Errorf("%s.%s: got %q, want %q", c.table, c.column, got, c.want)
 		}
 	}
-	unique := queryStrings(t, db, "SELECT column_name FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = 'sum_ledger' AND non_unique = 0")
-	if !slices.Equal(unique, []string{"idem_key"}) {
-		t.Errorf("unique columns of sum_ledger: got %q, want [idem_key]", unique)
+	unique := queryStrings(t, db, "SELECT column_name FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = 'sum_ledger' AND non_unique = 0 ORDER BY index_name, seq_in_index")
+	if !slices.Equal(unique, []string{"client", "idem_key"}) {
+		t.Errorf("unique columns of sum_ledger: got %q, want [client idem_key]", unique)
 	}
 }

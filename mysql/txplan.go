@@ -19,10 +19,23 @@ type txPlan struct {
 	adds    []idemsum.Addition
 	res     []idemsum.Result
 	done    []bool
-	leader  []int          // index of the first addition with the same key, or -1
-	byKey   map[string]int // key → index of its first addition
+	leader  []int          // index of the first addition with the same scoped key, or -1
+	byKey   map[scoped]int // scoped key → index of its first addition
 	pending []int          // indexes of leaders (and keyless adds) to commit
 	nowMS   int64          // the created_ms of the rows of the last sql
+}
+
+// scoped is a key's identity in the ledger: the primary key (client,
+// idem_key).
+type scoped struct{ client, key string }
+
+func scopeOf(a idemsum.Addition) scoped { return scoped{a.Client, a.Key} }
+
+func (s scoped) less(t scoped) bool {
+	if s.client != t.client {
+		return s.client < t.client
+	}
+	return s.key < t.key
 }
 
 func plan(adds []idemsum.Addition) *txPlan {
@@ -31,16 +44,16 @@ func plan(adds []idemsum.Addition) *txPlan {
 		res:    make([]idemsum.Result, len(adds)),
 		done:   make([]bool, len(adds)),
 		leader: make([]int, len(adds)),
-		byKey:  make(map[string]int, len(adds)),
+		byKey:  make(map[scoped]int, len(adds)),
 	}
 	for i, a := range adds {
 		p.leader[i] = -1
-		if first, ok := p.byKey[a.Key]; ok && a.Key != "" {
+		if first, ok := p.byKey[scopeOf(a)]; ok && a.Key != "" {
 			p.leader[i] = first
 			continue
 		}
 		if a.Key != "" {
-			p.byKey[a.Key] = i
+			p.byKey[scopeOf(a)] = i
 		}
 		p.pending = append(p.pending, i)
 	}
@@ -50,9 +63,9 @@ func plan(adds []idemsum.Addition) *txPlan {
 // sql returns the transaction for the pending additions, or "" if none:
 //
 //	START TRANSACTION;
-//	INSERT INTO sum_ledger ... VALUES (key, number, rest, now), ...; -- fails on a recorded key
+//	INSERT INTO sum_ledger ... VALUES (client, key, number, rest, now), ...; -- fails on a recorded key
 //	UPDATE sum_total SET total = total + <sum> WHERE id = 1;       -- takes the hot row lock
-//	UPDATE sum_ledger SET total = (SELECT total FROM sum_total WHERE id = 1) - total WHERE idem_key IN (...);
+//	UPDATE sum_ledger SET total = (SELECT total FROM sum_total WHERE id = 1) - total WHERE <the batch's keys>;
 //	SELECT total FROM sum_total WHERE id = 1;                      -- the total right after the batch
 //	COMMIT;
 //
@@ -66,7 +79,8 @@ func plan(adds []idemsum.Addition) *txPlan {
 // "rest" (the sum of the numbers after it in the batch) and then turned
 // into the total right after its own addition. The sum and the rests are
 // decimal literals written into the text (digits only), never strings, so
-// that MySQL computes them exactly; keys are interpolated placeholders.
+// that MySQL computes them exactly; clients and keys are interpolated
+// placeholders.
 func (p *txPlan) sql(nowMS int64) (string, []any) {
 	if len(p.pending) == 0 {
 		return "", nil
@@ -82,29 +96,32 @@ func (p *txPlan) sql(nowMS int64) (string, []any) {
 	var args []any
 	b.WriteString("START TRANSACTION;\n")
 	var values []string
+	var keys []scoped
 	for _, j := range p.byKeyOrder() {
 		a := p.adds[p.pending[j]]
-		values = append(values, fmt.Sprintf("(?, %d, %s, %d)", a.Number, rests[j], nowMS))
-		args = append(args, a.Key)
+		values = append(values, fmt.Sprintf("(?, ?, %d, %s, %d)", a.Number, rests[j], nowMS))
+		args = append(args, a.Client, a.Key)
+		keys = append(keys, scopeOf(a))
 	}
 	if len(values) > 0 {
-		b.WriteString("INSERT INTO sum_ledger (idem_key, number, total, created_ms) VALUES ")
+		b.WriteString("INSERT INTO sum_ledger (client, idem_key, number, total, created_ms) VALUES ")
 		b.WriteString(strings.Join(values, ", "))
 		b.WriteString(";\n")
 	}
 	fmt.Fprintf(&b, "UPDATE sum_total SET total = total + %s WHERE id = 1;\n", sum)
 	if len(values) > 0 {
-		b.WriteString("UPDATE sum_ledger SET total = (SELECT total FROM sum_total WHERE id = 1) - total WHERE idem_key IN (")
-		b.WriteString(placeholders(len(args)))
-		b.WriteString(");\n")
-		args = append(args, args...)
+		where, wargs := keysWhere(keys)
+		b.WriteString("UPDATE sum_ledger SET total = (SELECT total FROM sum_total WHERE id = 1) - total WHERE ")
+		b.WriteString(where)
+		b.WriteString(";\n")
+		args = append(args, wargs...)
 	}
 	b.WriteString("SELECT total FROM sum_total WHERE id = 1;\nCOMMIT")
 	return b.String(), args
 }
 
 // byKeyOrder returns the positions in pending of the keyed additions,
-// sorted by key: concurrent batches then lock shared keys in one order,
+// sorted by (client, key), the primary key's order: concurrent batches then lock shared keys in one order,
 // which avoids most deadlocks. Each row still carries the rest of its own
 // position, so the serial order of the batch is unchanged.
 func (p *txPlan) byKeyOrder() []int {
@@ -114,7 +131,7 @@ func (p *txPlan) byKeyOrder() []int {
 			js = append(js, j)
 		}
 	}
-	sort.Slice(js, func(a, b int) bool { return p.adds[p.pending[js[a]]].Key < p.adds[p.pending[js[b]]].Key })
+	sort.Slice(js, func(a, b int) bool { return scopeOf(p.adds[p.pending[js[a]]]).less(scopeOf(p.adds[p.pending[js[b]]])) })
 	return js
 }
 
@@ -138,7 +155,7 @@ func (p *txPlan) committed(total string) error {
 // existing records that key was already in the ledger with number and
 // total since createdMS, and takes it out of the pending additions; it
 // reports whether key was still pending.
-func (p *txPlan) existing(key string, number uint64, total string, createdMS int64) bool {
+func (p *txPlan) existing(key scoped, number uint64, total string, createdMS int64) bool {
 	i, ok := p.byKey[key]
 	if !ok || p.done[i] {
 		return false
@@ -155,15 +172,44 @@ func (p *txPlan) existing(key string, number uint64, total string, createdMS int
 	return true
 }
 
-// pendingKeys returns the keys still to commit, as query arguments.
-func (p *txPlan) pendingKeys() []any {
-	var keys []any
+// pendingKeys returns the scoped keys still to commit.
+func (p *txPlan) pendingKeys() []scoped {
+	var keys []scoped
 	for _, i := range p.pending {
-		if k := p.adds[i].Key; k != "" {
-			keys = append(keys, k)
+		if a := p.adds[i]; a.Key != "" {
+			keys = append(keys, scopeOf(a))
 		}
 	}
 	return keys
+}
+
+// keysWhere returns the condition that selects exactly keys (which are
+// sorted or at least grouped by client) and its arguments:
+//
+//	(client = ? AND idem_key IN (?, ...)) OR (client = ? AND ...)
+//
+// a range on the primary key for each client, in MySQL 8 and MariaDB.
+func keysWhere(keys []scoped) (string, []any) {
+	var b strings.Builder
+	var args []any
+	for i := 0; i < len(keys); {
+		j := i
+		for j < len(keys) && keys[j].client == keys[i].client {
+			j++
+		}
+		if i > 0 {
+			b.WriteString(" OR ")
+		}
+		b.WriteString("(client = ? AND idem_key IN (")
+		b.WriteString(placeholders(j - i))
+		b.WriteString("))")
+		args = append(args, keys[i].client)
+		for _, k := range keys[i:j] {
+			args = append(args, k.key)
+		}
+		i = j
+	}
+	return b.String(), args
 }
 
 // results returns every addition's result; a repeated key gets its first

@@ -30,19 +30,22 @@ func fingerprint(n uint64) string {
 	return idempotency.Fingerprint("add", strconv.FormatUint(n, 10))
 }
 
-// Add adds n under key (or without a key when key is empty) and returns
-// the response to send. A duplicate of a keyed addition in flight waits up
-// to wait for its response (RFC 7240 "Prefer: wait"); with wait 0 it fails
-// at once with idempotency.ErrInFlight. It returns idempotency.ErrMismatch
-// for a key used with another number, and other errors when the storage
+// Add adds a.Number under a.Key of a.Client (or without a key when Key is
+// empty) and returns the response to send. Keys are scoped per client: the
+// Guard keeps idempotency.ScopedKey(Client, Key), and the ledger's fence is
+// (client, key). A duplicate of a keyed addition in flight waits up to
+// wait for its response (RFC 7240 "Prefer: wait"); with wait 0 it fails at
+// once with idempotency.ErrInFlight. It returns idempotency.ErrMismatch for
+// a key used with another number, and other errors when the storage
 // failed.
-func (s *Service) Add(ctx context.Context, key string, n uint64, wait time.Duration) (idempotency.Result, error) {
-	if key == "" {
-		res, err := s.Adder.Add(ctx, idemsum.Addition{Number: n})
+func (s *Service) Add(ctx context.Context, a idemsum.Addition, wait time.Duration) (idempotency.Result, error) {
+	if a.Key == "" {
+		res, err := s.Adder.Add(ctx, a)
 		return idempotency.Result{Record: record(res)}, err
 	}
-	return s.Guard.DoWait(ctx, key, fingerprint(n), wait, func(ctx context.Context) (idempotency.Record, bool, error) {
-		res, err := s.Adder.Add(ctx, idemsum.Addition{Key: key, Number: n})
+	key := idempotency.ScopedKey(a.Client, a.Key)
+	return s.Guard.DoWait(ctx, key, fingerprint(a.Number), wait, func(ctx context.Context) (idempotency.Record, bool, error) {
+		res, err := s.Adder.Add(ctx, a)
 		if err == nil && res.Existing && s.OnExisting != nil {
 			s.OnExisting()
 		}

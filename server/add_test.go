@@ -102,7 +102,7 @@ func TestServiceAddKeyless(t *testing.T) {
 	svc := newService(l, newMapStore())
 	ctx := context.Background()
 	for i, want := range []string{"{\"total\":5}\n", "{\"total\":10}\n", "{\"total\":15}\n"} {
-		res, err := svc.Add(ctx, "", 5, 0)
+		res, err := svc.Add(ctx, idemsum.Addition{Number: 5}, 0)
 		if err != nil {
 			t.Fatalf("add %d: got error %v, want nil", i, err)
 		}
@@ -146,26 +146,26 @@ func TestServiceAddKeyed(t *testing.T) {
 			l := newLedger()
 			svc := newService(l, sc.store())
 			ctx := context.Background()
-			if _, err := svc.Add(ctx, "", 10, 0); err != nil {
+			if _, err := svc.Add(ctx, idemsum.Addition{Number: 10}, 0); err != nil {
 				t.Fatalf("keyless add: %v", err)
 			}
-			first, err := svc.Add(ctx, "K", 5, 0)
+			first, err := svc.Add(ctx, idemsum.Addition{Key: "K", Number: 5}, 0)
 			if err != nil {
 				t.Fatalf("first: got error %v, want nil", err)
 			}
 			assertRecord(t, first, "{\"total\":15}\n", false)
-			if _, err := svc.Add(ctx, "", 100, 0); err != nil {
+			if _, err := svc.Add(ctx, idemsum.Addition{Number: 100}, 0); err != nil {
 				t.Fatalf("keyless add: %v", err)
 			}
-			again, err := svc.Add(ctx, "K", 5, 0)
+			again, err := svc.Add(ctx, idemsum.Addition{Key: "K", Number: 5}, 0)
 			if err != nil {
 				t.Fatalf("replay: got error %v, want nil", err)
 			}
 			assertRecord(t, again, string(first.Body), true)
-			if _, err := svc.Add(ctx, "K", 6, 0); !errors.Is(err, idempotency.ErrMismatch) {
+			if _, err := svc.Add(ctx, idemsum.Addition{Key: "K", Number: 6}, 0); !errors.Is(err, idempotency.ErrMismatch) {
 				t.Errorf("mismatch: got %v, want %v", err, idempotency.ErrMismatch)
 			}
-			other, err := svc.Add(ctx, "k", 6, 0)
+			other, err := svc.Add(ctx, idemsum.Addition{Key: "k", Number: 6}, 0)
 			if err != nil {
 				t.Fatalf("key differing in case: got error %v, want nil", err)
 			}
@@ -187,11 +187,11 @@ func TestServiceAddError(t *testing.T) {
 				l := newLedger()
 				l.SetErr(errDown)
 				svc := newService(l, sc.store())
-				if _, err := svc.Add(context.Background(), key, 5, 0); !errors.Is(err, errDown) {
+				if _, err := svc.Add(context.Background(), idemsum.Addition{Key: key, Number: 5}, 0); !errors.Is(err, errDown) {
 					t.Fatalf("add: got %v, want %v", err, errDown)
 				}
 				l.SetErr(nil)
-				res, err := svc.Add(context.Background(), key, 5, 0)
+				res, err := svc.Add(context.Background(), idemsum.Addition{Key: key, Number: 5}, 0)
 				if err != nil {
 					t.Fatalf("retry: got error %v, want nil", err)
 				}
@@ -207,7 +207,7 @@ func TestServiceAddInFlight(t *testing.T) {
 	s.claims["K"] = true // another request holds the key
 	l := newLedger()
 	svc := newService(l, s)
-	if _, err := svc.Add(context.Background(), "K", 5, 0); !errors.Is(err, idempotency.ErrInFlight) {
+	if _, err := svc.Add(context.Background(), idemsum.Addition{Key: "K", Number: 5}, 0); !errors.Is(err, idempotency.ErrInFlight) {
 		t.Errorf("add: got %v, want %v", err, idempotency.ErrInFlight)
 	}
 	if calls, _ := l.seen(); len(calls) != 0 {
@@ -220,7 +220,7 @@ func TestServiceTotal(t *testing.T) {
 	l := newLedger()
 	svc := newService(l, nil)
 	for _, n := range []uint64{idemsum.MaxNumber, idemsum.MaxNumber, idemsum.MaxNumber} {
-		if _, err := svc.Add(context.Background(), "", n, 0); err != nil {
+		if _, err := svc.Add(context.Background(), idemsum.Addition{Number: n}, 0); err != nil {
 			t.Fatalf("add: %v", err)
 		}
 	}

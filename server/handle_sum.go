@@ -42,7 +42,8 @@ func handleAdd(d Deps, keyParam string) http.Handler {
 			return
 		}
 		wait, preferred := preferWait(r, d.MaxWait)
-		res, err := d.Service.Add(r.Context(), in.key, in.number, wait)
+		a := idemsum.Addition{Client: clientOf(r.Context()), Key: in.key, Number: in.number}
+		res, err := d.Service.Add(r.Context(), a, wait)
 		if preferred && res.Waited {
 			w.Header().Set("Preference-Applied", "wait="+strconv.Itoa(int((wait+time.Second-1)/time.Second)))
 		}

@@ -17,11 +17,13 @@ import (
 type Metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	clients  *prometheus.CounterVec
 }
 
 // NewMetrics creates the request metrics and registers them on reg:
 // idemsum_requests_total{route,outcome} and
-// idemsum_request_duration_seconds{route,outcome}.
+// idemsum_request_duration_seconds{route,outcome}, and
+// idemsum_client_requests_total{client,outcome} for authenticated clients.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -33,8 +35,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "HTTP request latency by route and outcome.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"route", "outcome"}),
+		clients: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "idemsum_client_requests_total",
+			Help: "Requests of authenticated clients (API tokens) by client name and outcome.",
+		}, []string{"client", "outcome"}),
 	}
-	reg.MustRegister(m.requests, m.duration)
+	reg.MustRegister(m.requests, m.duration, m.clients)
 	return m
 }
 
@@ -44,6 +50,7 @@ type observation struct {
 	outcome string
 	level   slog.Level
 	key     string // hashed only if the line is logged
+	client  string // the authenticated client, "" for anonymous
 }
 
 type observationKey struct{}
@@ -71,6 +78,9 @@ func noteKey(r *http.Request, key string) {
 		observed(r).key = key
 	}
 }
+
+// noteClient records the authenticated client of r for the log line.
+func noteClient(r *http.Request, client string) { observed(r).client = client }
 
 // keyHash is the first 12 hex digits of key's SHA-256, or "" for none.
 func keyHash(key string) string {
@@ -131,12 +141,18 @@ func instrument(m *Metrics, st *stats, log *slog.Logger, next http.Handler) http
 		if m != nil {
 			m.requests.WithLabelValues(route, o.outcome).Inc()
 			m.duration.WithLabelValues(route, o.outcome).Observe(elapsed.Seconds())
+			if o.client != "" {
+				m.clients.WithLabelValues(o.client, o.outcome).Inc()
+			}
 		}
 		if log.Enabled(r.Context(), o.level) {
-			log.LogAttrs(r.Context(), o.level, "request",
-				slog.String("method", r.Method), slog.String("route", route),
+			attrs := []slog.Attr{slog.String("method", r.Method), slog.String("route", route),
 				slog.Int("status", sw.status), slog.String("outcome", o.outcome),
-				slog.String("key_sha256", keyHash(o.key)), slog.Duration("duration", elapsed))
+				slog.String("key_sha256", keyHash(o.key)), slog.Duration("duration", elapsed)}
+			if o.client != "" {
+				attrs = append(attrs, slog.String("client", o.client))
+			}
+			log.LogAttrs(r.Context(), o.level, "request", attrs...)
 		}
 	})
 }

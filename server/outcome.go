@@ -21,6 +21,10 @@ const (
 	einFlight    = "in_flight"   // idempotency.ErrInFlight
 	emismatch    = "mismatch"    // idempotency.ErrMismatch
 	einternal    = "internal"    // a handler panicked
+	// eunauthenticated: no valid API token (Access.Authenticate).
+	eunauthenticated = "unauthenticated"
+	// ecrossOrigin: a browser request from another origin that could add.
+	ecrossOrigin = "cross_origin"
 )
 
 // outcome is how the service answers one kind of failure: the one place
@@ -47,6 +51,8 @@ var outcomes = map[string]outcome{
 	emismatch:            {http.StatusUnprocessableEntity, "key-reused", "mismatch", "this idempotency key was already used with a different number", false, slog.LevelInfo},
 	idemsum.EUNAVAILABLE: {http.StatusServiceUnavailable, "unavailable", "unavailable", "", true, slog.LevelError},
 	einternal:            {http.StatusInternalServerError, "internal", "other", "internal error", false, slog.LevelError},
+	eunauthenticated:     {http.StatusUnauthorized, "unauthenticated", "unauthenticated", "", false, slog.LevelWarn},
+	ecrossOrigin:         {http.StatusForbidden, "cross-origin", "forbidden", "", false, slog.LevelWarn},
 }
 
 // codeOf returns err's code: the toolkit's sentinels, else the domain's.

@@ -7,15 +7,18 @@ import (
 )
 
 // addRoutes lists every route of the service. No response of /sum or
-// /test-sum-action may be stored by a cache (noStore).
+// /test-sum-action may be stored by a cache (noStore); every request that
+// adds or reads the total passes Access first (access: tokens, then the
+// cross-origin rule; addsOnGet for the legacy URL, whose GET adds).
 func addRoutes(mux *http.ServeMux, d Deps) {
-	mux.Handle("POST /sum", noStore(handleAdd(d, "key")))
-	mux.Handle("GET /sum", noStore(handleRead(d)))
+	access, addsOnGet := d.Access.guard(d, false), d.Access.guard(d, true)
+	mux.Handle("POST /sum", noStore(access(handleAdd(d, "key"))))
+	mux.Handle("GET /sum", noStore(access(handleRead(d))))
 	mux.Handle("/sum", noStore(handleMethodNotAllowed("GET, HEAD, POST")))
 
 	mux.Handle("HEAD /test-sum-action", noStore(handleHeadAdd(d)))
-	mux.Handle("GET /test-sum-action", noStore(handleAdd(d, "ikey")))
-	mux.Handle("POST /test-sum-action", noStore(handleAdd(d, "ikey")))
+	mux.Handle("GET /test-sum-action", noStore(addsOnGet(handleAdd(d, "ikey"))))
+	mux.Handle("POST /test-sum-action", noStore(addsOnGet(handleAdd(d, "ikey"))))
 	mux.Handle("/test-sum-action", noStore(handleMethodNotAllowed("GET, POST")))
 
 	mux.Handle("GET /healthz", handleHealthz())

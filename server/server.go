@@ -24,6 +24,8 @@ type Deps struct {
 	// disabled.
 	RedisState func(ctx context.Context) string
 	Logger     *slog.Logger
+	// Access decides who may add and read (API tokens, cross-origin rule).
+	Access Access
 	// MaxWait caps the wait a client may ask for with "Prefer: wait=S".
 	MaxWait time.Duration
 	// Metrics, when set, count and time requests; Gatherer, when set, is

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"idemsum/idempotency"
+	"idemsum/server"
 )
 
 // config is sumd's configuration: flags whose defaults come from SUM_*
@@ -33,6 +34,8 @@ type config struct {
 	MaxClockSkew    time.Duration
 	PurgeBatch      int
 	DebugAddr       string
+	AuthTokens      string
+	AllowedOrigins  string
 
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
@@ -105,6 +108,8 @@ func (c *config) flags(getenv func(string) string) (*flag.FlagSet, *[]error) {
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", dur("SUM_READ_TIMEOUT", "10s"), "how long a client may take to send a whole request, body included (env SUM_READ_TIMEOUT)")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", dur("SUM_WRITE_TIMEOUT", "30s"), "bound on serving one request, from the end of its headers; must exceed -max-wait (env SUM_WRITE_TIMEOUT)")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", dur("SUM_IDLE_TIMEOUT", "60s"), "how long an idle keep-alive connection stays open (env SUM_IDLE_TIMEOUT)")
+	fs.StringVar(&c.AuthTokens, "auth-tokens", env("SUM_AUTH_TOKENS", ""), "file of API clients, one \"NAME SHA256-OF-TOKEN\" a line (make lines with: sumd token NAME); when set, adding and reading need Authorization: Bearer <token>, and keys are scoped per client; reloaded on SIGHUP (env SUM_AUTH_TOKENS)")
+	fs.StringVar(&c.AllowedOrigins, "allowed-origins", env("SUM_ALLOWED_ORIGINS", ""), "comma-separated origins (https://app.example) whose browser pages may add, besides the service's own (env SUM_ALLOWED_ORIGINS)")
 	fs.StringVar(&c.LogLevel, "log-level", env("SUM_LOG_LEVEL", "info"), "debug, info (one line per request), warn or error (env SUM_LOG_LEVEL)")
 	return fs, errs
 }
@@ -112,6 +117,9 @@ func (c *config) flags(getenv func(string) string) (*flag.FlagSet, *[]error) {
 // validate checks what the flags' types cannot: durations and counts that
 // must be positive, and timeouts that must fit together.
 func (c config) validate() error {
+	if err := server.CheckOrigins(c.origins()); err != nil {
+		return fmt.Errorf("-allowed-origins: %w", err)
+	}
 	if !slices.Contains(redisModes, c.RedisMode) {
 		return fmt.Errorf("-redis-mode %q: want one of %v", c.RedisMode, redisModes)
 	}

@@ -29,7 +29,14 @@ import (
 // on URL" to stdout) once MySQL answers and is migrated; until then
 // /healthz answers and everything else is 503, and it keeps retrying.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 1 && args[1] == "token" {
+		return runToken(args[2:], stdout, stderr)
+	}
 	cfg, err := parseConfig(args[1:], getenv, stderr)
+	if err != nil {
+		return err
+	}
+	acc, err := openAccess(cfg)
 	if err != nil {
 		return err
 	}
@@ -39,6 +46,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer stopLog()
+	acc.reloadOnHangup(ctx, log)
 	tr, err := newTracing(getenv)
 	if err != nil {
 		return err
@@ -71,7 +79,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	id, err := waitForMySQL(ctx, db, log)
 	if err == nil {
-		deps, closeAdder := wire(ctx, cfg, db, rdb, id, log)
+		deps, closeAdder := wire(ctx, cfg, db, rdb, id, acc, log)
 		defer closeAdder()
 		tr.instrument(deps)
 		h.set(server.NewServer(deps))
@@ -145,7 +153,7 @@ func prepareMySQL(ctx context.Context, db *sql.DB) (mysql.Identity, error) {
 // commit after the queued additions are flushed. Every Redis key of the
 // deployment is under -redis-prefix plus its id, and records are signed
 // with its secret, so deployments sharing a Redis never meet.
-func wire(ctx context.Context, cfg config, db *sql.DB, rdb redis.UniversalClient, id mysql.Identity, log *slog.Logger) (server.Deps, func()) {
+func wire(ctx context.Context, cfg config, db *sql.DB, rdb redis.UniversalClient, id mysql.Identity, acc *access, log *slog.Logger) (server.Deps, func()) {
 	reg := prometheus.NewRegistry()
 	guard := &idempotency.Guard{Lease: cfg.LeaseTTL, TTL: cfg.KeyTTL}
 	prefix := cfg.RedisPrefix + id.ID + ":"
@@ -178,6 +186,7 @@ func wire(ctx context.Context, cfg config, db *sql.DB, rdb redis.UniversalClient
 		Service:   &server.Service{Adder: adder, Ledger: ledger, Guard: guard, OnExisting: m.fenceHits.Inc},
 		PingMySQL: mysqlReady(db),
 		Logger:    log,
+		Access:    acc.server(reg),
 		MaxWait:   cfg.MaxWait,
 		Metrics:   server.NewMetrics(reg),
 		Gatherer:  reg,

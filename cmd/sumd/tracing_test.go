@@ -79,7 +79,11 @@ func tracedStack(t *testing.T) (*httptest.Server, *tracetest.InMemoryExporter) {
 	if err := tr.instrumentRedis(rdb); err != nil {
 		t.Fatal(err)
 	}
-	deps, closeAdder := wire(t.Context(), cfg, db, rdb, id, slog.New(slog.DiscardHandler))
+	acc, err := openAccess(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps, closeAdder := wire(t.Context(), cfg, db, rdb, id, acc, slog.New(slog.DiscardHandler))
 	t.Cleanup(closeAdder)
 	tr.instrument(deps)
 	srv := httptest.NewServer(tr.handler(server.NewServer(deps)))

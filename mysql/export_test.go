@@ -1,0 +1,17 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+)
+
+// MigrateTo applies the migrations up to version only: a database as an
+// earlier release left it.
+func MigrateTo(ctx context.Context, db *sql.DB, version int) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return migrate(ctx, conn, version)
+}

@@ -1,0 +1,122 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"idemsum"
+)
+
+// The failures of Deps.Authenticate: both are answered 401 before anything
+// else is looked at.
+var (
+	// ErrNoToken reports a request without a usable Authorization: Bearer.
+	ErrNoToken = errors.New("missing bearer token")
+	// ErrBadToken reports a bearer token that names no client.
+	ErrBadToken = errors.New("unknown bearer token")
+)
+
+// Access decides who may add and read: API tokens and the cross-origin
+// rule. The zero Access lets everyone in as the anonymous client and only
+// refuses cross-origin browser requests that could add.
+type Access struct {
+	// Authenticate, when set, names the client of a request from its
+	// headers, or fails with ErrNoToken or ErrBadToken. nil means no tokens:
+	// every request is the anonymous client "".
+	Authenticate func(h http.Header) (client string, err error)
+	// AllowedOrigins are the origins ("https://app.example") besides the
+	// service's own whose pages may add from a browser.
+	AllowedOrigins []string
+	// OnDenied, when set, is told of each refused request: reason
+	// "missing_token", "bad_token" or "cross_origin".
+	OnDenied func(reason string)
+}
+
+type clientKey struct{}
+
+// clientOf returns the client that authenticated r's context, "" for the
+// anonymous client.
+func clientOf(ctx context.Context) string {
+	c, _ := ctx.Value(clientKey{}).(string)
+	return c
+}
+
+// guard returns the middleware of the adding and reading routes: it
+// refuses a cross-origin browser request that could add (403; adds is
+// whether the route's GET adds too), then a request without a valid token
+// (401), before any input is read or any key looked up, and puts the
+// client's name in the request's context.
+func (a Access) guard(d Deps, adds bool) func(http.Handler) http.Handler {
+	cop, err := a.protection()
+	if err != nil {
+		panic(err) // CheckOrigins refuses it first
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if err := crossOrigin(cop, r, adds); err != nil {
+				a.denied("cross_origin")
+				writeError(w, r, d.Logger, idemsum.Errorf(ecrossOrigin, "cross-origin requests may not add; the service's own page and -allowed-origins may"))
+				return
+			}
+			if a.Authenticate == nil {
+				next.ServeHTTP(w, r)
+				return
+			}
+			client, err := a.Authenticate(r.Header)
+			if err != nil {
+				a.unauthenticated(w, r, d, err)
+				return
+			}
+			noteClient(r, client)
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientKey{}, client)))
+		})
+	}
+}
+
+// CheckOrigins returns an error naming the first of origins that is not
+// an origin ("scheme://host[:port]", nothing else).
+func CheckOrigins(origins []string) error {
+	_, err := Access{AllowedOrigins: origins}.protection()
+	return err
+}
+
+func (a Access) protection() (*http.CrossOriginProtection, error) {
+	cop := http.NewCrossOriginProtection()
+	for _, o := range a.AllowedOrigins {
+		if err := cop.AddTrustedOrigin(o); err != nil {
+			return nil, err
+		}
+	}
+	return cop, nil
+}
+
+// crossOrigin applies net/http's CrossOriginProtection (Sec-Fetch-Site,
+// else Origin against Host) to r. It passes GET and HEAD by design, so a
+// route whose GET adds is checked as if it were a POST.
+func crossOrigin(cop *http.CrossOriginProtection, r *http.Request, adds bool) error {
+	if adds && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		r2 := *r
+		r2.Method = http.MethodPost
+		return cop.Check(&r2)
+	}
+	return cop.Check(r)
+}
+
+func (a Access) unauthenticated(w http.ResponseWriter, r *http.Request, d Deps, err error) {
+	challenge := `Bearer realm="idemsum"`
+	reason, detail := "missing_token", "this service needs an API token: send Authorization: Bearer <token>"
+	if errors.Is(err, ErrBadToken) {
+		challenge += `, error="invalid_token"`
+		reason, detail = "bad_token", "the API token is not valid"
+	}
+	a.denied(reason)
+	w.Header().Set("WWW-Authenticate", challenge)
+	writeError(w, r, d.Logger, idemsum.Errorf(eunauthenticated, "%s", detail))
+}
+
+func (a Access) denied(reason string) {
+	if a.OnDenied != nil {
+		a.OnDenied(reason)
+	}
+}
