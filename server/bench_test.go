@@ -1,22 +1,40 @@
 package server_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"idemsum/auth"
+	"idemsum/server"
 )
 
 // BenchmarkPostSum measures the HTTP edge per keyed addition (decoding,
 // Guard, fake ledger and store, encoding, metrics), without the network.
 // Mode "harness" is a handler that only writes {"total":1}: what the
-// benchmark's own requests and recorders cost, to subtract.
+// benchmark's own requests and recorders cost, to subtract. Mode
+// "keyed-token" is "keyed" with API tokens required (auth.Tokens of 8
+// clients, the request's token the last): the cost of authentication.
 func BenchmarkPostSum(b *testing.B) {
-	for _, mode := range []string{"harness", "keyed", "keyless", "replay"} {
+	tokens, token := benchTokens(b)
+	for _, mode := range []string{"harness", "keyed", "keyed-token", "keyless", "replay"} {
 		b.Run(mode, func(b *testing.B) {
 			h := newHandler(b, newLedger(), newStore())
+			if mode == "keyed-token" {
+				d := deps(newLedger(), newStore())
+				d.Access.Authenticate = func(h http.Header) (string, error) {
+					t, _ := auth.BearerToken(h)
+					if c, ok := tokens.Lookup(t); ok {
+						return c, nil
+					}
+					return "", server.ErrBadToken
+				}
+				h = server.NewServer(d)
+			}
 			if mode == "harness" {
 				h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{"total":1}` + "\n")) })
 			}
@@ -36,6 +54,9 @@ func BenchmarkPostSum(b *testing.B) {
 					}
 					req := httptest.NewRequest(http.MethodPost, "/sum", strings.NewReader(`{"number":5}`))
 					req.Header.Set("Content-Type", "application/json")
+					if mode == "keyed-token" {
+						req.Header.Set("Authorization", "Bearer "+token)
+					}
 					if mode != "keyless" {
 						req.Header.Set("Idempotency-Key", "k"+strconv.FormatInt(i, 10))
 					}
@@ -48,4 +69,23 @@ func BenchmarkPostSum(b *testing.B) {
 			})
 		})
 	}
+}
+
+// benchTokens returns a tokens file of 8 clients and the last one's token.
+func benchTokens(b *testing.B) (*auth.Tokens, string) {
+	var file strings.Builder
+	var token string
+	for i := range 8 {
+		t, err := auth.NewToken()
+		if err != nil {
+			b.Fatal(err)
+		}
+		fmt.Fprintln(&file, auth.Line(fmt.Sprintf("client-%d", i), t))
+		token = t
+	}
+	tokens, err := auth.Parse(strings.NewReader(file.String()), "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return tokens, token
 }

@@ -2,14 +2,18 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"idemsum/auth"
 )
 
 // chromiumPath finds Debian's chromium; CI installs it, so it is required
@@ -104,4 +108,67 @@ func TestBrowserPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	saveReadmeShot(t, shot)
+}
+
+// TestBrowserPageWithToken: with -auth-tokens the page's first addition
+// is refused (401, the token field gets the focus); with the client's
+// token typed in, it adds and its retry replays.
+func TestBrowserPageWithToken(t *testing.T) {
+	t.Parallel()
+	chrome := chromiumPath(t)
+	token, err := auth.NewToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(file, []byte(auth.Line("page", token)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in := start(t, "-auth-tokens", file)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.UserDataDir(t.TempDir()))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	do := func(a chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, a); err != nil {
+			t.Fatalf("browser: %v", err)
+		}
+	}
+	rowsAre := func(n int) {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](fmt.Sprintf(`document.querySelectorAll("#log tr").length === %d`, n))); err != nil {
+			t.Fatalf("browser: waiting for %d rows: %v", n, err)
+		}
+	}
+	do(chromedp.Navigate(in.URL + "/"))
+	do(chromedp.WaitVisible("#send"))
+	do(chromedp.SetValue("#number", "7"))
+	do(chromedp.Click("#send"))
+	rowsAre(1)
+	do(chromedp.SetValue("#token", token))
+	do(chromedp.Click("#send"))
+	rowsAre(2)
+	do(chromedp.Click("#again"))
+	rowsAre(3)
+	rows, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#log tr")].reverse().map(r => r.dataset.status + " " + r.dataset.replayed)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"401 no", "200 no", "200 yes"}; !slices.Equal(rows, want) {
+		t.Errorf("rows (status replayed): got %q, want %q", rows, want)
+	}
+	total, err := chromedp.Run(ctx, chromedp.Text("#total"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != "7" {
+		t.Errorf("total: got %q, want 7 (added once, by the client with the token)", total)
+	}
 }
