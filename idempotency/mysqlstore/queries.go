@@ -14,8 +14,12 @@ type queries struct {
 func newQueries(table string) queries {
 	r := strings.NewReplacer("$T", table)
 	return queries{
+		// idem_key holds a scoped key (idempotency.ScopedKey): a scope of
+		// up to 256 bytes, a space and a key of up to 255. A table of an
+		// earlier version keeps VARBINARY(255): a longer scoped key fails
+		// there like a Store outage (the Guard falls back to the fence).
 		create: r.Replace(`CREATE TABLE IF NOT EXISTS $T (
-	idem_key VARBINARY(255) NOT NULL,
+	idem_key VARBINARY(512) NOT NULL,
 	token VARBINARY(64) NULL,
 	claim_expires BIGINT NOT NULL DEFAULT 0,
 	record_expires BIGINT NOT NULL DEFAULT 0,
