@@ -26,6 +26,15 @@ type Guard struct {
 	Backoff time.Duration // how long to bypass a failing Store; 0 means 1s
 	// Now is the clock that TTLs are computed with; nil means time.Now.
 	Now func() time.Time
+	// Fenced says that Func's own fence answers a concurrent duplicate
+	// itself: a second run for a key in flight waits for the first run's
+	// commit and returns its record with existing true (a unique key in a
+	// database does: the second insert waits on the first's row lock). The
+	// Guard then takes no claims: a fresh key costs one Store lookup before
+	// fn and one Put after it, and a duplicate in flight is answered with
+	// the first run's record once it commits instead of ErrInFlight. Leave
+	// it false for a Func without such a fence (Middleware's handlers).
+	Fenced bool
 	// Scope, when set, names the owner of each request's keys from its
 	// context, such as the authenticated client: the Guard keeps key as
 	// ScopedKey(Scope(ctx), key), so the same key from two owners is two
@@ -97,6 +106,9 @@ func (g *Guard) DoWait(ctx context.Context, key, fp string, wait time.Duration, 
 // ErrInFlight for a completed key too, so a fresh key costs one Store round
 // trip before fn, and only a busy or completed key is looked up.
 func (g *Guard) do(ctx context.Context, key, fp string, fn Func) (Result, error) {
+	if g.Fenced {
+		return g.doFenced(ctx, key, fp, fn)
+	}
 	token, err := g.claim(ctx, key)
 	if errors.Is(err, ErrInFlight) {
 		if res, ok, err := g.cached(ctx, key, fp); ok || err != nil {
@@ -129,6 +141,23 @@ func (g *Guard) do(ctx context.Context, key, fp string, fn Func) (Result, error)
 		rec.Fingerprint = fp
 	}
 	finished = g.complete(ctx, key, token, rec)
+	return replay(rec, existing, fp)
+}
+
+// doFenced makes one attempt without a claim: a cached record is replayed;
+// otherwise fn runs (its fence answers duplicates) and its record is cached.
+func (g *Guard) doFenced(ctx context.Context, key, fp string, fn Func) (Result, error) {
+	if res, ok, err := g.cached(ctx, key, fp); ok || err != nil {
+		return res, err
+	}
+	rec, existing, err := fn(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	if !existing && rec.Fingerprint == "" {
+		rec.Fingerprint = fp
+	}
+	g.complete(ctx, key, "", rec)
 	return replay(rec, existing, fp)
 }
 

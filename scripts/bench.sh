@@ -5,9 +5,10 @@
 #   noop   a no-op Go handler with sumd's net/http settings (scripts/noop)
 #   sumd   sumd at its default settings (info logs, Redis on, group commit)
 #   off    sumd with -batch-max 1 (group commit off)
+#   claims sumd with -redis-claims (a Redis claim before each fresh key)
 # and prints for each: req/s, p99, CPU µs per request by process (from
 # /proc/PID/stat: sumd, MariaDB, Redis, the load tool) and the average batch,
-# then the medians, sumd/noop and sumd/off. Rounds alternate (A B C A B C ...)
+# then the medians, sumd/noop, sumd/off and sumd/claims. Rounds alternate (A B C A B C ...)
 # so that the ratios see the same machine noise.
 # Usage: scripts/bench.sh [rounds=3] [seconds=10] [instances=1]
 set -euo pipefail
@@ -143,18 +144,21 @@ for i in $(seq "$rounds"); do
   round "noop$i" noop
   round "sumd$i" sumd
   round "off$i" sumd -batch-max 1
+  round "claims$i" sumd -redis-claims
 done
 python3 - "$bin/rows" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 by = lambda k: [r for r in rows if r["name"].startswith(k)]
-noop, sumd, off = by("noop"), by("sumd"), by("off")
+noop, sumd, off, claims = by("noop"), by("sumd"), by("off"), by("claims")
 med = lambda rs, f: statistics.median(r[f] for r in rs)
-for label, rs in (("noop", noop), ("sumd", sumd), ("off", off)):
+for label, rs in (("noop", noop), ("sumd", sumd), ("off", off), ("claims", claims)):
     tot = statistics.median(r["sumd"] + r["mysql"] + r["redis"] for r in rs)
-    print(f"median {label:<5} {med(rs,'rps'):>8.0f} req/s  p99 {med(rs,'p99'):.1f} ms  server+mariadb+redis {tot:.0f} us/req (server {med(rs,'sumd'):.0f}, mariadb {med(rs,'mysql'):.0f}, redis {med(rs,'redis'):.0f}), load {med(rs,'load'):.0f}")
+    print(f"median {label:<6} {med(rs,'rps'):>8.0f} req/s  p99 {med(rs,'p99'):.1f} ms  server+mariadb+redis {tot:.0f} us/req (server {med(rs,'sumd'):.0f}, mariadb {med(rs,'mysql'):.0f}, redis {med(rs,'redis'):.0f}), load {med(rs,'load'):.0f}")
 r1 = [s["rps"] / n["rps"] for s, n in zip(sumd, noop)]
 r2 = [s["rps"] / o["rps"] for s, o in zip(sumd, off)]
 print(f"median ratio sumd/noop {statistics.median(r1):.1%} (per round: {', '.join(f'{x:.1%}' for x in r1)})")
 print(f"median ratio batching on/off {statistics.median(r2):.2f}x (per round: {', '.join(f'{x:.2f}' for x in r2)})")
+r3 = [s["rps"] / c["rps"] for s, c in zip(sumd, claims)]
+print(f"median ratio claims off/on {statistics.median(r3):.2f}x (per round: {', '.join(f'{x:.2f}' for x in r3)})")
 PY

@@ -35,6 +35,7 @@ type config struct {
 	PurgeBatch      int
 	DebugAddr       string
 	AuthTokens      string
+	RedisClaims     bool
 	AllowedOrigins  string
 
 	ReadHeaderTimeout time.Duration
@@ -93,6 +94,7 @@ func (c *config) flags(getenv func(string) string) (*flag.FlagSet, *[]error) {
 	fs.StringVar(&c.RedisURL, "redis-url", redisDefault(getenv), "Redis URL in go-redis's forms: redis[s]://host:port/db; a cluster redis://h1:p1?addr=h2:p2&addr=h3:p3; Sentinel redis://s1:26379/0?master_name=M&addr=s2:26379; empty or \"off\" = MySQL-only mode (env SUM_REDIS_URL)")
 	fs.StringVar(&c.RedisMode, "redis-mode", env("SUM_REDIS_MODE", modeAuto), "auto, single, cluster or sentinel: how to read -redis-url; auto = sentinel with master_name, cluster with several addresses (addr=), else single (env SUM_REDIS_MODE)")
 	fs.StringVar(&c.RedisPrefix, "redis-prefix", env("SUM_REDIS_PREFIX", "idemsum:"), "prefix of every Redis key; on a cluster it must hold no {hash tag} (env SUM_REDIS_PREFIX)")
+	fs.BoolVar(&c.RedisClaims, "redis-claims", env("SUM_REDIS_CLAIMS", "false") == "true", "take an in-flight claim in Redis before each fresh key, so that a concurrent duplicate gets 409 (or waits with Prefer: wait) instead of waiting for the first's commit in MySQL and replaying it; costs two Redis scripts per fresh key instead of one read and one write (env SUM_REDIS_CLAIMS)")
 	fs.DurationVar(&c.KeyTTL, "key-ttl", dur("SUM_KEY_TTL", "24h"), "how long a completed key is remembered (env SUM_KEY_TTL)")
 	fs.DurationVar(&c.LeaseTTL, "lease-ttl", dur("SUM_LEASE_TTL", idempotency.DefaultLease.String()), "how long an in-flight claim lives (env SUM_LEASE_TTL)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", dur("SUM_SHUTDOWN_TIMEOUT", "10s"), "bound on finishing in-flight requests at shutdown (env SUM_SHUTDOWN_TIMEOUT)")

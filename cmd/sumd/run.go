@@ -155,7 +155,10 @@ func prepareMySQL(ctx context.Context, db *sql.DB) (mysql.Identity, error) {
 // with its secret, so deployments sharing a Redis never meet.
 func wire(ctx context.Context, cfg config, db *sql.DB, rdb redis.UniversalClient, id mysql.Identity, acc *access, log *slog.Logger) (server.Deps, func()) {
 	reg := prometheus.NewRegistry()
-	guard := &idempotency.Guard{Lease: cfg.LeaseTTL, TTL: cfg.KeyTTL}
+	// Without -redis-claims the ledger's primary key answers a duplicate in
+	// flight (it waits on the first's row lock, then finds the key): no
+	// claim is needed, only the cached records.
+	guard := &idempotency.Guard{Lease: cfg.LeaseTTL, TTL: cfg.KeyTTL, Fenced: !cfg.RedisClaims}
 	prefix := cfg.RedisPrefix + id.ID + ":"
 	var health *redisHealth
 	if rdb != nil {

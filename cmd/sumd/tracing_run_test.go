@@ -104,7 +104,7 @@ func TestRunExportsTraces(t *testing.T) {
 	recv.mu.Lock()
 	defer recv.mu.Unlock()
 	got := strings.Join(recv.spans[tid], ",")
-	for _, want := range []string{"POST /sum", "groupcommit.flush", "idempotency.store.claim", "sql.conn.query"} {
+	for _, want := range []string{"POST /sum", "groupcommit.flush", "idempotency.store.get", "idempotency.store.put", "sql.conn.query"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("exported spans of trace %s: %s; want %s among them", tid, got, want)
 		}

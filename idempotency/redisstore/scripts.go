@@ -50,6 +50,15 @@ var releaseScript = newScript(`
 if redis.pcall('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`)
 
+// putScript stores the record KEYS[1] = ARGV[1] for ARGV[2] milliseconds
+// unless one exists (the first record wins); a name of another type there
+// is deleted first.
+var putScript = newScript(`
+local r = redis.call('TYPE', KEYS[1]).ok
+if r ~= 'none' and r ~= 'string' then redis.call('DEL', KEYS[1]) end
+redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+return 1`)
+
 // completeScript stores the record KEYS[1] = ARGV[1] for ARGV[2]
 // milliseconds unless one exists, then deletes the claim KEYS[2] if it
 // holds token ARGV[3]: Put and Release in one round trip. A name of another

@@ -74,7 +74,7 @@ type Store struct {
 	c      redis.UniversalClient
 	prefix string
 	secret []byte
-	pipe   *pipe  // Claim and Complete of concurrent callers share round trips
+	pipe   *pipe  // Get, Claim, Put and Complete of concurrent callers share round trips
 	reload func() // re-reads a cluster's topology; nil for other clients
 }
 
@@ -90,9 +90,9 @@ var (
 // authenticates its records with secret. Every process sharing the keys
 // must use the same secret; keep it out of Redis (sumd keeps it in MySQL).
 // A nil secret still detects corruption and values moved between keys, but
-// not forgery by someone who can write to Redis. Concurrent Claim and
-// Complete calls are pipelined together, one round trip in flight at a
-// time: calls that arrive meanwhile share the next one.
+// not forgery by someone who can write to Redis. Concurrent Get, Claim,
+// Put and Complete calls are pipelined together, one round trip in flight
+// at a time: calls that arrive meanwhile share the next one.
 func New(c redis.UniversalClient, prefix string, secret []byte) *Store {
 	s := &Store{c: c, prefix: prefix, secret: secret, pipe: newPipe(c, 1)}
 	if r, ok := c.(reloader); ok {
@@ -118,7 +118,10 @@ func (s *Store) failed(op string, err error) error {
 // Redis failed.
 func (s *Store) Get(ctx context.Context, key string) (idempotency.Record, error) {
 	name := s.recKey(key)
-	vals, err := getScript.run(ctx, s.c, []string{name}).Slice()
+	if err := ctx.Err(); err != nil {
+		return idempotency.Record{}, fmt.Errorf("redisstore: get: %w", err)
+	}
+	vals, err := s.pipe.run(getScript, []string{name}).Slice()
 	if errors.Is(err, redis.Nil) {
 		return idempotency.Record{}, idempotency.ErrNotFound
 	}
@@ -186,9 +189,11 @@ func (s *Store) Put(ctx context.Context, key string, rec idempotency.Record, ttl
 	if ttl <= 0 {
 		return ErrDuration
 	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("redisstore: put: %w", err)
+	}
 	v := encode(key, rec, time.Now().Add(ttl), s.secret)
-	err := once(ctx, s.c, "SET", s.recKey(key), v, "PX", millis(ttl), "NX").Err()
-	if err != nil && !errors.Is(err, redis.Nil) {
+	if err := s.pipe.run(putScript, []string{s.recKey(key)}, v, millis(ttl)).Err(); err != nil && !errors.Is(err, redis.Nil) {
 		return s.failed("put", err)
 	}
 	return nil
