@@ -48,9 +48,12 @@ func holdClaim(t testing.TB, c *Cluster, key string) (release func()) {
 	return func() { close(stop); <-done }
 }
 
+// TestKeyReuseAndInFlight runs with -redis-claims: it holds keys in
+// flight by planting claims, which instances without claims never look at
+// (their duplicates in flight wait in MySQL; see the scenarios).
 func TestKeyReuseAndInFlight(t *testing.T) {
 	t.Parallel()
-	s := startScenario(t, Options{Instances: 3})
+	s := startScenario(t, Options{Instances: 3, Args: []string{"-redis-claims"}})
 	c, res := s.c, s.res
 	keys := newKeys("reuse", loadKeys)
 	s.run(keys, 90*time.Second)
@@ -208,10 +211,12 @@ func awaitExpiry(t testing.TB, c *Cluster, res *Results, k Key, first int, lease
 // to it; what A queued behind stays in A). A's claims expire and B takes
 // the keys over: B must answer at once, without waiting on a lock A
 // holds, and the unique key must make one of the two the adder and the
-// other a byte-identical replay.
+// other a byte-identical replay. It runs with -redis-claims (without
+// claims nothing waits for a lease: B takes the keys at once, which the
+// scenarios' SIGSTOP cases cover).
 func TestClaimExpiresUnderStalledHolder(t *testing.T) {
 	t.Parallel()
-	s := startScenario(t, Options{Instances: 2, MySQLProxyEach: true})
+	s := startScenario(t, Options{Instances: 2, MySQLProxyEach: true, Args: []string{"-redis-claims"}})
 	c, res := s.c, s.res
 	s.run(newKeys("holder-load", loadKeys), 90*time.Second)
 	t.Log(s.summary())
