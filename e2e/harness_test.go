@@ -68,6 +68,9 @@ type Options struct {
 	// after every other flag (the last of a repeated flag counts): for
 	// example {2: {"-redis-url", "off"}} makes sumd2 MySQL-only.
 	InstanceArgs map[int][]string
+	// InstanceBinary runs single instances, by index, from another sumd
+	// binary than the one TestMain built (another release of it).
+	InstanceBinary map[int]string
 }
 
 // Cluster is N sumd processes sharing one fresh MySQL database and one
@@ -139,7 +142,7 @@ func StartCluster(t testing.TB, opts Options) *Cluster {
 	}
 	args = append(args, opts.Args...)
 	for i := range opts.Instances {
-		in := &Instance{t: t, Name: fmt.Sprintf("sumd%d", i), args: args, log: &logBuffer{}}
+		in := &Instance{t: t, Name: fmt.Sprintf("sumd%d", i), args: args, log: &logBuffer{}, bin: opts.InstanceBinary[i]}
 		if opts.MySQLProxyEach {
 			var dsn string
 			in.MySQLProxy, dsn = proxyDSN(t, c.DSN)
@@ -249,6 +252,7 @@ type Instance struct {
 	MySQLProxy *faultproxy.Proxy // with Options.MySQLProxyEach
 
 	mu      sync.Mutex
+	bin     string // the binary of the next start; "" means sumdBin
 	cmd     *exec.Cmd
 	addr    string
 	done    chan struct{} // closed when the process has exited
@@ -286,7 +290,7 @@ func (in *Instance) start() {
 	in.runs++
 	fmt.Fprintf(in.log, "==== %s run %d\n", in.Name, in.runs)
 	addrs := make(chan string, 1)
-	cmd := exec.Command(sumdBin, in.args...)
+	cmd := exec.Command(cmp.Or(in.bin, sumdBin), in.args...)
 	cmd.Stdout = &addrWriter{addrs: addrs}
 	cmd.Stderr = in.log
 	cmd.SysProcAttr = sysProcAttr()
