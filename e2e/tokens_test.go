@@ -165,7 +165,6 @@ func TestTokensRequired(t *testing.T) {
 	}
 	t.Logf("%d requests refused 401 (%d without a token, %d with a bad one) on %s, %d with a removed client's token after SIGHUP; then %d keys added fresh",
 		sent[challengeMissing]+sent[challengeBad], sent[challengeMissing], sent[challengeBad], in.Name, 4*len(c.Instances), len(keys))
-	logAPIGaps(t)
 }
 
 // checkOpen checks that /healthz, /readyz and /metrics answer 200 without
@@ -312,7 +311,6 @@ func TestTokensReloadUnderLoad(t *testing.T) {
 		t.Errorf("%d of alice's %d requests failed, want none; the first: %s", n, load.sent.Load(), load.firstFail())
 	}
 	checkScoped(t, c, res, initial, "")
-	logAPIGaps(t)
 }
 
 // aliceLoad is alice adding keys of her own, one request each, from
