@@ -442,17 +442,40 @@ const (
 // fails (quietKinds), so that sumd does not take Redis for down and
 // bypass it: each such tamper meets sumd's Redis path. The second writes
 // everything.
+//
+// It runs with and without -redis-claims. Without claims sumd never reads
+// or writes a claim's name, so what the tamperer plants there must change
+// nothing (every answer is MySQL's, no key is held up); such names are the
+// tamperer's litter and it deletes them before the expiry check, which
+// then covers the records alone.
 func TestRedisTamper(t *testing.T) {
 	t.Parallel()
-	c := StartCluster(t, Options{Instances: 3})
+	for _, claims := range []bool{false, true} {
+		t.Run(fmt.Sprintf("claims=%v", claims), func(t *testing.T) {
+			t.Parallel()
+			redisTamper(t, claims)
+		})
+	}
+}
+
+func redisTamper(t *testing.T, claims bool) {
+	opts := Options{Instances: 3}
+	if claims {
+		opts.Args = []string{"-redis-claims"}
+	}
+	c := StartCluster(t, opts)
 	initial := getTotal(t, c.Instances[0])
 	res := newResults()
 	keys := newKeys("tamper", 801)
 	ns := learnNamespace(t, c, res, keys[0])
 	tc := newTamperer(c.Redis, c.Prefix, ns, keys)
+	quiet, all := quietKinds, tamperKinds
+	if !claims { // no live claim to PERSIST
+		quiet, all = without(quiet, tPersist), without(all, tPersist)
+	}
 	phases := []tamperPhase{
-		{"phase 1 (quiet tampers)", keys[1:401], quietKinds},
-		{"phase 2 (all tampers)", keys[401:], tamperKinds},
+		{"phase 1 (quiet tampers)", keys[1:401], quiet},
+		{"phase 2 (all tampers)", keys[401:], all},
 	}
 	tc.scan(t.Context())
 	tc.scope = map[string]bool{keys[0].Name: true} // the record to copy
@@ -477,9 +500,38 @@ func TestRedisTamper(t *testing.T) {
 	checkAnswersAreMySQLs(t, c, final, tc.hits, "again")
 	res.Merge(final)
 
+	if !claims {
+		tc.removeClaims(t)
+	}
 	checkTotalOfAnswered(t, c, res, initial)
 	checkAll(t, c, res, initial)
 	logBadTTLs(t, c, tc.hits)
+}
+
+// without returns kinds less kind.
+func without(kinds []string, kind string) []string {
+	return slices.DeleteFunc(slices.Clone(kinds), func(k string) bool { return k == kind })
+}
+
+// removeClaims deletes every claim name of the namespace: without
+// -redis-claims only the tamperer wrote them.
+func (tc *tamperer) removeClaims(t testing.TB) {
+	t.Helper()
+	ctx := t.Context()
+	n := 0
+	iter := tc.rdb.Scan(ctx, 0, tc.ns+"*", 1000).Iterator()
+	for iter.Next(ctx) {
+		if rn, ok := parseRedisName(iter.Val()); ok && rn.Kind == "claim" {
+			if err := tc.rdb.Del(ctx, iter.Val()).Err(); err != nil {
+				t.Fatal(err)
+			}
+			n++
+		}
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("without claims: deleted the %d claim names the tamperer left (sumd never used them)", n)
 }
 
 // logBadTTLs logs what was written at the keys of the Redis keys that
