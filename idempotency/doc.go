@@ -6,5 +6,8 @@
 // It imports no database driver and nothing from any domain. A Store is an
 // accelerator and a coordinator for concurrent duplicates; exactly-once
 // effects additionally need a durable fence, which the protected function
-// provides (see Func).
+// provides (see Func). A Func whose fence also answers a duplicate in
+// flight (a unique key in a database does) lets the Guard skip claims
+// altogether (Guard.Fenced): a fresh key then costs one Store lookup and
+// one Put. Keys can be scoped per caller (Guard.Scope, ScopedKey).
 package idempotency

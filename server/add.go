@@ -13,7 +13,8 @@ import (
 // Service is the use case of the write path: it joins the domain (an
 // idemsum.Adder, the durable fence that records the key and changes the
 // total in one transaction) to the idempotency toolkit (a Guard that
-// coordinates duplicates: claims and cached replays).
+// replays cached records and, unless it is Fenced, turns duplicates in
+// flight away with claims).
 type Service struct {
 	Adder  idemsum.Adder
 	Ledger idemsum.Ledger
