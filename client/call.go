@@ -115,6 +115,9 @@ func (c *Client) attempt(ctx context.Context, base string, req request) (rep rep
 		return reply{err: err}
 	}
 	hr.Header.Set("Accept", "application/json")
+	if c.token != "" {
+		hr.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	if req.body != nil {
 		hr.Header.Set("Content-Type", "application/json")
 	}

@@ -40,6 +40,7 @@ type Client struct {
 	maxDelay       time.Duration
 	attemptTimeout time.Duration
 	maxAttempts    int
+	token          string        // the API token, sent as Authorization: Bearer
 	next           atomic.Uint64 // the instance the next request starts at
 }
 
@@ -63,6 +64,11 @@ func WithBackoff(base, max time.Duration) Option {
 // frozen instance costs at most d before the next is tried. With a
 // Prefer wait (WithWait) the attempt may also take that wait.
 func WithAttemptTimeout(d time.Duration) Option { return func(c *Client) { c.attemptTimeout = d } }
+
+// WithToken sends token (from "sumd token NAME") as Authorization: Bearer
+// with every request, for a service that runs with -auth-tokens. Keys are
+// then the client's own: another client's same key is another addition.
+func WithToken(token string) Option { return func(c *Client) { c.token = token } }
 
 // WithMaxAttempts bounds the attempts of one call; 0 (the default) means
 // as many as the call's context allows.

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -165,6 +167,8 @@ func TestAddFinalErrors(t *testing.T) {
 		{413, "body-too-large", client.ErrTooLarge},
 		{415, "unsupported-media-type", client.ErrUnsupported},
 		{422, "key-reused", client.ErrKeyReused},
+		{401, "unauthenticated", client.ErrUnauthorized},
+		{403, "cross-origin", client.ErrForbidden},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.status), func(t *testing.T) {
@@ -359,5 +363,44 @@ func TestNewRefusesBadURLs(t *testing.T) {
 		if _, err := client.New(urls); err == nil {
 			t.Errorf("New(%q): got no error, want one", urls)
 		}
+	}
+}
+
+// TestWithTokenSendsBearer: WithToken's token goes with every attempt as
+// Authorization: Bearer; without it no Authorization is sent.
+func TestWithTokenSendsBearer(t *testing.T) {
+	t.Parallel()
+	var got []string
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.Header.Get("Authorization"))
+		n := len(got)
+		mu.Unlock()
+		if n == 1 {
+			w.Header().Set("Retry-After", "0")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"total":1}`)
+	}))
+	defer srv.Close()
+	c, err := client.New([]string{srv.URL}, client.WithToken("isk_abc"), client.WithBackoff(time.Millisecond, time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Add(t.Context(), 1, client.WithKey("k")); err != nil {
+		t.Fatal(err)
+	}
+	anon, err := client.New([]string{srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := anon.Total(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"Bearer isk_abc", "Bearer isk_abc", ""}; !slices.Equal(got, want) {
+		t.Errorf("Authorization of each request: got %q, want %q", got, want)
 	}
 }

@@ -9,15 +9,17 @@ import (
 )
 
 // The sentinels an *Error matches with errors.Is, by status. The first
-// four are answers to the request itself and are never retried.
+// six are answers to the request itself and are never retried.
 var (
-	ErrInvalid     = errors.New("client: invalid input")                                    // 400
-	ErrTooLarge    = errors.New("client: request body too large")                           // 413
-	ErrUnsupported = errors.New("client: unsupported media type")                           // 415
-	ErrKeyReused   = errors.New("client: idempotency key already used with another number") // 422
-	ErrInFlight    = errors.New("client: idempotency key in flight")                        // 409
-	ErrUnavailable = errors.New("client: service unavailable")                              // 503
-	ErrTimeout     = errors.New("client: request timeout")                                  // 408
+	ErrInvalid      = errors.New("client: invalid input")                                    // 400
+	ErrTooLarge     = errors.New("client: request body too large")                           // 413
+	ErrUnsupported  = errors.New("client: unsupported media type")                           // 415
+	ErrKeyReused    = errors.New("client: idempotency key already used with another number") // 422
+	ErrUnauthorized = errors.New("client: no valid API token (WithToken)")                   // 401
+	ErrForbidden    = errors.New("client: refused as a cross-origin request")                // 403
+	ErrInFlight     = errors.New("client: idempotency key in flight")                        // 409
+	ErrUnavailable  = errors.New("client: service unavailable")                              // 503
+	ErrTimeout      = errors.New("client: request timeout")                                  // 408
 )
 
 // ErrOutcomeUnknown is matched (errors.Is) by the error of an addition
@@ -54,6 +56,8 @@ var sentinels = map[int]error{
 	http.StatusRequestEntityTooLarge: ErrTooLarge,
 	http.StatusUnsupportedMediaType:  ErrUnsupported,
 	http.StatusUnprocessableEntity:   ErrKeyReused,
+	http.StatusUnauthorized:          ErrUnauthorized,
+	http.StatusForbidden:             ErrForbidden,
 	http.StatusConflict:              ErrInFlight,
 	http.StatusServiceUnavailable:    ErrUnavailable,
 	http.StatusRequestTimeout:        ErrTimeout,
