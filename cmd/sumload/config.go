@@ -26,6 +26,7 @@ type config struct {
 	JSON        bool
 	Progress    bool
 	Prefix      string
+	Token       string // API token, sent as Authorization: Bearer
 }
 
 func parseConfig(args []string, stderr io.Writer) (config, error) {
@@ -43,6 +44,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.JSON, "json", false, "print the report as JSON")
 	fs.BoolVar(&c.Progress, "progress", true, "show live progress on stderr when it is a terminal")
 	fs.StringVar(&c.Prefix, "key-prefix", "", "prefix of generated keys (default: random per run)")
+	fs.StringVar(&c.Token, "token", "", "API token for a service with -auth-tokens (sent as Authorization: Bearer)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -51,7 +53,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	}
 	c.URLs = strings.Split(*urls, ",")
 	for _, u := range c.URLs {
-		if _, err := parseTarget(u); err != nil {
+		if _, err := parseTarget(u, ""); err != nil {
 			return c, fmt.Errorf("-urls: %w", err)
 		}
 	}
@@ -65,6 +67,9 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("want 1 <= -min <= -max <= %d", uint64(idemsum.MaxNumber))
 	case c.Requests < 0 || (c.Requests == 0 && c.Duration <= 0):
 		return c, errors.New("give a positive -d or -n")
+	case strings.ContainsFunc(c.Token, func(r rune) bool { return r <= ' ' || r > '~' }):
+		// the token goes into the request bytes as it is
+		return c, errors.New("-token: want visible ASCII only")
 	case c.Prefix != "" && idempotency.ValidKey(c.Prefix+strconv.Itoa(math.MaxInt64)) != nil:
 		// the prefix goes into the request bytes as it is
 		return c, fmt.Errorf("-key-prefix: want visible ASCII, at most %d bytes", idempotency.MaxKeyLen-19)

@@ -17,7 +17,7 @@ const okJSON = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Len
 // testConn returns a connection to url, closed at the end of the test.
 func testConn(tb testing.TB, ctx context.Context, url string) (*conn, *target) {
 	tb.Helper()
-	t, err := parseTarget(url)
+	t, err := parseTarget(url, "")
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -46,7 +46,7 @@ type keyed struct {
 func newLoader(cfg config) *loader {
 	var targets []*target
 	for _, u := range cfg.URLs {
-		t, err := parseTarget(u)
+		t, err := parseTarget(u, cfg.Token)
 		if err != nil {
 			panic(err) // parseConfig let a bad URL through
 		}

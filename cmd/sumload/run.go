@@ -55,7 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // across the instances (package client). The load itself goes through the
 // lean connections, which cost far less CPU per request.
 func (l *loader) api() (*api.Client, error) {
-	return api.New(l.cfg.URLs, api.WithAttemptTimeout(l.cfg.Timeout))
+	return api.New(l.cfg.URLs, api.WithAttemptTimeout(l.cfg.Timeout), api.WithToken(l.cfg.Token))
 }
 
 // total reads the current total.

@@ -17,8 +17,9 @@ type target struct {
 	tls  *tls.Config // nil for http://
 }
 
-// parseTarget parses a base URL of -urls.
-func parseTarget(base string) (*target, error) {
+// parseTarget parses a base URL of -urls; a token (-token) goes with
+// every request as Authorization: Bearer.
+func parseTarget(base, token string) (*target, error) {
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%q is not an http:// or https:// URL", base)
@@ -28,8 +29,12 @@ func parseTarget(base string) (*target, error) {
 	}
 	path := strings.TrimRight(u.EscapedPath(), "/") + "/sum"
 	t := &target{addr: dialAddr(u)}
-	t.get = "GET " + path + " HTTP/1.1\r\nHost: " + u.Host + "\r\nUser-Agent: sumload\r\n\r\n"
-	t.post = "POST " + path + " HTTP/1.1\r\nHost: " + u.Host + "\r\nUser-Agent: sumload\r\nContent-Type: application/json\r\n"
+	auth := ""
+	if token != "" {
+		auth = "Authorization: Bearer " + token + "\r\n"
+	}
+	t.get = "GET " + path + " HTTP/1.1\r\nHost: " + u.Host + "\r\nUser-Agent: sumload\r\n" + auth + "\r\n"
+	t.post = "POST " + path + " HTTP/1.1\r\nHost: " + u.Host + "\r\nUser-Agent: sumload\r\n" + auth + "Content-Type: application/json\r\n"
 	if u.Scheme == "https" {
 		t.tls = &tls.Config{ServerName: u.Hostname()}
 	}

@@ -16,7 +16,7 @@ func TestParseTarget(t *testing.T) {
 		{"http://[::1]", "[::1]:80", "GET /sum HTTP/1.1\r\nHost: [::1]\r\n", false},
 	}
 	for _, tt := range tests {
-		tg, err := parseTarget(tt.url)
+		tg, err := parseTarget(tt.url, "")
 		if err != nil {
 			t.Errorf("parseTarget(%q): got error %v", tt.url, err)
 			continue
