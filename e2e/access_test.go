@@ -14,7 +14,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 // Helpers of the tests of API tokens, client scopes and cross-origin
