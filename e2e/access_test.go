@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -329,4 +331,27 @@ func checkScoped(t testing.TB, c *Cluster, res map[string]*Results, initial *big
 	}
 	checkRedisTTLs(t, c)
 	return want
+}
+
+// failures counts the failures of a load and keeps the first one's
+// description; safe for concurrent use.
+type failures struct {
+	failed atomic.Int64
+	mu     sync.Mutex
+	first  string
+}
+
+func (f *failures) fail(why string) {
+	f.failed.Add(1)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.first == "" {
+		f.first = why
+	}
+}
+
+func (f *failures) firstFail() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.first
 }

@@ -316,12 +316,11 @@ func TestTokensReloadUnderLoad(t *testing.T) {
 // aliceLoad is alice adding keys of her own, one request each, from
 // several goroutines, alternating between the instances.
 type aliceLoad struct {
-	res          *Results
-	sent, failed atomic.Int64
-	done         chan struct{}
-	wg           sync.WaitGroup
-	mu           sync.Mutex
-	first        string
+	failures
+	res  *Results
+	sent atomic.Int64
+	done chan struct{}
+	wg   sync.WaitGroup
 }
 
 func startAliceLoad(t *testing.T, c *Cluster, token string, workers int) *aliceLoad {
@@ -353,21 +352,6 @@ func startAliceLoad(t *testing.T, c *Cluster, token string, workers int) *aliceL
 	}
 	t.Cleanup(l.stop)
 	return l
-}
-
-func (l *aliceLoad) fail(why string) {
-	l.failed.Add(1)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.first == "" {
-		l.first = why
-	}
-}
-
-func (l *aliceLoad) firstFail() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.first
 }
 
 // stop ends the load and waits for its requests; it may be called twice.

@@ -338,18 +338,17 @@ func (f *fleet) up(i int, old bool) {
 // for an old instance, one for a new), each copy retried on 409 until a
 // 200, until stopped.
 type upgradeLoad struct {
+	failures
 	f        *fleet
 	res      *Results
 	client   *http.Client
 	resolved atomic.Int64
-	failed   atomic.Int64
 	byOld    atomic.Int64
 	byNew    atomic.Int64
 	done     chan struct{}
 	wg       sync.WaitGroup
 
 	mu      sync.Mutex
-	first   string
 	sts     map[int]int
 	kinds   map[string]int // by key: 1 answered by old, 2 by new, 3 both
 	answers []upgradeAnswer
@@ -448,21 +447,6 @@ func (l *upgradeLoad) answered(k Key, i int, in *Instance, old bool, start, end 
 	l.sts[http.StatusOK]++
 	l.kinds[k.Name] |= kind
 	l.answers = append(l.answers, upgradeAnswer{start: start, end: end, old: old, replayed: resp.Replayed, key: k.Name, number: k.Number, instance: in.Name, total: string(resp.Body)})
-}
-
-func (l *upgradeLoad) fail(why string) {
-	l.failed.Add(1)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.first == "" {
-		l.first = why
-	}
-}
-
-func (l *upgradeLoad) firstFail() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.first
 }
 
 // statuses returns the count of every status answered to the load.
