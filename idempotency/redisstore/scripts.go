@@ -30,14 +30,6 @@ if c ~= 'none' then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1`)
 
-// getScript returns the record KEYS[1] and its PTTL, or nil when there is
-// none; a value of another type is deleted.
-var getScript = newScript(`
-local t = redis.call('TYPE', KEYS[1]).ok
-if t == 'none' then return false end
-if t ~= 'string' then redis.call('DEL', KEYS[1]) return false end
-return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])}`)
-
 // discardScript deletes KEYS[1] if its value's SHA-1 is ARGV[1]
 // (compare-and-delete of a value that failed its checks).
 var discardScript = newScript(`
@@ -49,15 +41,6 @@ return 0`)
 var releaseScript = newScript(`
 if redis.pcall('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`)
-
-// putScript stores the record KEYS[1] = ARGV[1] for ARGV[2] milliseconds
-// unless one exists (the first record wins); a name of another type there
-// is deleted first.
-var putScript = newScript(`
-local r = redis.call('TYPE', KEYS[1]).ok
-if r ~= 'none' and r ~= 'string' then redis.call('DEL', KEYS[1]) end
-redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
-return 1`)
 
 // completeScript stores the record KEYS[1] = ARGV[1] for ARGV[2]
 // milliseconds unless one exists, then deletes the claim KEYS[2] if it

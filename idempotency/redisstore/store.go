@@ -57,6 +57,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -115,34 +116,43 @@ func (s *Store) failed(op string, err error) error {
 
 // Get returns key's record, or idempotency.ErrNotFound when it has none or
 // holds one that cannot be trusted (which it deletes). Other errors mean
-// Redis failed.
+// Redis failed. A miss, the fresh key's case, costs one plain GET; a hit
+// also reads the record's expiry, and repairs it if it was lost or
+// stretched.
 func (s *Store) Get(ctx context.Context, key string) (idempotency.Record, error) {
 	name := s.recKey(key)
 	if err := ctx.Err(); err != nil {
 		return idempotency.Record{}, fmt.Errorf("redisstore: get: %w", err)
 	}
-	vals, err := s.pipe.run(getScript, []string{name}).Slice()
-	if errors.Is(err, redis.Nil) {
+	b, err := s.pipe.do("get", name).Text()
+	switch {
+	case errors.Is(err, redis.Nil):
 		return idempotency.Record{}, idempotency.ErrNotFound
-	}
-	if err != nil {
+	case wrongType(err):
+		// Not a string: never a record of the Store's, and nothing genuine
+		// can replace it meanwhile (Put is SET NX), so it simply goes.
+		s.pipe.do("del", name)
+		return idempotency.Record{}, idempotency.ErrNotFound
+	case err != nil:
 		return idempotency.Record{}, s.failed("get", err)
 	}
-	b, _ := vals[0].(string)
-	pttl, _ := vals[1].(int64)
 	rec, deadline, err := decode(key, []byte(b), s.secret)
 	left := time.Until(deadline)
 	if err != nil || idempotency.ValidRecord(rec) != nil || left <= 0 {
 		s.discard(ctx, name, b)
 		return idempotency.Record{}, idempotency.ErrNotFound
 	}
-	if pttl < 0 || time.Duration(pttl)*time.Millisecond > left+time.Second {
+	if pttl, err := s.pipe.do("pttl", name).Int64(); err == nil && (pttl == -1 || time.Duration(pttl)*time.Millisecond > left+time.Second) {
 		// A genuine record whose expiry was lost or stretched: give it back
 		// its own deadline.
-		s.c.PExpire(ctx, name, left)
+		s.pipe.do("pexpire", name, millis(left))
 	}
 	return rec, nil
 }
+
+// wrongType reports Redis's WRONGTYPE error: a name holding another type
+// than the command works on.
+func wrongType(err error) bool { return err != nil && strings.HasPrefix(err.Error(), "WRONGTYPE") }
 
 // discard deletes the value b at name unless it changed meanwhile.
 func (s *Store) discard(ctx context.Context, name, b string) {
@@ -193,7 +203,9 @@ func (s *Store) Put(ctx context.Context, key string, rec idempotency.Record, ttl
 		return fmt.Errorf("redisstore: put: %w", err)
 	}
 	v := encode(key, rec, time.Now().Add(ttl), s.secret)
-	if err := s.pipe.run(putScript, []string{s.recKey(key)}, v, millis(ttl)).Err(); err != nil && !errors.Is(err, redis.Nil) {
+	// A plain SET NX: if another type sits at the name, nothing is stored
+	// (the next Get deletes it).
+	if err := s.pipe.do("set", s.recKey(key), v, "px", millis(ttl), "nx").Err(); err != nil && !errors.Is(err, redis.Nil) {
 		return s.failed("put", err)
 	}
 	return nil
