@@ -19,13 +19,24 @@ func newLogger(ctx context.Context, stderr io.Writer, level string) (log *slog.L
 		return nil, nil, fmt.Errorf("-log-level %q: want debug, info, warn or error", level)
 	}
 	opts := &slog.HandlerOptions{Level: l}
-	if f, ok := stderr.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			return slog.New(slog.NewTextHandler(stderr, opts)), func() {}, nil
-		}
+	if f, ok := stderr.(*os.File); ok && terminal(f) {
+		return slog.New(slog.NewTextHandler(stderr, opts)), func() {}, nil
 	}
 	w, stop := newLogWriter(ctx, stderr)
 	return slog.New(flushHandler{slog.NewJSONHandler(w, opts), w}), stop, nil
+}
+
+// terminal reports whether f is a character device other than /dev/null:
+// a person reading, who gets text lines at once. /dev/null (as under a
+// benchmark) gets the buffered JSON lines, like a file or a pipe, so that
+// its cost is the production one.
+func terminal(f *os.File) bool {
+	st, err := f.Stat()
+	if err != nil || st.Mode()&os.ModeCharDevice == 0 {
+		return false
+	}
+	null, err := os.Stat(os.DevNull)
+	return err != nil || !os.SameFile(st, null)
 }
 
 // serviceMetrics are sumd's metrics beyond the HTTP edge's.
