@@ -40,17 +40,22 @@ func fingerprint(n uint64) string {
 // a key used with another number, and other errors when the storage
 // failed.
 func (s *Service) Add(ctx context.Context, a idemsum.Addition, wait time.Duration) (idempotency.Result, error) {
+	fp := fingerprint(a.Number)
 	if a.Key == "" {
 		res, err := s.Adder.Add(ctx, a)
-		return idempotency.Result{Record: record(res)}, err
+		return idempotency.Result{Record: record(res, fp)}, err
 	}
 	key := idempotency.ScopedKey(a.Client, a.Key)
-	return s.Guard.DoWait(ctx, key, fingerprint(a.Number), wait, func(ctx context.Context) (idempotency.Record, bool, error) {
+	return s.Guard.DoWait(ctx, key, fp, wait, func(ctx context.Context) (idempotency.Record, bool, error) {
 		res, err := s.Adder.Add(ctx, a)
 		if err == nil && res.Existing && s.OnExisting != nil {
 			s.OnExisting()
 		}
-		return record(res), res.Existing, err
+		rfp := fp
+		if res.Number != a.Number { // an existing key recorded with another number
+			rfp = fingerprint(res.Number)
+		}
+		return record(res, rfp), res.Existing, err
 	})
 }
 
@@ -63,10 +68,11 @@ func (s *Service) Total(ctx context.Context) ([]byte, error) {
 	return idemsum.Body(t), nil
 }
 
-// record is the response to an addition, as the toolkit stores it.
-func record(r idemsum.Result) idempotency.Record {
+// record is the response to an addition, as the toolkit stores it; fp is
+// the fingerprint of r.Number.
+func record(r idemsum.Result, fp string) idempotency.Record {
 	return idempotency.Record{
-		Fingerprint: fingerprint(r.Number),
+		Fingerprint: fp,
 		Status:      http.StatusOK,
 		ContentType: "application/json",
 		Body:        idemsum.Body(r.Total),
