@@ -39,6 +39,13 @@ type Addition struct {
 	Number uint64
 }
 
+// KeyID is the identity of a key: the same Key from two Clients is two
+// keys.
+type KeyID struct{ Client, Key string }
+
+// ID returns the identity of a's key.
+func (a Addition) ID() KeyID { return KeyID{a.Client, a.Key} }
+
 // Result is the outcome of one Addition.
 type Result struct {
 	// Total is the total right after the addition, in decimal digits.

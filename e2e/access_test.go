@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -280,12 +279,7 @@ func checkScoped(t testing.TB, c *Cluster, res map[string]*Results, initial *big
 	t.Helper()
 	ledger := scopedLedger(t, c, skip)
 	want := new(big.Int).Set(initial)
-	type entry struct {
-		name   string
-		number uint64
-		total  *big.Int
-	}
-	var entries []entry
+	var entries []serialEntry
 	rows, bad := 0, 0
 	for client, r := range res {
 		r.Each(func(ks *KeyState) {
@@ -294,7 +288,7 @@ func checkScoped(t testing.TB, c *Cluster, res map[string]*Results, initial *big
 			if total == nil {
 				return
 			}
-			entries = append(entries, entry{client + " " + ks.Name, ks.Number, total})
+			entries = append(entries, serialEntry{client + " " + ks.Name, ks.Number, total})
 			row, ok := ledger[[2]string{client, ks.Name}]
 			if !ok || row.number != fmt.Sprint(ks.Number) || row.total != total.String() {
 				if bad++; bad <= 5 {
@@ -313,18 +307,7 @@ func checkScoped(t testing.TB, c *Cluster, res map[string]*Results, initial *big
 			}
 		}
 	}
-	slices.SortFunc(entries, func(a, b entry) int { return a.total.Cmp(b.total) })
-	prev := new(big.Int).Set(initial)
-	serial := 0
-	for _, e := range entries {
-		before := new(big.Int).Sub(e.total, new(big.Int).SetUint64(e.number))
-		if before.Cmp(prev) != 0 {
-			if serial++; serial <= 5 {
-				t.Errorf("%s: total %v − number %d = %v, want the previous total %v", e.name, e.total, e.number, before, prev)
-			}
-		}
-		prev = e.total
-	}
+	checkSerial(t, "", entries, initial)
 	if got := mysqlTotal(t, c); got.Cmp(want) != 0 {
 		t.Errorf("sum_total = %v, want %v: initial %v + every client's numbers, each key once per client (off by %v)",
 			got, want, initial, new(big.Int).Sub(got, want))

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -67,19 +66,14 @@ func getTotal(t testing.TB, in *Instance) *big.Int {
 func checkAll(t testing.TB, c *Cluster, res *Results, initial *big.Int) {
 	t.Helper()
 	want := new(big.Int).Set(initial)
-	type entry struct {
-		key    string
-		number uint64
-		total  *big.Int
-	}
-	var entries []entry
+	var entries []serialEntry
 	var sends, replays int
 	res.Each(func(ks *KeyState) {
 		want.Add(want, new(big.Int).SetUint64(ks.Number))
 		total, n, r := checkKey(t, ks)
 		sends, replays = sends+n, replays+r
 		if total != nil {
-			entries = append(entries, entry{ks.Name, ks.Number, total})
+			entries = append(entries, serialEntry{"key " + ks.Name, ks.Number, total})
 		}
 	})
 	// (a)
@@ -90,18 +84,7 @@ func checkAll(t testing.TB, c *Cluster, res *Results, initial *big.Int) {
 		}
 	}
 	// (c)
-	sort.Slice(entries, func(i, j int) bool { return entries[i].total.Cmp(entries[j].total) < 0 })
-	prev := new(big.Int).Set(initial)
-	bad := 0
-	for _, e := range entries {
-		before := new(big.Int).Sub(e.total, new(big.Int).SetUint64(e.number))
-		if before.Cmp(prev) != 0 {
-			if bad++; bad <= 5 {
-				t.Errorf("(c) key %s: total %v − number %d = %v, want the previous total %v", e.key, e.total, e.number, before, prev)
-			}
-		}
-		prev = e.total
-	}
+	prev := checkSerial(t, "(c) ", entries, initial)
 	if len(entries) == res.Len() && prev.Cmp(want) != 0 {
 		t.Errorf("(c) the last total in the serial order is %v, want the final total %v", prev, want)
 	}
@@ -283,4 +266,32 @@ func checkNoUnavailable(t testing.TB, c *Cluster, res *Results) {
 		}
 	}
 	t.Errorf("(f) %d answers were 503 while MySQL was up all along, want none; the instances logged: %q", n, slices.Sorted(maps.Keys(seen)))
+}
+
+// serialEntry is one addition's answer for checkSerial.
+type serialEntry struct {
+	name   string // what an error calls it, such as "key K"
+	number uint64
+	total  *big.Int // the total its 200 answer carried
+}
+
+// checkSerial sorts entries by total and fails t unless they form one
+// serial order from initial: each total minus its number is the previous
+// total. It returns the last total (initial for none). prefix starts each
+// error.
+func checkSerial(t testing.TB, prefix string, entries []serialEntry, initial *big.Int) *big.Int {
+	t.Helper()
+	slices.SortFunc(entries, func(a, b serialEntry) int { return a.total.Cmp(b.total) })
+	prev := new(big.Int).Set(initial)
+	bad := 0
+	for _, e := range entries {
+		before := new(big.Int).Sub(e.total, new(big.Int).SetUint64(e.number))
+		if before.Cmp(prev) != 0 {
+			if bad++; bad <= 5 {
+				t.Errorf("%s%s: total %v − number %d = %v, want the previous total %v", prefix, e.name, e.total, e.number, before, prev)
+			}
+		}
+		prev = e.total
+	}
+	return prev
 }

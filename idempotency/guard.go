@@ -102,26 +102,12 @@ func (g *Guard) DoWait(ctx context.Context, key, fp string, wait time.Duration, 
 	}
 }
 
-// do makes one attempt. It claims first: a Store's Claim fails with
-// ErrInFlight for a completed key too, so a fresh key costs one Store round
-// trip before fn, and only a busy or completed key is looked up.
+// do makes one attempt: begin, then fn under the claim (if one was taken),
+// then the record cached (and the claim released).
 func (g *Guard) do(ctx context.Context, key, fp string, fn Func) (Result, error) {
-	if g.Fenced {
-		return g.doFenced(ctx, key, fp, fn)
-	}
-	token, err := g.claim(ctx, key)
-	if errors.Is(err, ErrInFlight) {
-		if res, ok, err := g.cached(ctx, key, fp); ok || err != nil {
-			return res, err
-		}
-		if !errors.Is(err, ErrCompleted) {
-			return Result{}, ErrInFlight // a live claim
-		}
-		// The record the claim met is gone: it expired, or the Store threw
-		// it away as untrusted. Claim again; only a live claim is in flight.
-		if token, err = g.claim(ctx, key); errors.Is(err, ErrInFlight) {
-			return Result{}, ErrInFlight
-		}
+	token, res, done, err := g.begin(ctx, key, fp)
+	if done {
+		return res, err
 	}
 	finished := false
 	if token != "" {
@@ -144,21 +130,33 @@ func (g *Guard) do(ctx context.Context, key, fp string, fn Func) (Result, error)
 	return replay(rec, existing, fp)
 }
 
-// doFenced makes one attempt without a claim: a cached record is replayed;
-// otherwise fn runs (its fence answers duplicates) and its record is cached.
-func (g *Guard) doFenced(ctx context.Context, key, fp string, fn Func) (Result, error) {
+// begin is an attempt's first Store round trip; done reports that it is
+// the attempt's answer (res, err) and fn must not run. Fenced, it looks
+// the key up: a hit is replayed, a miss runs fn without a claim. Otherwise
+// it claims first: a Store's Claim fails with ErrInFlight for a completed
+// key too, so a fresh key costs one round trip before fn, and only a busy
+// or completed key is looked up; token is the claim taken, if any (none
+// while the Store is bypassed).
+func (g *Guard) begin(ctx context.Context, key, fp string) (token string, res Result, done bool, err error) {
+	if g.Fenced {
+		res, ok, err := g.cached(ctx, key, fp)
+		return "", res, ok || err != nil, err
+	}
+	if token, err = g.claim(ctx, key); !errors.Is(err, ErrInFlight) {
+		return token, Result{}, false, nil
+	}
 	if res, ok, err := g.cached(ctx, key, fp); ok || err != nil {
-		return res, err
+		return "", res, true, err
 	}
-	rec, existing, err := fn(ctx)
-	if err != nil {
-		return Result{}, err
+	if !errors.Is(err, ErrCompleted) {
+		return "", Result{}, true, ErrInFlight // a live claim
 	}
-	if !existing && rec.Fingerprint == "" {
-		rec.Fingerprint = fp
+	// The record the claim met is gone: it expired, or the Store threw it
+	// away as untrusted. Claim again; only a live claim is in flight.
+	if token, err = g.claim(ctx, key); errors.Is(err, ErrInFlight) {
+		return "", Result{}, true, ErrInFlight
 	}
-	g.complete(ctx, key, "", rec)
-	return replay(rec, existing, fp)
+	return token, Result{}, false, nil
 }
 
 // noteOverrun tells OnLeaseOverrun when the claim token, taken at claimed,

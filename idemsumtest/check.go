@@ -58,10 +58,10 @@ func num(n uint64) *big.Int { return new(big.Int).SetUint64(n) }
 // the first Result of every key.
 type chain struct {
 	total *big.Int
-	first map[scoped]idemsum.Result
+	first map[idemsum.KeyID]idemsum.Result
 }
 
-func newChain() *chain { return &chain{total: new(big.Int), first: map[scoped]idemsum.Result{}} }
+func newChain() *chain { return &chain{total: new(big.Int), first: map[idemsum.KeyID]idemsum.Result{}} }
 
 // check fails tb unless res, the results of adds sent in one serial run
 // after everything the chain has seen, follow from it: a key seen before
@@ -72,7 +72,7 @@ func (c *chain) check(tb testing.TB, adds []idemsum.Addition, res []idemsum.Resu
 	tb.Helper()
 	for i, a := range adds {
 		r := res[i]
-		if f, ok := c.first[scopeOf(a)]; ok && a.Key != "" {
+		if f, ok := c.first[a.ID()]; ok && a.Key != "" {
 			if !r.Existing || r.Number != f.Number || r.Total != f.Total || !r.Created.Equal(f.Created) {
 				tb.Errorf("addition %d %+v of a key recorded before: got %+v, want %+v Existing", i, a, r, f)
 			}
@@ -85,7 +85,7 @@ func (c *chain) check(tb testing.TB, adds []idemsum.Addition, res []idemsum.Resu
 		}
 		c.total = want
 		if a.Key != "" {
-			c.first[scopeOf(a)] = r
+			c.first[a.ID()] = r
 		}
 	}
 }
@@ -113,9 +113,3 @@ func checkLinear(tb testing.TB, fresh []outcome, total string) {
 func sameResult(a, b idemsum.Result) bool {
 	return a.Total == b.Total && a.Number == b.Number && a.Created.Equal(b.Created)
 }
-
-// scoped is the identity of a key: the same Key from two Clients is two
-// keys.
-type scoped struct{ client, key string }
-
-func scopeOf(a idemsum.Addition) scoped { return scoped{a.Client, a.Key} }

@@ -38,7 +38,7 @@ type Ledger struct {
 
 	mu      sync.Mutex
 	total   big.Int
-	keys    map[scoped]idemsum.Result
+	keys    map[idemsum.KeyID]idemsum.Result
 	batches [][]idemsum.Addition
 	reads   int
 	err     error
@@ -68,7 +68,7 @@ func (l *Ledger) Add(_ context.Context, adds []idemsum.Addition) ([]idemsum.Resu
 	now := l.now()
 	res := make([]idemsum.Result, len(adds))
 	for i, a := range adds {
-		if r, ok := l.keys[scopeOf(a)]; ok && a.Key != "" {
+		if r, ok := l.keys[a.ID()]; ok && a.Key != "" {
 			r.Existing = true
 			res[i] = r
 			continue
@@ -77,9 +77,9 @@ func (l *Ledger) Add(_ context.Context, adds []idemsum.Addition) ([]idemsum.Resu
 		res[i] = idemsum.Result{Total: l.total.String(), Number: a.Number, Created: now}
 		if a.Key != "" {
 			if l.keys == nil {
-				l.keys = map[scoped]idemsum.Result{}
+				l.keys = map[idemsum.KeyID]idemsum.Result{}
 			}
-			l.keys[scopeOf(a)] = res[i]
+			l.keys[a.ID()] = res[i]
 		}
 	}
 	return res, nil

@@ -186,7 +186,7 @@ func (l *Ledger) resolveExisting(ctx context.Context, p *txPlan) (int, error) {
 	if len(keys) == 0 {
 		return 0, nil
 	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i].less(keys[j]) })
+	sort.Slice(keys, func(i, j int) bool { return less(keys[i], keys[j]) })
 	where, args := keysWhere(keys)
 	q := "SELECT client, idem_key, number, total, created_ms FROM sum_ledger WHERE " + where
 	rows, err := l.DB.QueryContext(ctx, q, args...)
@@ -206,7 +206,7 @@ func (l *Ledger) resolveExisting(ctx context.Context, p *txPlan) (int, error) {
 		if err := rows.Scan(&client, &key, &number, &total, &created); err != nil {
 			return 0, fmt.Errorf("scan existing key: %w", err)
 		}
-		if p.existing(scoped{string(client), string(key)}, number, total, created) {
+		if p.existing(idemsum.KeyID{Client: string(client), Key: string(key)}, number, total, created) {
 			found++
 		}
 	}

@@ -66,12 +66,12 @@ func migrate(ctx context.Context, conn *sql.Conn, upTo int) error {
 // apply runs one migration file unless schema_migrations lists it.
 func apply(ctx context.Context, conn *sql.Conn, name string) error {
 	base := strings.TrimPrefix(name, "migrations/")
-	version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
-	if err != nil {
-		return fmt.Errorf("file name needs a numeric prefix: %w", err)
+	version := versionOf(name)
+	if version < 0 {
+		return fmt.Errorf("file name %q needs a numeric prefix", base)
 	}
 	var n int
-	err = conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations WHERE version = ?", version).Scan(&n)
+	err := conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations WHERE version = ?", version).Scan(&n)
 	if err != nil || n > 0 {
 		return err
 	}

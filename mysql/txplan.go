@@ -19,23 +19,18 @@ type txPlan struct {
 	adds    []idemsum.Addition
 	res     []idemsum.Result
 	done    []bool
-	leader  []int          // index of the first addition with the same scoped key, or -1
-	byKey   map[scoped]int // scoped key → index of its first addition
-	pending []int          // indexes of leaders (and keyless adds) to commit
-	nowMS   int64          // the created_ms of the rows of the last sql
+	leader  []int                 // index of the first addition with the same scoped key, or -1
+	byKey   map[idemsum.KeyID]int // scoped key → index of its first addition
+	pending []int                 // indexes of leaders (and keyless adds) to commit
+	nowMS   int64                 // the created_ms of the rows of the last sql
 }
 
-// scoped is a key's identity in the ledger: the primary key (client,
-// idem_key).
-type scoped struct{ client, key string }
-
-func scopeOf(a idemsum.Addition) scoped { return scoped{a.Client, a.Key} }
-
-func (s scoped) less(t scoped) bool {
-	if s.client != t.client {
-		return s.client < t.client
+// less orders key identities as the primary key (client, idem_key) does.
+func less(a, b idemsum.KeyID) bool {
+	if a.Client != b.Client {
+		return a.Client < b.Client
 	}
-	return s.key < t.key
+	return a.Key < b.Key
 }
 
 func plan(adds []idemsum.Addition) *txPlan {
@@ -44,16 +39,16 @@ func plan(adds []idemsum.Addition) *txPlan {
 		res:    make([]idemsum.Result, len(adds)),
 		done:   make([]bool, len(adds)),
 		leader: make([]int, len(adds)),
-		byKey:  make(map[scoped]int, len(adds)),
+		byKey:  make(map[idemsum.KeyID]int, len(adds)),
 	}
 	for i, a := range adds {
 		p.leader[i] = -1
-		if first, ok := p.byKey[scopeOf(a)]; ok && a.Key != "" {
+		if first, ok := p.byKey[a.ID()]; ok && a.Key != "" {
 			p.leader[i] = first
 			continue
 		}
 		if a.Key != "" {
-			p.byKey[scopeOf(a)] = i
+			p.byKey[a.ID()] = i
 		}
 		p.pending = append(p.pending, i)
 	}
@@ -96,12 +91,12 @@ func (p *txPlan) sql(nowMS int64) (string, []any) {
 	var args []any
 	b.WriteString("START TRANSACTION;\n")
 	var values []string
-	var keys []scoped
+	var keys []idemsum.KeyID
 	for _, j := range p.byKeyOrder() {
 		a := p.adds[p.pending[j]]
 		values = append(values, fmt.Sprintf("(?, ?, %d, %s, %d)", a.Number, rests[j], nowMS))
 		args = append(args, a.Client, a.Key)
-		keys = append(keys, scopeOf(a))
+		keys = append(keys, a.ID())
 	}
 	if len(values) > 0 {
 		b.WriteString("INSERT INTO sum_ledger (client, idem_key, number, total, created_ms) VALUES ")
@@ -131,7 +126,7 @@ func (p *txPlan) byKeyOrder() []int {
 			js = append(js, j)
 		}
 	}
-	sort.Slice(js, func(a, b int) bool { return scopeOf(p.adds[p.pending[js[a]]]).less(scopeOf(p.adds[p.pending[js[b]]])) })
+	sort.Slice(js, func(a, b int) bool { return less(p.adds[p.pending[js[a]]].ID(), p.adds[p.pending[js[b]]].ID()) })
 	return js
 }
 
@@ -155,7 +150,7 @@ func (p *txPlan) committed(total string) error {
 // existing records that key was already in the ledger with number and
 // total since createdMS, and takes it out of the pending additions; it
 // reports whether key was still pending.
-func (p *txPlan) existing(key scoped, number uint64, total string, createdMS int64) bool {
+func (p *txPlan) existing(key idemsum.KeyID, number uint64, total string, createdMS int64) bool {
 	i, ok := p.byKey[key]
 	if !ok || p.done[i] {
 		return false
@@ -173,11 +168,11 @@ func (p *txPlan) existing(key scoped, number uint64, total string, createdMS int
 }
 
 // pendingKeys returns the scoped keys still to commit.
-func (p *txPlan) pendingKeys() []scoped {
-	var keys []scoped
+func (p *txPlan) pendingKeys() []idemsum.KeyID {
+	var keys []idemsum.KeyID
 	for _, i := range p.pending {
 		if a := p.adds[i]; a.Key != "" {
-			keys = append(keys, scopeOf(a))
+			keys = append(keys, a.ID())
 		}
 	}
 	return keys
@@ -189,12 +184,12 @@ func (p *txPlan) pendingKeys() []scoped {
 //	(client = ? AND idem_key IN (?, ...)) OR (client = ? AND ...)
 //
 // a range on the primary key for each client, in MySQL 8 and MariaDB.
-func keysWhere(keys []scoped) (string, []any) {
+func keysWhere(keys []idemsum.KeyID) (string, []any) {
 	var b strings.Builder
 	var args []any
 	for i := 0; i < len(keys); {
 		j := i
-		for j < len(keys) && keys[j].client == keys[i].client {
+		for j < len(keys) && keys[j].Client == keys[i].Client {
 			j++
 		}
 		if i > 0 {
@@ -203,9 +198,9 @@ func keysWhere(keys []scoped) (string, []any) {
 		b.WriteString("(client = ? AND idem_key IN (")
 		b.WriteString(placeholders(j - i))
 		b.WriteString("))")
-		args = append(args, keys[i].client)
+		args = append(args, keys[i].Client)
 		for _, k := range keys[i:j] {
-			args = append(args, k.key)
+			args = append(args, k.Key)
 		}
 		i = j
 	}

@@ -34,9 +34,11 @@ func fingerprint(n uint64) string {
 // Add adds a.Number under a.Key of a.Client (or without a key when Key is
 // empty) and returns the response to send. Keys are scoped per client: the
 // Guard keeps idempotency.ScopedKey(Client, Key), and the ledger's fence is
-// (client, key). A duplicate of a keyed addition in flight waits up to
-// wait for its response (RFC 7240 "Prefer: wait"); with wait 0 it fails at
-// once with idempotency.ErrInFlight. It returns idempotency.ErrMismatch for
+// (client, key). A duplicate of a keyed addition in flight gets the
+// first's response: with a Fenced Guard once the first commits (the
+// ledger's insert waits on its row lock); with claims it waits up to wait
+// for it (RFC 7240 "Prefer: wait"), and with wait 0 fails at once with
+// idempotency.ErrInFlight. It returns idempotency.ErrMismatch for
 // a key used with another number, and other errors when the storage
 // failed.
 func (s *Service) Add(ctx context.Context, a idemsum.Addition, wait time.Duration) (idempotency.Result, error) {

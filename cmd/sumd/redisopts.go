@@ -32,10 +32,11 @@ var redisModes = []string{modeAuto, modeSingle, modeCluster, modeSentinel}
 // under load).
 const redisTimeout = 250 * time.Millisecond
 
-// protocol is the RESP version to speak: the URL's protocol=, else 2.
-func protocol(rawURL string) int {
+// protocol is the RESP version to speak: parsed, what go-redis's parser
+// read from the URL's protocol=, if it has one; else 2.
+func protocol(rawURL string, parsed int) int {
 	if u, err := url.Parse(rawURL); err == nil && u.Query().Has("protocol") {
-		return 0 // go-redis's parser has set it
+		return parsed
 	}
 	return 2
 }
@@ -125,9 +126,7 @@ func newRedisClient(cfg config, mode string) (redis.UniversalClient, error) {
 		}
 		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = redisTimeout, redisTimeout, redisTimeout
 		opt.MaxRetries, opt.DialerRetries, opt.MaxRedirects = -1, 1, maxRedirects
-		if p := protocol(cfg.RedisURL); p != 0 {
-			opt.Protocol = p
-		}
+		opt.Protocol = protocol(cfg.RedisURL, opt.Protocol)
 		return redis.NewClusterClient(opt), nil
 	case modeSentinel:
 		opt, err := redis.ParseFailoverURL(cfg.RedisURL)
@@ -136,9 +135,7 @@ func newRedisClient(cfg config, mode string) (redis.UniversalClient, error) {
 		}
 		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = redisTimeout, redisTimeout, redisTimeout
 		opt.MaxRetries, opt.DialerRetries = -1, 1
-		if p := protocol(cfg.RedisURL); p != 0 {
-			opt.Protocol = p
-		}
+		opt.Protocol = protocol(cfg.RedisURL, opt.Protocol)
 		return redis.NewFailoverClient(opt), nil
 	default:
 		opt, err := redis.ParseURL(cfg.RedisURL)
@@ -147,9 +144,7 @@ func newRedisClient(cfg config, mode string) (redis.UniversalClient, error) {
 		}
 		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = redisTimeout, redisTimeout, redisTimeout
 		opt.MaxRetries, opt.DialerRetries = -1, 1
-		if p := protocol(cfg.RedisURL); p != 0 {
-			opt.Protocol = p
-		}
+		opt.Protocol = protocol(cfg.RedisURL, opt.Protocol)
 		return redis.NewClient(opt), nil
 	}
 }

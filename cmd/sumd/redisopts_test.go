@@ -106,3 +106,28 @@ func TestRedisModeFlag(t *testing.T) {
 		t.Errorf("-redis-mode ring: got %v, want an error listing the modes", err)
 	}
 }
+
+// TestRedisSpeaksRESP2UnlessAsked: sumd's Redis clients speak RESP2 (no
+// push-notification check on every reply) unless the URL sets protocol=.
+func TestRedisSpeaksRESP2UnlessAsked(t *testing.T) {
+	for _, c := range []struct {
+		url          string
+		parsed, want int
+	}{
+		{"redis://127.0.0.1:6379/0", 0, 2},
+		{"redis://127.0.0.1:6379/0?protocol=3", 3, 3},
+		{"redis://127.0.0.1:6379?master_name=m&addr=127.0.0.1:26380", 0, 2},
+	} {
+		if got := protocol(c.url, c.parsed); got != c.want {
+			t.Errorf("protocol(%q, %d): got %d, want %d", c.url, c.parsed, got, c.want)
+		}
+	}
+	rdb, _, err := openRedis(config{RedisURL: "redis://127.0.0.1:6379/0", RedisMode: modeAuto})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	if got := rdb.(*redis.Client).Options().Protocol; got != 2 {
+		t.Errorf("client's protocol: got %d, want 2", got)
+	}
+}
