@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 
 	"idemsum"
 )
@@ -93,15 +94,36 @@ func (a Access) protection() (*http.CrossOriginProtection, error) {
 
 // crossOrigin applies net/http's CrossOriginProtection (Sec-Fetch-Site,
 // else Origin against Host) to r. It passes GET and HEAD by design, so a
-// route whose GET adds is checked as if it were a POST.
+// route whose GET adds is checked as if it were a POST. An older browser
+// that sends neither header may still send a Referer: its origin is then
+// checked as the Origin would be (its host against Host, else the listed
+// origins), and a Referer that is not a URL with a host is refused.
+// Requests without any of the three (curl, servers) pass.
 func crossOrigin(cop *http.CrossOriginProtection, r *http.Request, adds bool) error {
-	if adds && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-		r2 := *r
-		r2.Method = http.MethodPost
-		return cop.Check(&r2)
+	ref := r.Header.Get("Referer")
+	byReferer := ref != "" && r.Header.Get("Sec-Fetch-Site") == "" && r.Header.Get("Origin") == ""
+	getAdds := adds && (r.Method == http.MethodGet || r.Method == http.MethodHead)
+	if !byReferer && !getAdds {
+		return cop.Check(r)
 	}
-	return cop.Check(r)
+	r2 := *r
+	if getAdds {
+		r2.Method = http.MethodPost
+	}
+	if byReferer {
+		u, err := url.Parse(ref)
+		if err != nil || u.Host == "" {
+			return errBadReferer
+		}
+		r2.Header = r.Header.Clone()
+		r2.Header.Set("Origin", u.Scheme+"://"+u.Host)
+	}
+	return cop.Check(&r2)
 }
+
+// errBadReferer refuses a request that could add from a page whose
+// Referer names no origin.
+var errBadReferer = errors.New("cross-origin check: the Referer is not a URL with a host")
 
 func (a Access) unauthenticated(w http.ResponseWriter, r *http.Request, d Deps, err error) {
 	challenge := `Bearer realm="idemsum"`

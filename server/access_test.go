@@ -139,8 +139,9 @@ func TestAnonymousKeysKeepTheirNames(t *testing.T) {
 
 // TestCrossOriginWritesAreRefused: a browser request from another site
 // that could add (a form POST, or the legacy URL's GET) is 403 and
-// changes nothing; the service's own origin, a listed origin, requests
-// without browser headers and cross-site reads pass.
+// changes nothing, as is one from an older browser that tells only a
+// foreign (or malformed) Referer; the service's own origin, a listed
+// origin, requests without browser headers and cross-site reads pass.
 func TestCrossOriginWritesAreRefused(t *testing.T) {
 	t.Parallel()
 	post := formBody("/sum", "number=5")
@@ -164,6 +165,17 @@ func TestCrossOriginWritesAreRefused(t *testing.T) {
 		{"curl", post, nil, http.StatusOK},
 		{"a listed origin", post, map[string]string{"Origin": "https://app.example", "Sec-Fetch-Site": "cross-site"}, http.StatusOK},
 		{"a read from another site", read, map[string]string{"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}, http.StatusOK},
+		{"form, foreign Referer only", post, map[string]string{"Referer": "https://evil.example/page"}, http.StatusForbidden},
+		{"legacy GET, foreign Referer only", legacy, map[string]string{"Referer": "https://evil.example/page"}, http.StatusForbidden},
+		{"legacy POST, foreign Referer only", formBody("/test-sum-action", "number=5"), map[string]string{"Referer": "http://evil.example/"}, http.StatusForbidden},
+		{"legacy GET, Referer on another port", legacy, map[string]string{"Referer": "http://example.com:8080/"}, http.StatusForbidden},
+		{"legacy GET, malformed Referer", legacy, map[string]string{"Referer": "http://[::1/"}, http.StatusForbidden},
+		{"legacy GET, Referer without a host", legacy, map[string]string{"Referer": "about:blank"}, http.StatusForbidden},
+		{"legacy GET, own Referer", legacy, map[string]string{"Referer": "http://example.com/page?x=1"}, http.StatusOK},
+		{"form, listed Referer", post, map[string]string{"Referer": "https://app.example/checkout"}, http.StatusOK},
+		{"foreign Referer, Sec-Fetch-Site decides", legacy, map[string]string{"Referer": "https://evil.example/", "Sec-Fetch-Site": "same-origin"}, http.StatusOK},
+		{"foreign Referer, Origin decides", post, map[string]string{"Referer": "https://evil.example/", "Origin": "http://example.com"}, http.StatusOK},
+		{"a read with a foreign Referer", read, map[string]string{"Referer": "https://evil.example/"}, http.StatusOK},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -65,7 +65,7 @@ func handleAdd(d Deps, keyParam string) http.Handler {
 // must not, so it is 405 (net/http would otherwise run GET's handler).
 func handleHeadAdd(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Allow", "GET, POST")
+		w.Header().Set("Allow", "GET, OPTIONS, POST")
 		writeError(w, r, d.Logger, idemsum.Errorf(emethod, "HEAD would add; use GET or POST"))
 	})
 }
