@@ -121,14 +121,7 @@ func TestBrowserPage(t *testing.T) {
 func TestBrowserPageWithToken(t *testing.T) {
 	t.Parallel()
 	chrome := chromiumPath(t)
-	token, err := auth.NewToken()
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "tokens")
-	if err := os.WriteFile(file, []byte(auth.Line("page", token)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	token, file := tokenFile(t, "page")
 	in := start(t, "-auth-tokens", file)
 	ctx := newBrowser(t, chrome)
 	do := func(a chromedp.Action[chromedp.Void]) {
@@ -167,4 +160,19 @@ func TestBrowserPageWithToken(t *testing.T) {
 	if total != "7" {
 		t.Errorf("total: got %q, want 7 (added once, by the client with the token)", total)
 	}
+}
+
+// tokenFile writes an -auth-tokens file holding one new token of client
+// and returns the token and the file's path.
+func tokenFile(t *testing.T, client string) (token, path string) {
+	t.Helper()
+	token, err := auth.NewToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path = filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(path, []byte(auth.Line(client, token)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return token, path
 }
