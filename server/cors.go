@@ -52,7 +52,7 @@ func (a Access) cors() func(http.Handler) http.Handler {
 			h := w.Header()
 			h["Vary"] = varyOrigin
 			if o := originOf(r); listed[o] {
-				h["Access-Control-Allow-Origin"] = r.Header["Origin"]
+				h["Access-Control-Allow-Origin"] = []string{o}
 				h["Access-Control-Expose-Headers"] = exposedValue
 			}
 			next.ServeHTTP(w, r)
@@ -80,7 +80,7 @@ func (a Access) handleOptions(d Deps, allow string) http.Handler {
 		h.Add("Vary", preflightVary)
 		if !listed[origin] {
 			a.denied("cross_origin")
-			writeError(w, r, d.Logger, idemsum.Errorf(ecrossOrigin, "origin %q may not call this service from a browser; -allowed-origins lists those that may", origin))
+			writeError(w, r, d.Logger, idemsum.Errorf(ecrossOrigin, "this origin may not call the service from a browser; -allowed-origins lists those that may"))
 			return
 		}
 		h.Set("Access-Control-Allow-Methods", corsMethods)
