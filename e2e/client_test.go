@@ -23,11 +23,11 @@ const redisDBClient = 9
 // goroutines at once.
 const clientKeys = 1500
 
-// clientOf returns a client.Client of c's instances whose base URLs name
-// the instances (http://sumd0, ...) and whose dialer finds each one's
-// current port, so that the client keeps working across restarts (which
-// move an instance to a new port).
-func clientOf(t testing.TB, c *Cluster) *client.Client {
+// clientOf returns a client.Client of c's instances, with opts, whose
+// base URLs name the instances (http://sumd0, ...) and whose dialer finds
+// each one's current port, so that the client keeps working across
+// restarts (which move an instance to a new port).
+func clientOf(t testing.TB, c *Cluster, opts ...client.Option) *client.Client {
 	t.Helper()
 	byHost := map[string]*Instance{}
 	var urls []string
@@ -47,8 +47,9 @@ func clientOf(t testing.TB, c *Cluster) *client.Client {
 		MaxIdleConnsPerHost: 64,
 	}
 	t.Cleanup(tr.CloseIdleConnections)
-	cl, err := client.New(urls, client.WithHTTPClient(&http.Client{Transport: apiTransport{tr}}),
-		client.WithAttemptTimeout(clientTimeout), client.WithBackoff(20*time.Millisecond, 500*time.Millisecond))
+	opts = append([]client.Option{client.WithHTTPClient(&http.Client{Transport: apiTransport{tr}}),
+		client.WithAttemptTimeout(clientTimeout), client.WithBackoff(20*time.Millisecond, 500*time.Millisecond)}, opts...)
+	cl, err := client.New(urls, opts...)
 	if err != nil {
 		t.Fatalf("client.New: %v", err)
 	}

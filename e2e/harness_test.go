@@ -391,6 +391,16 @@ func (in *Instance) Restart() {
 	in.start()
 }
 
+// RestartWith is Restart with args added after the instance's flags from
+// now on (the last of a repeated flag counts): a change of configuration.
+func (in *Instance) RestartWith(args ...string) {
+	in.t.Helper()
+	in.mu.Lock()
+	in.args = append(slices.Clip(in.args), args...)
+	in.mu.Unlock()
+	in.Restart()
+}
+
 func (in *Instance) waitExit(d time.Duration) {
 	in.t.Helper()
 	in.mu.Lock()

@@ -262,6 +262,7 @@ func TestTokensReloadUnderLoad(t *testing.T) {
 		}
 	}
 	var reloadTimes []time.Duration
+	var lastGood time.Time // when the last good reload was asked for
 	for i := range reloads {
 		name := fmt.Sprintf("c%d", i+1)
 		tok, line := newToken(t, name)
@@ -269,6 +270,7 @@ func TestTokensReloadUnderLoad(t *testing.T) {
 		sentAt := load.sent.Load()
 		writeTokens(t, path, lines...)
 		began := time.Now()
+		lastGood = began.Truncate(time.Second) // the metric's resolution is finer; a second of slack
 		for _, in := range c.Instances {
 			in.signal(syscall.SIGHUP)
 		}
@@ -295,6 +297,12 @@ func TestTokensReloadUnderLoad(t *testing.T) {
 		}
 		if got := m["idemsum_auth_clients"]; got != float64(len(lines)) {
 			t.Errorf("%s after the bad file: idemsum_auth_clients = %v, want %d (the previous tokens)", in.Name, got, len(lines))
+		}
+		if got, ok := m["idemsum_auth_reload_ok"]; !ok || got != 0 {
+			t.Errorf("%s after the bad file: idemsum_auth_reload_ok = %v, want 0 (the failed reload must show)", in.Name, got)
+		}
+		if got := m["idemsum_auth_loaded_timestamp_seconds"]; got < float64(lastGood.Unix()) {
+			t.Errorf("%s: idemsum_auth_loaded_timestamp_seconds = %v, want the last good load (after %v)", in.Name, got, lastGood)
 		}
 	}
 	probe(reloads-1, fmt.Sprintf("c%d", reloads))

@@ -7,30 +7,28 @@ import (
 	"net/url"
 
 	"idemsum"
-)
-
-// The failures of Deps.Authenticate: both are answered 401 before anything
-// else is looked at.
-var (
-	// ErrNoToken reports a request without a usable Authorization: Bearer.
-	ErrNoToken = errors.New("missing bearer token")
-	// ErrBadToken reports a bearer token that names no client.
-	ErrBadToken = errors.New("unknown bearer token")
+	"idemsum/auth"
 )
 
 // Access decides who may add and read: API tokens and the cross-origin
-// rule. The zero Access lets everyone in as the anonymous client and only
-// refuses cross-origin browser requests that could add.
+// rule. The zero Access lets everyone in as the anonymous client, but for
+// requests that carry a bearer token (see authenticate), and refuses
+// cross-origin browser requests that could add.
 type Access struct {
-	// Authenticate, when set, names the client of a request from its
-	// headers, or fails with ErrNoToken or ErrBadToken. nil means no tokens:
-	// every request is the anonymous client "".
-	Authenticate func(h http.Header) (client string, err error)
+	// Tokens, when set, returns the current API tokens (auth.Set.Current):
+	// a request must then carry the bearer token of a client, whose keys
+	// are its own. nil means no tokens: every request is the anonymous
+	// client "".
+	Tokens func() *auth.Tokens
+	// AllowAnonymous, with Tokens, also serves requests without a bearer
+	// credential, as the anonymous client: the step between no tokens and
+	// tokens required when turning them on or off across a deployment.
+	AllowAnonymous bool
 	// AllowedOrigins are the origins ("https://app.example") besides the
 	// service's own whose pages may add from a browser.
 	AllowedOrigins []string
 	// OnDenied, when set, is told of each refused request: reason
-	// "missing_token", "bad_token" or "cross_origin".
+	// "missing_token", "bad_token", "tokens_not_checked" or "cross_origin".
 	OnDenied func(reason string)
 }
 
@@ -60,11 +58,7 @@ func (a Access) guard(d Deps, adds bool) func(http.Handler) http.Handler {
 				writeError(w, r, d.Logger, idemsum.Errorf(ecrossOrigin, "cross-origin requests may not add; the service's own page and -allowed-origins may"))
 				return
 			}
-			if a.Authenticate == nil {
-				next.ServeHTTP(w, r)
-				return
-			}
-			client, err := a.Authenticate(r.Header)
+			client, err := a.authenticate(r.Header)
 			if err != nil {
 				a.unauthenticated(w, r, d, err)
 				return
@@ -125,7 +119,13 @@ func crossOrigin(cop *http.CrossOriginProtection, r *http.Request, adds bool) er
 // Referer names no origin.
 var errBadReferer = errors.New("cross-origin check: the Referer is not a URL with a host")
 
+// unauthenticated answers a request that failed the bearer check.
 func (a Access) unauthenticated(w http.ResponseWriter, r *http.Request, d Deps, err error) {
+	if errors.Is(err, ErrTokensNotChecked) {
+		a.denied("tokens_not_checked")
+		writeError(w, r, d.Logger, idemsum.Errorf(etokensNotChecked, "this instance runs without API tokens, so it cannot tell whose key this is; nothing was added: retry on an instance with -auth-tokens, or send no Authorization header"))
+		return
+	}
 	challenge := `Bearer realm="idemsum"`
 	reason, detail := "missing_token", "this service needs an API token: send Authorization: Bearer <token>"
 	if errors.Is(err, ErrBadToken) {

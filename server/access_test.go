@@ -7,26 +7,31 @@ import (
 	"testing"
 
 	"idemsum"
+	"idemsum/auth"
 	"idemsum/server"
 )
 
-// tokens is a stand-in for the tokens file: "Bearer t-<name>" is <name>.
-func tokens(h http.Header) (string, error) {
-	v := h.Get("Authorization")
-	switch {
-	case v == "":
-		return "", server.ErrNoToken
-	case !strings.HasPrefix(v, "Bearer t-"):
-		return "", server.ErrBadToken
+// testTokens are the clients a and b, whose tokens are "t-a" and "t-b".
+var testTokens = func() *auth.Tokens {
+	t, err := auth.Parse(strings.NewReader(auth.Line("a", "t-a")+"\n"+auth.Line("b", "t-b")+"\n"), "tokens")
+	if err != nil {
+		panic(err)
 	}
-	return strings.TrimPrefix(v, "Bearer t-"), nil
+	return t
+}()
+
+// newAuthHandler is newHandler with tokens required (testTokens); denied
+// collects the reasons of refused requests.
+func newAuthHandler(l *fakeLedger, s *fakeStore, denied *[]string) http.Handler {
+	return newAccessHandler(l, s, server.Access{Tokens: func() *auth.Tokens { return testTokens }}, denied)
 }
 
-// newAuthHandler is newHandler with tokens required; denied collects the
-// reasons of refused requests.
-func newAuthHandler(l *fakeLedger, s *fakeStore, denied *[]string) http.Handler {
+// newAccessHandler is newHandler with a, whose OnDenied collects the
+// reasons of refused requests in denied.
+func newAccessHandler(l *fakeLedger, s *fakeStore, a server.Access, denied *[]string) http.Handler {
 	d := deps(l, s)
-	d.Access = server.Access{Authenticate: tokens, OnDenied: func(r string) { *denied = append(*denied, r) }}
+	a.OnDenied = func(r string) { *denied = append(*denied, r) }
+	d.Access = a
 	return server.NewServer(d)
 }
 

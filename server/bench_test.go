@@ -26,13 +26,7 @@ func BenchmarkPostSum(b *testing.B) {
 			h := newHandler(b, newLedger(), newStore())
 			if mode == "keyed-token" {
 				d := deps(newLedger(), newStore())
-				d.Access.Authenticate = func(h http.Header) (string, error) {
-					t, _ := auth.BearerToken(h)
-					if c, ok := tokens.Lookup(t); ok {
-						return c, nil
-					}
-					return "", server.ErrBadToken
-				}
+				d.Access.Tokens = func() *auth.Tokens { return tokens }
 				h = server.NewServer(d)
 			}
 			if mode == "harness" {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"idemsum/auth"
 	"idemsum/server"
 )
 
@@ -16,14 +17,13 @@ const (
 )
 
 // newCORSHandler is the server with listed as its only allowed origin,
-// tokens required when auth; denied collects the reasons of refusals.
-func newCORSHandler(l *fakeLedger, s *fakeStore, auth bool, denied *[]string) http.Handler {
-	d := deps(l, s)
-	d.Access = server.Access{AllowedOrigins: []string{listed}, OnDenied: func(r string) { *denied = append(*denied, r) }}
-	if auth {
-		d.Access.Authenticate = tokens
+// tokens required (testTokens) when withTokens; denied collects the reasons of refusals.
+func newCORSHandler(l *fakeLedger, s *fakeStore, withTokens bool, denied *[]string) http.Handler {
+	a := server.Access{AllowedOrigins: []string{listed}}
+	if withTokens {
+		a.Tokens = func() *auth.Tokens { return testTokens }
 	}
-	return server.NewServer(d)
+	return newAccessHandler(l, s, a, denied)
 }
 
 // preflight is the OPTIONS a browser sends before a request of method
@@ -196,7 +196,7 @@ func TestOptionsWithoutPreflight(t *testing.T) {
 // client reads; an origin not listed gets no CORS header at all.
 func TestCORSActualResponses(t *testing.T) {
 	t.Parallel()
-	add := withHeader(jsonBody("/sum", `{"number":5}`).withKey("k"), "Authorization", "Bearer t-app")
+	add := withHeader(jsonBody("/sum", `{"number":5}`).withKey("k"), "Authorization", "Bearer t-a")
 	cases := []struct {
 		name   string
 		setup  func(*fakeLedger, *fakeStore)

@@ -25,6 +25,8 @@ const (
 	eunauthenticated = "unauthenticated"
 	// ecrossOrigin: a browser request from another origin that could add.
 	ecrossOrigin = "cross_origin"
+	// etokensNotChecked: a bearer token sent to an instance without tokens.
+	etokensNotChecked = "tokens_not_checked"
 )
 
 // outcome is how the service answers one kind of failure: the one place
@@ -53,6 +55,7 @@ var outcomes = map[string]outcome{
 	einternal:            {http.StatusInternalServerError, "internal", "other", "internal error", false, slog.LevelError},
 	eunauthenticated:     {http.StatusUnauthorized, "unauthenticated", "unauthenticated", "", false, slog.LevelWarn},
 	ecrossOrigin:         {http.StatusForbidden, "cross-origin", "forbidden", "", false, slog.LevelWarn},
+	etokensNotChecked:    {http.StatusServiceUnavailable, "tokens-not-checked", "unauthenticated", "", true, slog.LevelWarn},
 }
 
 // codeOf returns err's code: the toolkit's sentinels, else the domain's.

@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -16,20 +16,34 @@ import (
 )
 
 // access is who may add and read: the -auth-tokens file (nil when unset:
-// everyone is the anonymous client) and -allowed-origins.
+// everyone is the anonymous client), -auth-anonymous and -allowed-origins.
 type access struct {
-	tokens  *auth.Set
-	origins []string
-	reloads *prometheus.CounterVec
+	tokens    *auth.Set
+	anonymous bool
+	origins   []string
+	reloads   *prometheus.CounterVec
+	reloadOK  prometheus.Gauge // 1 when the file last read was good
+	loadedAt  prometheus.Gauge // when the tokens in use were loaded
+	now       func() time.Time
 }
 
 // openAccess loads the tokens file, if any; a bad file stops sumd with the
 // file and line at fault.
 func openAccess(cfg config) (*access, error) {
-	a := &access{origins: cfg.origins(), reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "idemsum_auth_reloads_total",
-		Help: "Reloads of the -auth-tokens file on SIGHUP by result (ok, error).",
-	}, []string{"result"})}
+	a := &access{origins: cfg.origins(), anonymous: cfg.AuthAnonymous, now: time.Now,
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "idemsum_auth_reloads_total",
+			Help: "Reloads of the -auth-tokens file on SIGHUP by result (ok, error).",
+		}, []string{"result"}),
+		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "idemsum_auth_reload_ok",
+			Help: "1 when the last read of the -auth-tokens file (at start or on SIGHUP) succeeded; 0 when it failed and older tokens are still in use.",
+		}),
+		loadedAt: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "idemsum_auth_loaded_timestamp_seconds",
+			Help: "Unix time at which the -auth-tokens in use were read.",
+		}),
+	}
 	if cfg.AuthTokens == "" {
 		return a, nil
 	}
@@ -38,7 +52,18 @@ func openAccess(cfg config) (*access, error) {
 		return nil, err
 	}
 	a.tokens = set
+	a.loaded(nil)
 	return a, nil
+}
+
+// loaded records the result of a read of the tokens file.
+func (a *access) loaded(err error) {
+	if err != nil {
+		a.reloadOK.Set(0)
+		return
+	}
+	a.reloadOK.Set(1)
+	a.loadedAt.Set(float64(a.now().UnixNano()) / 1e9)
 }
 
 // origins is -allowed-origins as a list.
@@ -52,39 +77,23 @@ func (c config) origins() []string {
 	return out
 }
 
-// authenticate names the client of a request by its bearer token.
-func (a *access) authenticate(h http.Header) (string, error) {
-	token, ok := auth.BearerToken(h)
-	switch {
-	case !ok && len(h.Values("Authorization")) == 0:
-		return "", server.ErrNoToken
-	case !ok:
-		return "", server.ErrBadToken
-	}
-	client, ok := a.tokens.Current().Lookup(token)
-	if !ok {
-		return "", server.ErrBadToken
-	}
-	return client, nil
-}
-
 // server returns the server's Access, with its metrics on reg:
-// idemsum_auth_denied_total{reason}, idemsum_auth_clients and
-// idemsum_auth_reloads_total{result}.
+// idemsum_auth_denied_total{reason}, and with a tokens file
+// idemsum_auth_clients, idemsum_auth_reloads_total{result},
+// idemsum_auth_reload_ok and idemsum_auth_loaded_timestamp_seconds.
 func (a *access) server(reg prometheus.Registerer) server.Access {
-	reg.MustRegister(a.reloads)
 	denied := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "idemsum_auth_denied_total",
-		Help: "Requests refused before anything was looked up: missing_token, bad_token (401) or cross_origin (403).",
+		Help: "Requests refused before anything was looked up: missing_token, bad_token (401), tokens_not_checked (503: a bearer token to an instance without tokens) or cross_origin (403).",
 	}, []string{"reason"})
 	reg.MustRegister(denied)
-	for _, r := range []string{"missing_token", "bad_token", "cross_origin"} {
+	for _, r := range []string{"missing_token", "bad_token", "tokens_not_checked", "cross_origin"} {
 		denied.WithLabelValues(r)
 	}
 	sa := server.Access{AllowedOrigins: a.origins, OnDenied: func(r string) { denied.WithLabelValues(r).Inc() }}
 	if a.tokens != nil {
-		sa.Authenticate = a.authenticate
-		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		sa.Tokens, sa.AllowAnonymous = a.tokens.Current, a.anonymous
+		reg.MustRegister(a.reloads, a.reloadOK, a.loadedAt, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "idemsum_auth_clients",
 			Help: "Clients in the -auth-tokens file as last loaded.",
 		}, func() float64 { return float64(a.tokens.Current().Len()) }))
@@ -94,32 +103,38 @@ func (a *access) server(reg prometheus.Registerer) server.Access {
 
 // reloadOnHangup takes SIGHUP from now on and, in a goroutine until ctx is
 // done, re-reads the tokens file on each one without stopping any request:
-// a bad file is logged and the previous tokens stay. Without a tokens file
-// SIGHUP is logged and ignored (its default would end the process).
+// a bad file is logged, idemsum_auth_reload_ok drops to 0 and the previous
+// tokens stay. Without a tokens file SIGHUP is logged and ignored (its
+// default would end the process).
 func (a *access) reloadOnHangup(ctx context.Context, log *slog.Logger) {
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, syscall.SIGHUP)
-	go a.reload(ctx, ch, log)
+	go func() {
+		defer signal.Stop(ch)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-ch:
+				a.reload(log)
+			}
+		}
+	}()
 }
 
-func (a *access) reload(ctx context.Context, ch chan os.Signal, log *slog.Logger) {
-	defer signal.Stop(ch)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ch:
-		}
-		if a.tokens == nil {
-			log.Info("SIGHUP: no -auth-tokens file to reload")
-			continue
-		}
-		if err := a.tokens.Reload(); err != nil {
-			a.reloads.WithLabelValues("error").Inc()
-			log.Error("SIGHUP: tokens file not reloaded; the previous tokens stay", "err", err)
-			continue
-		}
-		a.reloads.WithLabelValues("ok").Inc()
-		log.Info("SIGHUP: tokens file reloaded", "path", a.tokens.Path(), "clients", a.tokens.Current().Len())
+// reload re-reads the tokens file, if any, and logs and records the result.
+func (a *access) reload(log *slog.Logger) {
+	if a.tokens == nil {
+		log.Info("SIGHUP: no -auth-tokens file to reload")
+		return
 	}
+	err := a.tokens.Reload()
+	a.loaded(err)
+	if err != nil {
+		a.reloads.WithLabelValues("error").Inc()
+		log.Error("SIGHUP: tokens file not reloaded; the previous tokens stay in use (idemsum_auth_reload_ok 0) until a good file is loaded", "err", err)
+		return
+	}
+	a.reloads.WithLabelValues("ok").Inc()
+	log.Info("SIGHUP: tokens file reloaded", "path", a.tokens.Path(), "clients", a.tokens.Current().Len())
 }

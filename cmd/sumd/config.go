@@ -36,6 +36,7 @@ type config struct {
 	DebugAddr       string
 	AuthTokens      string
 	RedisClaims     bool
+	AuthAnonymous   bool
 	AllowedOrigins  string
 
 	ReadHeaderTimeout time.Duration
@@ -81,6 +82,14 @@ func (c *config) flags(getenv func(string) string) (*flag.FlagSet, *[]error) {
 		}
 		return d
 	}
+	boolean := func(name string) bool {
+		v := env(name, "false")
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			*errs = append(*errs, fmt.Errorf("%s=%q: want true or false", name, v))
+		}
+		return b
+	}
 	num := func(name, def string) int {
 		n, err := strconv.Atoi(env(name, def))
 		if err != nil {
@@ -94,7 +103,7 @@ func (c *config) flags(getenv func(string) string) (*flag.FlagSet, *[]error) {
 	fs.StringVar(&c.RedisURL, "redis-url", redisDefault(getenv), "Redis URL in go-redis's forms: redis[s]://host:port/db; a cluster redis://h1:p1?addr=h2:p2&addr=h3:p3; Sentinel redis://s1:26379/0?master_name=M&addr=s2:26379; empty or \"off\" = MySQL-only mode (env SUM_REDIS_URL)")
 	fs.StringVar(&c.RedisMode, "redis-mode", env("SUM_REDIS_MODE", modeAuto), "auto, single, cluster or sentinel: how to read -redis-url; auto = sentinel with master_name, cluster with several addresses (addr=), else single (env SUM_REDIS_MODE)")
 	fs.StringVar(&c.RedisPrefix, "redis-prefix", env("SUM_REDIS_PREFIX", "idemsum:"), "prefix of every Redis key; on a cluster it must hold no {hash tag} (env SUM_REDIS_PREFIX)")
-	fs.BoolVar(&c.RedisClaims, "redis-claims", env("SUM_REDIS_CLAIMS", "false") == "true", "take an in-flight claim in Redis before each fresh key, so that a concurrent duplicate gets 409 (or waits with Prefer: wait) instead of waiting for the first's commit in MySQL and replaying it; costs two Redis scripts per fresh key instead of one read and one write (env SUM_REDIS_CLAIMS)")
+	fs.BoolVar(&c.RedisClaims, "redis-claims", boolean("SUM_REDIS_CLAIMS"), "take an in-flight claim in Redis before each fresh key, so that a concurrent duplicate gets 409 (or waits with Prefer: wait) instead of waiting for the first's commit in MySQL and replaying it; costs two Redis scripts per fresh key instead of one read and one write (env SUM_REDIS_CLAIMS)")
 	fs.DurationVar(&c.KeyTTL, "key-ttl", dur("SUM_KEY_TTL", "24h"), "how long a completed key is remembered (env SUM_KEY_TTL)")
 	fs.DurationVar(&c.LeaseTTL, "lease-ttl", dur("SUM_LEASE_TTL", idempotency.DefaultLease.String()), "how long an in-flight claim lives (env SUM_LEASE_TTL)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", dur("SUM_SHUTDOWN_TIMEOUT", "10s"), "bound on finishing in-flight requests at shutdown (env SUM_SHUTDOWN_TIMEOUT)")
@@ -111,6 +120,7 @@ func (c *config) flags(getenv func(string) string) (*flag.FlagSet, *[]error) {
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", dur("SUM_WRITE_TIMEOUT", "30s"), "bound on serving one request, from the end of its headers; must exceed -max-wait (env SUM_WRITE_TIMEOUT)")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", dur("SUM_IDLE_TIMEOUT", "60s"), "how long an idle keep-alive connection stays open (env SUM_IDLE_TIMEOUT)")
 	fs.StringVar(&c.AuthTokens, "auth-tokens", env("SUM_AUTH_TOKENS", ""), "file of API clients, one \"NAME SHA256-OF-TOKEN\" a line (make lines with: sumd token NAME); when set, adding and reading need Authorization: Bearer <token>, and keys are scoped per client; reloaded on SIGHUP (env SUM_AUTH_TOKENS)")
+	fs.BoolVar(&c.AuthAnonymous, "auth-anonymous", boolean("SUM_AUTH_ANONYMOUS"), "with -auth-tokens, also serve requests without a bearer token, as the anonymous client: the step between no tokens and tokens required when turning tokens on or off one instance at a time (env SUM_AUTH_ANONYMOUS)")
 	fs.StringVar(&c.AllowedOrigins, "allowed-origins", env("SUM_ALLOWED_ORIGINS", ""), "comma-separated origins (https://app.example) whose browser pages may add, besides the service's own (env SUM_ALLOWED_ORIGINS)")
 	fs.StringVar(&c.LogLevel, "log-level", env("SUM_LOG_LEVEL", "info"), "debug, info (one line per request), warn or error (env SUM_LOG_LEVEL)")
 	return fs, errs

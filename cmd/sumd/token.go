@@ -5,17 +5,24 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"idemsum/auth"
 )
 
 // tokenUsage is the help of "sumd token".
 const tokenUsage = `usage: sumd token NAME
+       sumd token check FILE
 
-Prints a new API token for client NAME (1 to 64 letters, digits, '.', '_'
-or '-', starting with a letter or digit): the token alone on the first
-line, and on the second the client's line for the -auth-tokens file (NAME
-and the token's SHA-256, no secret). The token is not stored anywhere.
+sumd token NAME prints a new API token for client NAME (1 to 64 letters,
+digits, '.', '_' or '-', starting with a letter or digit): the token alone
+on the first line, and on the second the client's line for the
+-auth-tokens file (NAME and the token's SHA-256, no secret). The token is
+not stored anywhere.
+
+sumd token check FILE reads FILE as sumd would on start or SIGHUP and
+prints its clients; it exits non-zero, naming the line at fault, if sumd
+would refuse the file. Run it before sending SIGHUP.
 `
 
 // tokenHint is what "sumd token" says on stderr.
@@ -38,6 +45,8 @@ func runToken(args []string, stdout, stderr io.Writer) error {
 		return err
 	case err != nil:
 		return tokenError(err)
+	case fs.NArg() == 2 && fs.Arg(0) == "check":
+		return checkTokens(fs.Arg(1), stdout)
 	case fs.NArg() != 1:
 		return tokenError(fmt.Errorf("want one client NAME, got %d arguments", fs.NArg()))
 	}
@@ -53,6 +62,17 @@ func runToken(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	_, err = io.WriteString(stderr, tokenHint)
+	return err
+}
+
+// checkTokens is "sumd token check FILE": it loads path as sumd does and
+// prints how many clients it names and who they are.
+func checkTokens(path string, stdout io.Writer) error {
+	toks, err := auth.Load(path)
+	if err != nil {
+		return fmt.Errorf("token check: %w", err)
+	}
+	_, err = fmt.Fprintf(stdout, "%s: ok, %d clients: %s\n", path, toks.Len(), strings.Join(toks.Names(), " "))
 	return err
 }
 

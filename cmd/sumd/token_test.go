@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -96,5 +99,49 @@ func TestRunTokenHelp(t *testing.T) {
 		if !strings.HasPrefix(stdout.String(), "usage: sumd token NAME\n") || strings.Contains(stdout.String(), "isk_") {
 			t.Errorf("runToken(%s) printed %q, want the usage and no token", arg, stdout.String())
 		}
+	}
+}
+
+// TestRunTokenCheck: "sumd token check FILE" accepts the file sumd would
+// load, listing its clients, and refuses a bad one with the file and line
+// at fault, as sumd's start and SIGHUP would.
+func TestRunTokenCheck(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good")
+	bad := filepath.Join(dir, "bad")
+	writeFile(t, good, auth.Line("billing", "t1")+"\n# a comment\n"+auth.Line("reports", "t2")+"\n")
+	writeFile(t, bad, auth.Line("billing", "t1")+"\nreports not-a-hash\n")
+	var stdout bytes.Buffer
+	if err := runToken([]string{"check", good}, &stdout, io.Discard); err != nil {
+		t.Fatalf("check of a good file: %v", err)
+	}
+	if want := good + ": ok, 2 clients: billing reports\n"; stdout.String() != want {
+		t.Errorf("stdout = %q, want %q", stdout.String(), want)
+	}
+	for _, args := range [][]string{{"check", bad}, {"check", filepath.Join(dir, "absent")}} {
+		stdout.Reset()
+		err := run(t.Context(), append([]string{"sumd", "token"}, args...), func(string) string { return "" }, &stdout, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), args[1]) {
+			t.Errorf("sumd token %q: got %v, want an error naming the file", args, err)
+		}
+		if args[1] == bad && (err == nil || !strings.Contains(err.Error(), bad+":2:")) {
+			t.Errorf("sumd token %q: got %v, want the line at fault (%s:2:)", args, err, bad)
+		}
+		if stdout.Len() != 0 {
+			t.Errorf("stdout = %q, want nothing for a bad file", stdout.String())
+		}
+	}
+	// "check" alone is a client's name, as before
+	stdout.Reset()
+	if err := runToken([]string{"check"}, &stdout, io.Discard); err != nil || !strings.HasPrefix(stdout.String(), "isk_") {
+		t.Errorf("sumd token check (one argument): got %v, %q; want a token for client check", err, stdout.String())
+	}
+}
+
+func writeFile(tb testing.TB, path, content string) {
+	tb.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		tb.Fatal(err)
 	}
 }
