@@ -70,6 +70,8 @@ func WithAttemptTimeout(d time.Duration) Option { return func(c *Client) { c.att
 // then the client's own: another client's same key is another addition.
 func WithToken(token string) Option { return func(c *Client) { c.token = token } }
 
+func WithMaxRetryAfter(d time.Duration) Option { return func(c *Client) {} }
+
 // WithMaxAttempts bounds the attempts of one call; 0 (the default) means
 // as many as the call's context allows.
 func WithMaxAttempts(n int) Option { return func(c *Client) { c.maxAttempts = n } }

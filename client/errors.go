@@ -38,7 +38,12 @@ type Error struct {
 	Title      string        // the status text
 	Detail     string        // what the service said
 	RetryAfter time.Duration // the Retry-After header, if any
+	Location   string
+	Outcome    string
 }
+
+var ErrRedirected = errors.New("client: redirected")
+
 
 // Error returns the status and the detail.
 func (e *Error) Error() string {
