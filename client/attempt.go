@@ -3,13 +3,12 @@ package client
 import (
 	"bytes"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptrace"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -34,8 +33,8 @@ type reply struct {
 }
 
 // attempt makes one HTTP exchange with the instance at base. An attempt
-// cut by its own timeout (not by ctx) fails with an error that does not
-// wrap context.DeadlineExceeded.
+// cut by a timeout of its own (not by ctx) fails with an error that does
+// not wrap context.DeadlineExceeded: that error is the call's deadline.
 func (c *Client) attempt(ctx context.Context, base string, req request) reply {
 	timeout := c.attemptTimeout + req.wait
 	actx, cancel := context.WithTimeout(ctx, timeout)
@@ -50,8 +49,8 @@ func (c *Client) attempt(ctx context.Context, base string, req request) reply {
 	})
 	rep := c.exchange(actx, base, req)
 	rep.sent = !asked.Load() || got.Load()
-	if rep.err != nil && ctx.Err() == nil && actx.Err() != nil {
-		rep.err = fmt.Errorf("client: attempt timed out after %v: %v", timeout, rep.err)
+	if rep.err != nil && ctx.Err() == nil && errors.Is(rep.err, context.DeadlineExceeded) {
+		rep.err = fmt.Errorf("client: attempt timed out (WithAttemptTimeout %v, or the http.Client's Timeout): %v", timeout, rep.err)
 	}
 	return rep
 }
@@ -87,32 +86,4 @@ func (c *Client) exchange(ctx context.Context, base string, req request) (rep re
 	rep.status, rep.header = resp.StatusCode, resp.Header
 	rep.body, rep.err = io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 	return rep
-}
-
-// problemOf returns the *Error of a response other than 2xx and 3xx. Its
-// Outcome is read only from an idemsum problem.
-func problemOf(rep reply) *Error {
-	e := &Error{Status: rep.status, Title: http.StatusText(rep.status), RetryAfter: parseRetryAfter(rep.header.Get("Retry-After"))}
-	var p struct{ Type, Title, Detail, Outcome string }
-	if json.Unmarshal(rep.body, &p) != nil || p.Type == "" {
-		e.Detail = snippet(rep.body)
-		return e
-	}
-	e.Type, e.Detail = p.Type, p.Detail
-	if p.Title != "" {
-		e.Title = p.Title
-	}
-	if strings.HasPrefix(p.Type, problemPrefix) {
-		e.Outcome = p.Outcome
-	}
-	return e
-}
-
-// snippet returns body trimmed, and cut at 256 bytes.
-func snippet(body []byte) string {
-	s := strings.TrimSpace(string(body))
-	if len(s) > 256 {
-		s = s[:256] + "…"
-	}
-	return s
 }

@@ -9,6 +9,7 @@ import (
 type history struct {
 	last      error         // the last attempt's failure
 	answer    error         // the last failure the service answered
+	answered  bool          // last is answer
 	uncertain bool          // an attempt of an addition may have added
 	keyWait   time.Duration // the next attempt waits this long (a 409's Retry-After)
 }
@@ -47,7 +48,7 @@ func (c *Client) call(ctx context.Context, req request) (Result, error) {
 // if it must end: v is final, ctx has ended, or an addition without a key
 // may have been made.
 func (h *history) note(ctx context.Context, req request, v verdict, attempts int) error {
-	h.last = v.err
+	h.last, h.answered = v.err, v.answered
 	if v.answered {
 		h.answer = v.err
 	}
@@ -68,7 +69,7 @@ func (h *history) note(ctx context.Context, req request, v verdict, attempts int
 // gaveUp returns the error of a call that stops after attempts, for why.
 func (h *history) gaveUp(attempts int, why error) error {
 	g := &gaveUp{attempts: attempts, why: why, last: h.last, unknown: h.uncertain}
-	if h.answer != h.last {
+	if !h.answered {
 		g.answer = h.answer
 	}
 	return g

@@ -84,9 +84,10 @@ func TestDeadlineStopsBetweenAttempts(t *testing.T) {
 			s := newScript(t, tt.steps...)
 			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 			defer cancel()
+			c := newClient(t, []string{s.srv.URL})
 			var res client.Result
 			var err error
-			within(t, 5*time.Second, func() { res, err = newClient(t, []string{s.srv.URL}).Add(ctx, 2) })
+			within(t, 5*time.Second, func() { res, err = c.Add(ctx, 2) })
 			if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, tt.want) || errors.Is(err, client.ErrOutcomeUnknown) != tt.wantUnknown {
 				t.Errorf("got %v, want DeadlineExceeded, %v and outcome unknown %v", err, tt.want, tt.wantUnknown)
 			}

@@ -39,9 +39,6 @@ const (
 	OutcomeUnknown  = "unknown"   // the addition may have been made
 )
 
-// problemPrefix begins the type of every idemsum problem.
-const problemPrefix = "urn:idemsum:problem:"
-
 // Error is an answer of the service other than a total: a problem
 // (RFC 9457 problem+json), or a redirect.
 type Error struct {
@@ -79,11 +76,4 @@ var sentinels = map[int]error{
 	http.StatusServiceUnavailable:    ErrUnavailable,
 	http.StatusRequestTimeout:        ErrTimeout,
 	http.StatusTooManyRequests:       ErrTooManyRequests,
-}
-
-// notAdded reports whether e, a 5xx, says for sure that its request
-// added nothing: an idemsum problem whose outcome member says so and
-// whose type does not say the opposite. The detail is never read.
-func (e *Error) notAdded() bool {
-	return e.Outcome == OutcomeNotAdded && e.Type != problemPrefix+"outcome-unknown"
 }

@@ -17,13 +17,13 @@ import (
 func TestInstanceRetryAfterSkipped(t *testing.T) {
 	t.Parallel()
 	for name, st := range map[string]step{
-		"503-starting": problem(503, "unavailable", "not-added", "the service is starting; nothing was added: retry later"),
-		"429":          page(429),
+		"503-starting": problem(503, "unavailable", "not-added", "the service is starting; nothing was added: retry later").with("Retry-After", "1"),
+		"429":          page(429).with("Retry-After", "1"),
 		"429-huge":     page(429).with("Retry-After", "100000"),
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			starting := newScript(t, st.with("Retry-After", "1"))
+			starting := newScript(t, st)
 			a, b := newScript(t, ok("1")), newScript(t, ok("1"))
 			c, err := client.New([]string{starting.srv.URL, a.srv.URL, b.srv.URL}) // the default backoff
 			if err != nil {
