@@ -18,24 +18,25 @@
 // token to another server).
 //
 // An addition without a key (WithoutKey) is retried only when nothing can
-// have been added: the request was never sent, or the answer was a 4xx,
-// a 3xx, or a problem whose outcome member is "not-added". An attempt
-// whose request was sent and whose answer never came, a 5xx without
-// that member (a proxy's error page, an older sumd), a problem of type
-// urn:idemsum:problem:outcome-unknown, and a 2xx that is not a total may
-// have added: Add then stops with ErrOutcomeUnknown. The problem's
-// detail text is never read.
+// have been added: the request was never sent (no connection), or the
+// answer was a 408 or 429, or a 5xx idemsum problem whose outcome member
+// is "not-added". An attempt whose request was sent and whose answer
+// never came, a 5xx without that member (a proxy's error page, an older
+// sumd), a problem of type urn:idemsum:problem:outcome-unknown, and a 2xx
+// that is not a total may have added: Add then stops with
+// ErrOutcomeUnknown. The problem's detail text is never read.
 //
 // # How long it waits
 //
 // Between attempts the Client backs off (WithBackoff). A Retry-After is
 // capped at MaxRetryAfter (WithMaxRetryAfter lowers the cap). On a 409 it
 // is about the key: the next attempt, on whichever instance, waits that
-// long. On a 429 or a 5xx it is about the instance: the Client asks the
-// other instances first, and waits only when every instance is within its
-// Retry-After, for the one that ends first. The first attempt of a call
-// never waits: it goes to the next instance that is not within its
-// Retry-After, or else to the one whose Retry-After ends first.
+// long. On a 429 or a 5xx it is about the instance: the Client (all its
+// calls) asks the other instances first, and waits only when every
+// instance is within its Retry-After, for the one that ends first. The
+// first attempt of a call never waits: it goes to the next instance that
+// is not within its Retry-After, or else to the one whose Retry-After
+// ends first.
 //
 // # Deadlines
 //

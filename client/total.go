@@ -17,7 +17,7 @@ func parseTotal(status int, body []byte) (*big.Int, error) {
 	}
 	n, ok := new(big.Int).SetString(string(v.Total), 10)
 	if !ok || n.Sign() < 0 {
-		return nil, fmt.Errorf("client: a %d whose total %s is not a natural number", status, v.Total)
+		return nil, fmt.Errorf("client: a %d whose total %q is not a natural number", status, v.Total)
 	}
 	return n, nil
 }
