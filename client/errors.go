@@ -4,40 +4,51 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 )
 
 // The sentinels an *Error matches with errors.Is, by status. The first
-// six are answers to the request itself and are never retried.
+// six, and ErrRedirected, are final answers, never retried.
 var (
-	ErrInvalid      = errors.New("client: invalid input")                                    // 400
-	ErrTooLarge     = errors.New("client: request body too large")                           // 413
-	ErrUnsupported  = errors.New("client: unsupported media type")                           // 415
-	ErrKeyReused    = errors.New("client: idempotency key already used with another number") // 422
-	ErrUnauthorized = errors.New("client: no valid API token (WithToken)")                   // 401
-	ErrForbidden    = errors.New("client: refused as a cross-origin request")                // 403
-	ErrInFlight     = errors.New("client: idempotency key in flight")                        // 409
-	ErrUnavailable  = errors.New("client: service unavailable")                              // 503
-	ErrTimeout      = errors.New("client: request timeout")                                  // 408
+	ErrInvalid         = errors.New("client: invalid input")                                    // 400
+	ErrTooLarge        = errors.New("client: request body too large")                           // 413
+	ErrUnsupported     = errors.New("client: unsupported media type")                           // 415
+	ErrKeyReused       = errors.New("client: idempotency key already used with another number") // 422
+	ErrUnauthorized    = errors.New("client: no valid API token (WithToken)")                   // 401
+	ErrForbidden       = errors.New("client: refused as a cross-origin request")                // 403
+	ErrRedirected      = errors.New("client: redirected (not followed)")                        // 3xx
+	ErrInFlight        = errors.New("client: idempotency key in flight")                        // 409
+	ErrUnavailable     = errors.New("client: service unavailable")                              // 503
+	ErrTimeout         = errors.New("client: request timeout")                                  // 408
+	ErrTooManyRequests = errors.New("client: too many requests")                                // 429
 )
 
 // ErrOutcomeUnknown is matched (errors.Is) by the error of an addition
 // that may or may not have been made: an attempt was sent and its answer
-// never came (a network error, a timeout, the context's end) or was a 5xx
-// that does not say nothing was added. Add never retries an addition
-// without a key in that state. A keyed addition is retried until its
-// context or attempts run out; if it then fails with ErrOutcomeUnknown,
-// Add again with WithKey(Result.Key) to learn the outcome safely.
+// never came (a network error, a timeout, the context's end), or was a
+// 5xx whose problem does not say nothing was added, or a 2xx that is not
+// a total. Add never retries an addition without a key in that state. A
+// keyed addition is retried until its context or attempts run out; if it
+// then fails with ErrOutcomeUnknown, Add again with WithKey(Result.Key)
+// to learn the outcome safely.
 var ErrOutcomeUnknown = errors.New("client: outcome unknown: the number may or may not have been added")
 
-// Error is a problem answered by the service (RFC 9457 problem+json).
+// The values of a problem's outcome member (Error.Outcome).
+const (
+	OutcomeNotAdded = "not-added" // the request added nothing
+	OutcomeUnknown  = "unknown"   // the addition may have been made
+)
+
+// Error is an answer of the service other than a total: a problem
+// (RFC 9457 problem+json), or a redirect.
 type Error struct {
 	Status     int           // HTTP status
 	Type       string        // problem type, such as urn:idemsum:problem:key-reused
 	Title      string        // the status text
-	Detail     string        // what the service said
-	RetryAfter time.Duration // the Retry-After header, if any
+	Detail     string        // what the service said (never read by the Client)
+	RetryAfter time.Duration // the Retry-After header, if any (at most MaxRetryAfter)
+	Location   string        // a redirect's Location header (a 3xx)
+	Outcome    string        // an idemsum problem's outcome member: OutcomeNotAdded, OutcomeUnknown or ""
 }
 
 // Error returns the status and the detail.
@@ -47,6 +58,9 @@ func (e *Error) Error() string {
 
 // Is reports whether target is the sentinel of e's status.
 func (e *Error) Is(target error) bool {
+	if e.Status/100 == 3 {
+		return target == ErrRedirected
+	}
 	s, ok := sentinels[e.Status]
 	return ok && s == target
 }
@@ -61,35 +75,5 @@ var sentinels = map[int]error{
 	http.StatusConflict:              ErrInFlight,
 	http.StatusServiceUnavailable:    ErrUnavailable,
 	http.StatusRequestTimeout:        ErrTimeout,
+	http.StatusTooManyRequests:       ErrTooManyRequests,
 }
-
-// nothingAdded reports whether e says for sure that nothing was added: a
-// 408 (the body never arrived), or a 503 whose detail says "nothing was
-// added" without "or the outcome is unknown".
-func (e *Error) nothingAdded() bool {
-	switch {
-	case e.Status == http.StatusRequestTimeout:
-		return true
-	case e.Status >= 500:
-		return strings.Contains(e.Detail, "nothing was added") && !strings.Contains(e.Detail, "outcome is unknown")
-	}
-	return e.Status < 500
-}
-
-// final reports whether a request answered with status must not be
-// retried: the answer is about the request itself.
-func final(status int) bool {
-	switch status {
-	case http.StatusConflict, http.StatusRequestTimeout:
-		return false
-	}
-	return status < 500
-}
-
-// unknown wraps the error of a call that may have added.
-type unknown struct{ err error }
-
-func (u *unknown) Error() string {
-	return ErrOutcomeUnknown.Error() + ": " + u.err.Error()
-}
-func (u *unknown) Unwrap() []error { return []error{ErrOutcomeUnknown, u.err} }

@@ -1,30 +1,23 @@
 package client
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/big"
 )
 
-// parseTotal returns N of a {"total": N} body: an exact integer, which
-// may exceed 2^64.
-func parseTotal(body []byte) (*big.Int, error) {
+// parseTotal returns N of a {"total": N} body, N a natural number (an
+// exact integer, which may exceed 2^64), answered with status.
+func parseTotal(status int, body []byte) (*big.Int, error) {
 	var v struct {
-		Total json.Number `json:"total"`
+		Total json.RawMessage `json:"total"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("client: response body %q: %w", body, err)
+	if err := json.Unmarshal(body, &v); err != nil || len(v.Total) == 0 {
+		return nil, fmt.Errorf("client: a %d whose body is not a total: %q", status, snippet(body))
 	}
-	if v.Total == "" {
-		return nil, errors.New("client: response body has no total")
-	}
-	n, ok := new(big.Int).SetString(v.Total.String(), 10)
+	n, ok := new(big.Int).SetString(string(v.Total), 10)
 	if !ok || n.Sign() < 0 {
-		return nil, fmt.Errorf("client: total %q is not a natural number", v.Total)
+		return nil, fmt.Errorf("client: a %d whose total %q is not a natural number", status, v.Total)
 	}
 	return n, nil
 }
