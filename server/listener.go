@@ -9,51 +9,84 @@ import (
 )
 
 // Listener returns ln with every accepted connection wrapped so that the
-// plain-text 5xx answers net/http writes by itself, before any handler runs,
-// to requests it cannot read become 400 problems: bad input never gets a
-// 5xx. They are the 501 for a Transfer-Encoding other than one "chunked"
-// field and the 505 for an HTTP version other than 1.x. net/http writes each
-// whole in a single Write straight on the connection, between responses,
-// and then closes it. So a Write that begins with one of those heads (its
-// status line, then exactly "Content-Type: text/plain; charset=utf-8" and
-// "Connection: close") is replaced by a 400 application/problem+json with
-// "Connection: close"; every other Write, including any part of a normal
-// response, passes through byte for byte.
+// plain-text answers net/http writes by itself, before any handler runs,
+// to requests it cannot read become problems (application/problem+json,
+// outcome "not-added", Connection: close): a 400 for a malformed request
+// (request line, header line, Host) stays a 400, invalid-input; a 431 for
+// a header over MaxHeaderBytes stays a 431, headers-too-large; the 501 for
+// a Transfer-Encoding other than one "chunked" field and the 505 for an
+// HTTP version other than 1.x become 400s, invalid-input, since bad input
+// never gets a 5xx.
+//
+// net/http writes each such answer whole in a single Write straight on the
+// connection, between responses, and then closes it: its status line,
+// exactly "Content-Type: text/plain; charset=utf-8" and "Connection:
+// close", and a body that repeats the status (or, for the 501,
+// "Unsupported transfer encoding"). Only a Write that is exactly one of
+// those is replaced. Every other Write, including any part of a normal
+// response, passes through byte for byte: net/http sorts a response's
+// header fields (Connection before Content-Type) and adds Date, so no
+// response header block it writes for a handler has that form.
 //
 // Use it on the plain-TCP listener given to http.Server.Serve. Accept, Close
 // and Addr are ln's; a conn is as safe for concurrent use as ln's conns and
 // keeps their CloseWrite, so net/http still lingers before closing.
 func Listener(ln net.Listener) net.Listener { return listener{ln} }
 
-// builtin is the head of one response net/http writes by itself and the
-// whole response that replaces it.
-type builtin struct {
-	head        []byte
-	replacement []byte
-}
-
 // builtinHeaders follow the status line of net/http's own error answers
 // (errorHeaders in net/http/server.go, conn.serve).
 const builtinHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
 
-// builtins are net/http's own 5xx answers to requests it cannot read.
-var builtins = []builtin{
-	{[]byte("HTTP/1.1 501 Not Implemented" + builtinHeaders),
-		badRequest("the request's Transfer-Encoding is not supported; send the body with Content-Length or Transfer-Encoding: chunked")},
-	{[]byte("HTTP/1.1 505 HTTP Version Not Supported: unsupported protocol version" + builtinHeaders),
-		badRequest("the request's HTTP version is not supported; use HTTP/1.1")},
+// maxBuiltin bounds the length of net/http's own error answers, so that
+// longer Writes are passed on without a look.
+const maxBuiltin = 512
+
+// The whole responses that replace net/http's fixed answers.
+var (
+	transferEncodingProblem = builtinProblem(http.StatusBadRequest, "invalid-input",
+		"the request's Transfer-Encoding is not supported; send the body with Content-Length or Transfer-Encoding: chunked; nothing was added")
+	versionProblem = builtinProblem(http.StatusBadRequest, "invalid-input",
+		"the request's HTTP version is not supported; use HTTP/1.1; nothing was added")
+	headersTooLargeProblem = builtinProblem(http.StatusRequestHeaderFieldsTooLarge, "headers-too-large",
+		"the request's header is over the server's limit; nothing was added")
+)
+
+// replacement returns the response that replaces p when p is, whole, one
+// of net/http's own error answers, else nil.
+func replacement(p []byte) []byte {
+	if len(p) > maxBuiltin {
+		return nil
+	}
+	head, body, ok := bytes.Cut(p, []byte(builtinHeaders))
+	line, isResponse := bytes.CutPrefix(head, []byte("HTTP/1.1 "))
+	if !ok || !isResponse || bytes.ContainsAny(line, "\r\n") {
+		return nil
+	}
+	const badRequest = "400 Bad Request"
+	switch s := string(line); {
+	case s == "501 Not Implemented" && string(body) == "Unsupported transfer encoding":
+		return transferEncodingProblem
+	case s != string(body): // the others repeat their status line as the body
+		return nil
+	case s == "431 Request Header Fields Too Large":
+		return headersTooLargeProblem
+	case s == "505 HTTP Version Not Supported: unsupported protocol version":
+		return versionProblem
+	case s == badRequest:
+		return builtinProblem(http.StatusBadRequest, "invalid-input",
+			"the request is malformed (its request line or a header line); nothing was added")
+	case len(s) > len(badRequest+": ") && s[:len(badRequest+": ")] == badRequest+": ":
+		return builtinProblem(http.StatusBadRequest, "invalid-input",
+			"the request is malformed ("+s[len(badRequest+": "):]+"); nothing was added")
+	}
+	return nil
 }
 
-// badRequest returns a whole 400 response whose body is an invalid-input
-// problem, the way writeProblem writes it.
-func badRequest(detail string) []byte {
-	status := http.StatusBadRequest
-	body, _ := json.Marshal(problem{
-		Type:   "urn:idemsum:problem:invalid-input",
-		Title:  http.StatusText(status),
-		Status: status,
-		Detail: detail,
-	})
+// builtinProblem returns a whole response, closing the connection, whose
+// body is the problem of status, the way writeProblem writes it, with the
+// outcome "not-added": net/http refused the request before any handler.
+func builtinProblem(status int, name, detail string) []byte {
+	body, _ := json.Marshal(newProblem(status, name, notAdded, detail))
 	body = append(body, '\n')
 	head := fmt.Sprintf("HTTP/1.1 %d %s\r\nContent-Type: application/problem+json\r\nConnection: close\r\nContent-Length: %d\r\n\r\n",
 		status, http.StatusText(status), len(body))
@@ -72,16 +105,14 @@ func (l listener) Accept() (net.Conn, error) {
 
 type conn struct{ net.Conn }
 
-// Write replaces a built-in 5xx response and passes anything else on. It
-// reports len(p) written when the replacement was written whole.
+// Write replaces one of net/http's own answers and passes anything else
+// on. It reports len(p) written when the replacement was written whole.
 func (c conn) Write(p []byte) (int, error) {
-	for _, b := range builtins {
-		if bytes.HasPrefix(p, b.head) {
-			if _, err := c.Conn.Write(b.replacement); err != nil {
-				return 0, err
-			}
-			return len(p), nil
+	if r := replacement(p); r != nil {
+		if _, err := c.Conn.Write(r); err != nil {
+			return 0, err
 		}
+		return len(p), nil
 	}
 	return c.Conn.Write(p)
 }
