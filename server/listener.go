@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 )
 
 // Listener returns ln with every accepted connection wrapped so that the
@@ -23,10 +24,12 @@ import (
 // exactly "Content-Type: text/plain; charset=utf-8" and "Connection:
 // close", and a body that repeats the status (or, for the 501,
 // "Unsupported transfer encoding"). Only a Write that is exactly one of
-// those is replaced. Every other Write, including any part of a normal
-// response, passes through byte for byte: net/http sorts a response's
-// header fields (Connection before Content-Type) and adds Date, so no
-// response header block it writes for a handler has that form.
+// those is replaced; every other Write, including any part of a normal
+// response, passes through byte for byte. A handler's response has that
+// form only if the handler removes Date, sets "Transfer-Encoding:
+// identity" (so that net/http neither chunks nor sends Content-Length)
+// and writes exactly net/http's text as the body: none of this service's
+// handlers does.
 //
 // Use it on the plain-TCP listener given to http.Server.Serve. Accept, Close
 // and Addr are ln's; a conn is as safe for concurrent use as ln's conns and
@@ -49,35 +52,37 @@ var (
 		"the request's HTTP version is not supported; use HTTP/1.1; nothing was added")
 	headersTooLargeProblem = builtinProblem(http.StatusRequestHeaderFieldsTooLarge, "headers-too-large",
 		"the request's header is over the server's limit; nothing was added")
+	malformedProblem = builtinProblem(http.StatusBadRequest, "invalid-input",
+		"the request is malformed (its request line or a header line); nothing was added")
 )
 
 // replacement returns the response that replaces p when p is, whole, one
 // of net/http's own error answers, else nil.
 func replacement(p []byte) []byte {
-	if len(p) > maxBuiltin {
+	// A cheap look first: every response's head passes here.
+	if len(p) > maxBuiltin || !bytes.HasPrefix(p, []byte("HTTP/1.1 ")) || !bytes.Contains(p, []byte(builtinHeaders)) {
 		return nil
 	}
-	head, body, ok := bytes.Cut(p, []byte(builtinHeaders))
-	line, isResponse := bytes.CutPrefix(head, []byte("HTTP/1.1 "))
-	if !ok || !isResponse || bytes.ContainsAny(line, "\r\n") {
+	head, body, _ := strings.Cut(string(p), builtinHeaders)
+	status := strings.TrimPrefix(head, "HTTP/1.1 ")
+	if strings.ContainsAny(status, "\r\n") {
 		return nil
 	}
-	const badRequest = "400 Bad Request"
-	switch s := string(line); {
-	case s == "501 Not Implemented" && string(body) == "Unsupported transfer encoding":
+	if status == "501 Not Implemented" && body == "Unsupported transfer encoding" {
 		return transferEncodingProblem
-	case s != string(body): // the others repeat their status line as the body
+	}
+	if body != status { // the others repeat their status line as the body
 		return nil
-	case s == "431 Request Header Fields Too Large":
+	}
+	switch reason, hasReason := strings.CutPrefix(status, "400 Bad Request: "); {
+	case status == "431 Request Header Fields Too Large":
 		return headersTooLargeProblem
-	case s == "505 HTTP Version Not Supported: unsupported protocol version":
+	case status == "505 HTTP Version Not Supported: unsupported protocol version":
 		return versionProblem
-	case s == badRequest:
-		return builtinProblem(http.StatusBadRequest, "invalid-input",
-			"the request is malformed (its request line or a header line); nothing was added")
-	case len(s) > len(badRequest+": ") && s[:len(badRequest+": ")] == badRequest+": ":
-		return builtinProblem(http.StatusBadRequest, "invalid-input",
-			"the request is malformed ("+s[len(badRequest+": "):]+"); nothing was added")
+	case status == "400 Bad Request":
+		return malformedProblem
+	case hasReason:
+		return builtinProblem(http.StatusBadRequest, "invalid-input", "the request is malformed ("+reason+"); nothing was added")
 	}
 	return nil
 }

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -148,45 +147,20 @@ func prepareMySQL(ctx context.Context, db *sql.DB, report func(server.StartState
 	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	if err := db.PingContext(ctx); err != nil {
-		return mysql.Identity{}, &startError{server.StartState{MySQL: "down", Reason: "MySQL does not answer"}, fmt.Errorf("ping mysql: %w", err)}
+		return mysql.Identity{}, startFailed("down", notAnswering, fmt.Errorf("ping mysql: %w", err))
 	}
 	report(server.StartState{MySQL: "migrating", Reason: "migrating the schema, or waiting for another instance's migration"})
 	if err := mysql.Migrate(ctx, db); err != nil {
-		return mysql.Identity{}, &startError{server.StartState{MySQL: "not-migrated", Reason: "the schema migration failed; the log says why"}, err}
+		return mysql.Identity{}, startFailed("not-migrated", "the schema migration failed; the log says why", err)
 	}
 	id, err := mysql.LoadIdentity(ctx, db)
 	switch {
 	case errors.Is(err, mysql.ErrBadIdentity):
-		return id, &startError{server.StartState{MySQL: "bad-identity", Reason: "the deployment identity row (sum_deployment) is malformed; sumd never replaces it: restore it"}, err}
+		return id, startFailed("bad-identity", "the deployment identity row (sum_deployment) is malformed; sumd never replaces it: restore it", err)
 	case err != nil:
-		return id, &startError{server.StartState{MySQL: "no-identity", Reason: "the deployment identity could not be created or read; the log says why"}, err}
+		return id, startFailed("no-identity", "the deployment identity could not be created or read; the log says why", err)
 	}
 	return id, nil
-}
-
-// startError is a failed attempt to prepare MySQL and what /readyz says
-// of it.
-type startError struct {
-	state server.StartState
-	err   error
-}
-
-func (e *startError) Error() string { return e.err.Error() }
-func (e *startError) Unwrap() error { return e.err }
-
-// startState is what keeps sumd starting, for /readyz: MySQL "down" until
-// set. It is safe for concurrent use.
-type startState struct {
-	p atomic.Pointer[server.StartState]
-}
-
-func (s *startState) set(st server.StartState) { s.p.Store(&st) }
-
-func (s *startState) get() server.StartState {
-	if p := s.p.Load(); p != nil {
-		return *p
-	}
-	return server.StartState{MySQL: "down", Reason: "MySQL does not answer"}
 }
 
 // wire builds the handlers' dependencies; the returned func stops group
