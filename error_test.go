@@ -17,7 +17,7 @@ func TestErrorCodeAndMessage(t *testing.T) {
 		name     string
 		err      error
 		wantCode string
-		wantMsg  string // "" means the generic storage message
+		wantMsg  string // "" means the generic message of an unknown outcome
 	}{
 		{"nil", nil, "", ""},
 		{"invalid", invalid, idemsum.EINVALID, `number "0" is out of range`},
@@ -25,8 +25,10 @@ func TestErrorCodeAndMessage(t *testing.T) {
 		{"joined", errors.Join(internal, invalid), idemsum.EINVALID, `number "0" is out of range`},
 		{"a code of another layer", idemsum.Errorf("too_large", "over %d bytes", 4096), "too_large", "over 4096 bytes"},
 		{"unavailable", &idemsum.Error{Code: idemsum.EUNAVAILABLE, Message: "m"}, idemsum.EUNAVAILABLE, "m"},
-		{"storage failure", internal, idemsum.EUNAVAILABLE, ""},
-		{"wrapped storage failure", fmt.Errorf("add 3: %w", internal), idemsum.EUNAVAILABLE, ""},
+		{"storage failure", internal, idemsum.EUNKNOWN, ""},
+		{"wrapped storage failure", fmt.Errorf("add 3: %w", internal), idemsum.EUNKNOWN, ""},
+		{"storage failure that added nothing", idemsum.Unavailable(internal), idemsum.EUNAVAILABLE, idemsum.Unavailable(nil).Message},
+		{"wrapped storage failure that added nothing", fmt.Errorf("add 3: %w", idemsum.Unavailable(internal)), idemsum.EUNAVAILABLE, idemsum.Unavailable(nil).Message},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -48,6 +50,39 @@ func TestErrorCodeAndMessage(t *testing.T) {
 	}
 }
 
+// TestErrorMessagesSayTheOutcome checks the words that clients older than
+// the problem's outcome member read in the detail: a storage failure that
+// added nothing says "nothing was added" and never "outcome is unknown";
+// one whose outcome is unknown says "or the outcome is unknown".
+func TestErrorMessagesSayTheOutcome(t *testing.T) {
+	t.Parallel()
+	internal := errors.New("invalid connection")
+	notAdded := idemsum.ErrorMessage(idemsum.Unavailable(internal))
+	if !strings.Contains(notAdded, "nothing was added") || strings.Contains(notAdded, "outcome is unknown") || strings.Contains(notAdded, "invalid connection") {
+		t.Errorf("message of Unavailable: got %q, want \"nothing was added\" without \"outcome is unknown\" or the cause", notAdded)
+	}
+	if unknown := idemsum.ErrorMessage(internal); !strings.Contains(unknown, "or the outcome is unknown") {
+		t.Errorf("message of an unclassified error: got %q, want it to contain %q", unknown, "or the outcome is unknown")
+	}
+}
+
+// TestUnavailableKeepsItsCause: the cause of an Unavailable error stays in
+// its chain and its text, for logs.
+func TestUnavailableKeepsItsCause(t *testing.T) {
+	t.Parallel()
+	cause := errors.New("dial tcp 10.0.0.7:3306: connect: connection refused")
+	err := fmt.Errorf("add 1: %w", idemsum.Unavailable(cause))
+	if !errors.Is(err, cause) {
+		t.Errorf("errors.Is(%v, cause): got false, want true", err)
+	}
+	if !strings.Contains(err.Error(), cause.Error()) {
+		t.Errorf("Error(): got %q, want it to contain the cause %q", err.Error(), cause.Error())
+	}
+	if got, want := idemsum.Unavailable(nil).Error(), "idemsum: unavailable: "+idemsum.Unavailable(nil).Message; got != want {
+		t.Errorf("Error() without a cause: got %q, want %q", got, want)
+	}
+}
+
 func TestErrorString(t *testing.T) {
 	t.Parallel()
 	err := idemsum.Errorf(idemsum.EINVALID, "bad %s", "key")
@@ -63,7 +98,7 @@ func TestErrorString(t *testing.T) {
 func TestErrorCodesDistinct(t *testing.T) {
 	t.Parallel()
 	seen := map[string]bool{}
-	for _, c := range []string{idemsum.EINVALID, idemsum.EUNAVAILABLE} {
+	for _, c := range []string{idemsum.EINVALID, idemsum.EUNAVAILABLE, idemsum.EUNKNOWN} {
 		if c == "" || seen[c] {
 			t.Errorf("code %q: got empty or repeated, want distinct non-empty codes", c)
 		}

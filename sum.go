@@ -66,12 +66,15 @@ type Ledger interface {
 	// Add commits adds in one serial order, each key at most once, and
 	// returns one Result per Addition in the same order. A key that is
 	// already recorded, or that appears earlier in adds, yields an Existing
-	// Result and changes nothing. An error means none of adds is known to be
-	// committed: the outcome is unknown, and a retry with the same keys is
-	// safe. Add is safe for concurrent use.
+	// Result and changes nothing. An error with code EUNAVAILABLE
+	// (ErrorCode) means that nothing of adds was committed; any other error
+	// means that none of adds is known to be committed: the outcome is
+	// unknown, and only a retry with the same keys is safe. Add is safe for
+	// concurrent use.
 	Add(ctx context.Context, adds []Addition) ([]Result, error)
 
-	// Total returns the current total in decimal digits.
+	// Total returns the current total in decimal digits. It changes
+	// nothing, whatever its error.
 	Total(ctx context.Context) (string, error)
 }
 

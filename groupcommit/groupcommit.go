@@ -61,7 +61,10 @@ func New(l idemsum.Ledger, maxSize int, maxWait time.Duration, flushers int) *Ad
 }
 
 // Add queues x and returns its Result once its batch has committed; a
-// number out of range is refused at once (idemsum.CheckNumber). It
+// number out of range is refused at once (idemsum.CheckNumber), and after
+// Close every Add fails at once with code idemsum.EUNAVAILABLE (nothing
+// was added). Otherwise its error is its batch's Ledger.Add error, whose
+// code is EUNAVAILABLE only when nothing of the batch committed. It
 // waits for the batch even when ctx is cancelled, because the batch runs
 // on regardless: returning early would only turn a known outcome into an
 // unknown one.

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -174,6 +175,22 @@ func (h *halfCommit) Add(ctx context.Context, adds []idemsum.Addition) ([]idemsu
 	return nil, errLost
 }
 
+// claimsUnavailable is the Flaky Ledger of "unavailable after
+// committing": one Add in three commits and then fails with code
+// idemsum.EUNAVAILABLE, which says that nothing was added.
+type claimsUnavailable struct {
+	idemsum.Ledger
+	n atomic.Int64
+}
+
+func (c *claimsUnavailable) Add(ctx context.Context, adds []idemsum.Addition) ([]idemsum.Result, error) {
+	res, err := c.Ledger.Add(ctx, adds)
+	if err == nil && c.n.Add(1)%3 == 0 {
+		return nil, idemsum.Unavailable(errLost)
+	}
+	return res, err
+}
+
 // brokenAdder is idemsum.Unbatched with one bug, chosen by name.
 type brokenAdder struct {
 	l   idemsum.Ledger
@@ -209,8 +226,11 @@ func TestBrokenLedger(t *testing.T) {
 		},
 		Flaky: memHarness.Flaky,
 	}
-	if bug == "half commit on error" {
+	switch bug {
+	case "half commit on error":
 		h.Flaky = func(_ *testing.T, l idemsum.Ledger) idemsum.Ledger { return &halfCommit{Ledger: l} }
+	case "unavailable after committing":
+		h.Flaky = func(_ *testing.T, l idemsum.Ledger) idemsum.Ledger { return &claimsUnavailable{Ledger: l} }
 	}
 	idemsumtest.TestLedger(t, h)
 }
@@ -232,6 +252,7 @@ func TestSuiteCatches(t *testing.T) {
 		"existing with the new number":   "ExistingKeys",
 		"check then add":                 "Concurrent",
 		"half commit on error":           "RetryAfterError",
+		"unavailable after committing":   "UnavailableAddsNothing",
 		"adder drops errors":             "RetryAfterError",
 		"adder reports the latest total": "Concurrent",
 	}

@@ -19,8 +19,9 @@ type Harness struct {
 	// Flaky returns a Ledger over the state of l, a Ledger that New
 	// returned, whose Adds fail now and then the way the implementation
 	// can fail (a connection lost, a timeout), before or after committing:
-	// the outcome unknown to the caller, as idemsum.Ledger allows. Nil
-	// skips TestLedger's subtest RetryAfterError.
+	// the outcome unknown to the caller, as idemsum.Ledger allows, unless
+	// the error's code is idemsum.EUNAVAILABLE (nothing committed). Nil
+	// skips TestLedger's subtests RetryAfterError and UnavailableAddsNothing.
 	Flaky func(t *testing.T, l idemsum.Ledger) idemsum.Ledger
 }
 
@@ -47,9 +48,10 @@ type suiteTest struct {
 // first addition's Number, Total and Created; keyless additions always
 // add; keys are exact byte strings; totals stay exact past 2^64; a new
 // addition is Created at its commit; many goroutines adding overlapping
-// keys at once add each key once and all see its one Result; and after
-// errors (h.Flaky), retrying the same keys adds each exactly once.
-// Subtests run in parallel, each on a Ledger of its own.
+// keys at once add each key once and all see its one Result; after errors
+// (h.Flaky), retrying the same keys adds each exactly once; and an error
+// with code idemsum.EUNAVAILABLE committed nothing. Subtests run in
+// parallel, each on a Ledger of its own.
 func TestLedger(t *testing.T, h Harness) {
 	t.Helper()
 	tests := append(serialTests(), suiteTest{"Concurrent", testConcurrent})
@@ -69,6 +71,14 @@ func TestLedger(t *testing.T, h Harness) {
 		flaky := h.Flaky(t, l)
 		testRetry(t, subject{ledger: l, add: l.Add, batched: true}, flaky.Add)
 	})
+	t.Run("UnavailableAddsNothing", func(t *testing.T) {
+		t.Parallel()
+		if h.Flaky == nil {
+			t.Skip("Harness.Flaky is nil")
+		}
+		l := h.New(t)
+		testUnavailable(t, subject{ledger: l, add: l.Add, batched: true}, h.Flaky(t, l).Add)
+	})
 }
 
 // TestAdder checks that the Adders newAdder makes over the Ledgers h makes
@@ -76,8 +86,9 @@ func TestLedger(t *testing.T, h Harness) {
 // at a time: every subtest of TestLedger, with each batch sent as
 // Additions one after the other, and RetryAfterError over a Ledger that
 // fails one Add in three before committing and one in three after (so
-// that the Adder's callers get errors of either kind). newAdder is called
-// once per subtest, from parallel subtests.
+// that the Adder's callers get errors of either kind), and
+// UnavailableAddsNothing over the same Ledger. newAdder is called once per
+// subtest, from parallel subtests.
 func TestAdder(t *testing.T, h Harness, newAdder func(t *testing.T, l idemsum.Ledger) idemsum.Adder) {
 	t.Helper()
 	tests := append(serialTests(), suiteTest{"Concurrent", testConcurrent})
@@ -93,6 +104,12 @@ func TestAdder(t *testing.T, h Harness, newAdder func(t *testing.T, l idemsum.Le
 		l := h.New(t)
 		flaky := oneByOne(newAdder(t, &unreliable{l: l}))
 		testRetry(t, subject{ledger: l, add: oneByOne(newAdder(t, l))}, flaky)
+	})
+	t.Run("UnavailableAddsNothing", func(t *testing.T) {
+		t.Parallel()
+		l := h.New(t)
+		flaky := oneByOne(newAdder(t, &unreliable{l: l}))
+		testUnavailable(t, subject{ledger: l, add: oneByOne(newAdder(t, l))}, flaky)
 	})
 }
 

@@ -12,9 +12,9 @@ import (
 	"idemsum/idemsumtest"
 )
 
-// lossy is a Ledger over l whose Adds fail in turn before reaching l,
-// after l committed them (the reply lost), and not at all: the failures
-// that Harness.Flaky asks for.
+// lossy is a Ledger over l whose Adds fail in turn before reaching l
+// (code idemsum.EUNAVAILABLE), after l committed them (the reply lost),
+// and not at all: the failures that Harness.Flaky asks for.
 type lossy struct {
 	l idemsum.Ledger
 	n atomic.Int64
@@ -25,7 +25,7 @@ var errLost = errors.New("connection lost")
 func (f *lossy) Add(ctx context.Context, adds []idemsum.Addition) ([]idemsum.Result, error) {
 	switch f.n.Add(1) % 3 {
 	case 0:
-		return nil, errLost
+		return nil, idemsum.Unavailable(errLost)
 	case 1:
 		f.l.Add(ctx, adds)
 		return nil, errLost

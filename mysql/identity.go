@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 )
 
@@ -16,10 +17,17 @@ type Identity struct {
 	Secret []byte // 32 random bytes
 }
 
+// ErrBadIdentity is LoadIdentity's error (wrapped) when the row of
+// sum_deployment is there but malformed: altered by hand or restored
+// wrongly. LoadIdentity never replaces it, since a new identity would
+// part this instance from the others' Redis keys and records.
+var ErrBadIdentity = errors.New("deployment identity in sum_deployment is malformed")
+
 // LoadIdentity returns the deployment's Identity, creating it if this is
 // the first instance to ask. Instances starting at once agree: the row is
 // inserted only if absent (primary key), and every instance then reads the
-// one that won. It needs Migrate to have run.
+// one that won. It needs Migrate to have run. A malformed row is an error
+// wrapping ErrBadIdentity.
 func LoadIdentity(ctx context.Context, db *sql.DB) (Identity, error) {
 	id := make([]byte, 8)
 	secret := make([]byte, 32)
@@ -36,7 +44,7 @@ ON DUPLICATE KEY UPDATE id = id`, hex.EncodeToString(id), secret)
 		return Identity{}, fmt.Errorf("read deployment identity: %w", err)
 	}
 	if len(got.ID) != 16 || len(got.Secret) < 32 {
-		return Identity{}, fmt.Errorf("deployment identity in sum_deployment is malformed (id %q, %d-byte secret)", got.ID, len(got.Secret))
+		return Identity{}, fmt.Errorf("%w (id %q, %d-byte secret)", ErrBadIdentity, got.ID, len(got.Secret))
 	}
 	return got, nil
 }

@@ -3,6 +3,7 @@ package mysql_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"sync"
 	"testing"
 
@@ -52,5 +53,36 @@ func TestLoadIdentityConcurrently(t *testing.T) {
 	other, err := mysql.LoadIdentity(ctx, otherDB)
 	if err != nil || other.ID == ids[0].ID || bytes.Equal(other.Secret, ids[0].Secret) {
 		t.Errorf("another deployment got %q, %v; want an identity of its own", other.ID, err)
+	}
+}
+
+// TestLoadIdentityRefusesAMalformedRow: a sum_deployment row altered by
+// hand is an error wrapping mysql.ErrBadIdentity, and LoadIdentity leaves
+// the row as it is.
+func TestLoadIdentityRefusesAMalformedRow(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openDB(t, testenv.MySQL(t))
+	if err := mysql.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mysql.LoadIdentity(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	for _, alter := range []string{
+		"UPDATE sum_deployment SET deployment_id = 'short' WHERE id = 1",
+		"UPDATE sum_deployment SET secret = 'short' WHERE id = 1",
+	} {
+		if _, err := db.Exec(alter); err != nil {
+			t.Fatal(err)
+		}
+		_, err := mysql.LoadIdentity(ctx, db)
+		if !errors.Is(err, mysql.ErrBadIdentity) {
+			t.Errorf("after %q: got %v, want an error wrapping mysql.ErrBadIdentity", alter, err)
+		}
+	}
+	var id string
+	if err := db.QueryRow("SELECT deployment_id FROM sum_deployment WHERE id = 1").Scan(&id); err != nil || id != "short" {
+		t.Errorf("the row after LoadIdentity: got %q, %v; want it left as altered", id, err)
 	}
 }

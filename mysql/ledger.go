@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -34,6 +35,16 @@ const maxConflicts = 16
 // Add implements idemsum.Ledger. It sends the batch detached from ctx's
 // cancellation: a batch cut short by a client going away would only turn a
 // known outcome into an unknown one.
+//
+// Its error is an idemsum.Unavailable one (nothing of the batch committed)
+// when that is certain: no connection could be had, or the driver found
+// its connection broken before sending (driver.ErrBadConn); MySQL refused
+// the write as read-only, or rolled the batch back on lock conflicts more
+// than maxConflicts times; or, after a batch rolled back on a duplicate
+// key, the look-up of the recorded keys or the wait before sending again
+// failed. Any other error (a connection lost or a timeout after the batch
+// was sent, an error of COMMIT, a batch that returned no total) leaves the
+// outcome unknown.
 func (l *Ledger) Add(ctx context.Context, adds []idemsum.Addition) ([]idemsum.Result, error) {
 	for _, a := range adds {
 		if err := idemsum.CheckNumber(a.Number); err != nil {
@@ -51,20 +62,21 @@ func (l *Ledger) Add(ctx context.Context, adds []idemsum.Addition) ([]idemsum.Re
 		if !retryable(err) {
 			return nil, fmt.Errorf("add %d: %w", len(adds), err)
 		}
+		// The batch was rolled back: from here on, nothing was added.
 		if isDuplicate(err) {
 			found, rerr := l.resolveExisting(ctx, p)
 			if rerr != nil {
-				return nil, rerr
+				return nil, fmt.Errorf("add %d: %w", len(adds), idemsum.Unavailable(rerr))
 			}
 			if found > 0 {
 				continue
 			}
 		}
 		if conflicts++; conflicts > maxConflicts {
-			return nil, fmt.Errorf("add %d: gave up after %d conflicts: %w", len(adds), maxConflicts, err)
+			return nil, fmt.Errorf("add %d: %w", len(adds), idemsum.Unavailable(fmt.Errorf("gave up after %d conflicts: %w", maxConflicts, err)))
 		}
 		if err := backoff(ctx, conflicts); err != nil {
-			return nil, fmt.Errorf("add %d: %w", len(adds), err)
+			return nil, fmt.Errorf("add %d: %w", len(adds), idemsum.Unavailable(err))
 		}
 	}
 }
@@ -120,7 +132,10 @@ func (l *Ledger) now() time.Time {
 }
 
 // commit sends p's pending additions as one transaction and records the
-// total after it. On error it rolls back on the same connection.
+// total after it. On error it rolls back on the same connection. Its error
+// is an idemsum.Unavailable one when the batch was surely not sent (no
+// connection; driver.ErrBadConn, which a driver returns only then) or was
+// refused as read-only (at its first write, so COMMIT never ran).
 func (l *Ledger) commit(ctx context.Context, p *txPlan) error {
 	q, args := p.sql(l.now().UnixMilli())
 	if q == "" {
@@ -128,15 +143,19 @@ func (l *Ledger) commit(ctx context.Context, p *txPlan) error {
 	}
 	conn, err := l.DB.Conn(ctx)
 	if err != nil {
-		return err
+		return idemsum.Unavailable(fmt.Errorf("get a connection: %w", err))
 	}
 	defer conn.Close()
 	total, err := lastValue(ctx, conn, q, args)
-	if err != nil {
+	switch {
+	case errors.Is(err, driver.ErrBadConn):
+		return idemsum.Unavailable(err)
+	case err != nil && readOnly(err):
 		rollback(ctx, conn)
-		if readOnly(err) {
-			discard(conn) // a replica now: the next dial may reach the new primary
-		}
+		discard(conn) // a replica now: the next dial may reach the new primary
+		return idemsum.Unavailable(err)
+	case err != nil:
+		rollback(ctx, conn)
 		return err
 	}
 	return p.committed(total)

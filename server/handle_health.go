@@ -26,8 +26,9 @@ var ErrMySQLReadOnly = errors.New("mysql is read-only")
 // readiness is the body of /readyz.
 type readiness struct {
 	Status      string `json:"status"`                 // ready, degraded (Redis down), unavailable or starting
-	MySQL       string `json:"mysql"`                  // up, down or readonly
-	Redis       string `json:"redis"`                  // up, down or disabled
+	MySQL       string `json:"mysql"`                  // up, down or readonly; while starting, StartState.MySQL
+	MySQLReason string `json:"mysql_reason,omitempty"` // while starting, StartState.Reason
+	Redis       string `json:"redis"`                  // up, down or disabled; unknown while starting
 	RedisReason string `json:"redis_reason,omitempty"` // why Redis is down: unreachable, oom, readonly, ...
 }
 

@@ -85,7 +85,7 @@ func handleRead(d Deps) http.Handler {
 func writeTotal(w http.ResponseWriter, r *http.Request, d Deps) {
 	body, err := d.Service.Total(r.Context())
 	if err != nil {
-		writeError(w, r, d.Logger, err)
+		writeError(w, r, d.Logger, readFailed(err))
 		return
 	}
 	w.Header()["Content-Type"] = jsonType

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 
 	"idemsum/server"
@@ -99,5 +100,67 @@ func TestReadyzHonoursRequestContext(t *testing.T) {
 	server.NewServer(d).ServeHTTP(rec, req)
 	if rec.Code != http.StatusServiceUnavailable {
 		t.Errorf("status: got %d, want %d", rec.Code, http.StatusServiceUnavailable)
+	}
+}
+
+// TestStarting: while sumd starts, /healthz is 200, /readyz is 503
+// "starting" and says what MySQL's state is and why, as the state func
+// reports it at each call, and every other request is a 503 unavailable
+// problem with the outcome "not-added".
+func TestStarting(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	state := server.StartState{MySQL: "down"}
+	h := server.Starting(func() server.StartState {
+		mu.Lock()
+		defer mu.Unlock()
+		return state
+	})
+	for _, s := range []server.StartState{
+		{MySQL: "down", Reason: "MySQL does not answer"},
+		{MySQL: "migrating", Reason: "migrating the schema"},
+		{MySQL: "not-migrated", Reason: "the migration failed"},
+		{MySQL: "bad-identity", Reason: "the deployment identity row is malformed"},
+	} {
+		mu.Lock()
+		state = s
+		mu.Unlock()
+		rec := serve(t, h, request{method: http.MethodGet, target: "/readyz"})
+		if rec.Code != http.StatusServiceUnavailable {
+			t.Errorf("%s: status got %d, want %d", s.MySQL, rec.Code, http.StatusServiceUnavailable)
+		}
+		assertRetryAfter(t, rec)
+		var got map[string]string
+		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+			t.Fatalf("body %q: got error %v, want JSON", rec.Body.String(), err)
+		}
+		want := map[string]string{"status": "starting", "mysql": s.MySQL, "mysql_reason": s.Reason, "redis": "unknown"}
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("%s: %s got %q, want %q", s.MySQL, k, got[k], v)
+			}
+		}
+	}
+	if rec := serve(t, h, request{method: http.MethodGet, target: "/healthz"}); rec.Code != http.StatusOK {
+		t.Errorf("/healthz while starting: got %d, want 200", rec.Code)
+	}
+	for _, r := range []request{
+		{method: http.MethodPost, target: "/sum?number=5"},
+		request{method: http.MethodPost, target: "/sum?number=5"}.withKey("K"),
+		{method: http.MethodGet, target: "/test-sum-action?ikey=K&number=5"},
+		{method: http.MethodGet, target: "/sum"},
+		{method: http.MethodGet, target: "/stats"},
+	} {
+		assertOutcome(t, serve(t, h, r), "unavailable", "not-added")
+	}
+}
+
+// TestStartingWithoutState: a nil state func means MySQL is down.
+func TestStartingWithoutState(t *testing.T) {
+	t.Parallel()
+	rec := serve(t, server.Starting(nil), request{method: http.MethodGet, target: "/readyz"})
+	var got map[string]string
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || got["status"] != "starting" || got["mysql"] != "down" {
+		t.Errorf("/readyz: got %d %q (%v), want starting with mysql down", rec.Code, rec.Body.String(), err)
 	}
 }

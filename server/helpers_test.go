@@ -227,6 +227,12 @@ func assertProblem(tb testing.TB, rec *httptest.ResponseRecorder, want int) {
 	if got, ok := p["status"].(float64); !ok || int(got) != want {
 		tb.Errorf("problem status: got %#v, want %d", p["status"], want)
 	}
+	switch got := p["outcome"]; {
+	case want < 500 && got != "not-added":
+		tb.Errorf("problem outcome: got %#v, want \"not-added\" (a %d adds nothing)", got, want)
+	case got != "not-added" && got != "unknown":
+		tb.Errorf("problem outcome: got %#v, want \"not-added\" or \"unknown\"", got)
+	}
 }
 
 // assertTotal checks that rec is 200 {"total":want}.

@@ -1,7 +1,9 @@
 package server_test
 
 import (
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -121,6 +123,14 @@ func TestKeySources(t *testing.T) {
 		{`"a\"b"`, `a"b`},
 		{`"a\x"`, ""},
 		{" abc\t", "abc"},
+		// Issue #19: a lone quote was reported accepted as the query's key.
+		{`"`, ""},
+		{`""`, ""},
+		{`"\"`, ""},
+		{` " `, ""},
+		{`"""`, ""},
+		{`%22`, "%22"}, // the text itself, decoded once
+		{`%22%22`, "%22%22"},
 	}
 	for _, tt := range texts {
 		for _, src := range sources {
@@ -138,6 +148,72 @@ func TestKeySources(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestKeySourcesOverHTTP sends the texts of issue #19 (a lone quote and
+// its neighbours) over a real connection, with net/http's client and as
+// raw bytes, as every key source of POST /sum and of the legacy URL (GET
+// and POST): each is refused with 400 and adds nothing.
+func TestKeySourcesOverHTTP(t *testing.T) {
+	t.Parallel()
+	l := newLedger()
+	srv := httptest.NewServer(newHandler(t, l, newStore()))
+	t.Cleanup(srv.Close)
+	type target struct{ method, path, param string }
+	targets := []target{{"POST", "/sum", "key"}, {"GET", "/test-sum-action", "ikey"}, {"POST", "/test-sum-action", "ikey"}}
+	for _, text := range []string{`"`, `""`, `"\"`, ` " `, `"""`, `"abc`} {
+		for _, tg := range targets {
+			reqs := map[string]*http.Request{
+				"header": newRequest(t, tg.method, srv.URL+tg.path+"?number=5", ""),
+				"query":  newRequest(t, tg.method, srv.URL+tg.path+"?number=5&"+tg.param+"="+url.QueryEscape(text), ""),
+			}
+			reqs["header"].Header.Set("Idempotency-Key", text)
+			if tg.method == "POST" {
+				reqs["form"] = newRequest(t, tg.method, srv.URL+tg.path, "number=5&"+tg.param+"="+url.QueryEscape(text))
+			}
+			for source, req := range reqs {
+				res, err := srv.Client().Do(req)
+				if err != nil {
+					t.Fatalf("%s %s, %s %q: %v", tg.method, tg.path, source, text, err)
+				}
+				b, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				if res.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "invalid-input") {
+					t.Errorf("%s %s, %s %q: got %d %s, want 400 invalid-input", tg.method, tg.path, source, text, res.StatusCode, b)
+				}
+			}
+		}
+	}
+	c, r := dialRaw(t, startListener(t, newHandler(t, l, newStore())))
+	for _, tg := range targets {
+		for _, q := range []string{`"`, `%22`, `%22%22`, `%20%22%20`} {
+			raw := tg.method + " " + tg.path + "?number=5&" + tg.param + "=" + q + " HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+			send(t, c, raw)
+			res, err := http.ReadResponse(r, nil)
+			if err != nil {
+				t.Fatalf("%q: read response: %v", raw, err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			if res.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "invalid-input") {
+				t.Errorf("%q: got %d %s, want 400 invalid-input", raw, res.StatusCode, b)
+			}
+		}
+	}
+	if adds, _ := l.seen(); len(adds) != 0 {
+		t.Errorf("additions: got %v, want none", adds)
+	}
+}
+
+func newRequest(tb testing.TB, method, url, form string) *http.Request {
+	tb.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(form))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if form != "" {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	return req
 }
 
 // visibleASCII returns every byte from 0x21 to 0x7E.

@@ -28,7 +28,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "idemsum_requests_total",
-			Help: "HTTP requests by route and outcome (added, replayed, read, in_flight, mismatch, invalid, unavailable, other).",
+			Help: "HTTP requests by route and outcome (added, replayed, read, in_flight, mismatch, invalid, unauthenticated, forbidden, unavailable, unknown, other).",
 		}, []string{"route", "outcome"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "idemsum_request_duration_seconds",
@@ -49,6 +49,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 type observation struct {
 	outcome string
 	level   slog.Level
+	refusal bool   // refused for who sent it: sampled WARN (refusalLog)
 	key     string // hashed only if the line is logged
 	client  string // the authenticated client, "" for anonymous
 }
@@ -94,7 +95,7 @@ func keyHash(key string) string {
 // noteOutcome records the outcome of a failed request, as outcomes says.
 func noteOutcome(r *http.Request, o outcome) {
 	obs := observed(r)
-	obs.outcome, obs.level = o.metric, o.level
+	obs.outcome, obs.level, obs.refusal = o.metric, o.level, o.refusal
 }
 
 // statusWriter remembers the status code written.
@@ -118,8 +119,9 @@ func (w *statusWriter) Write(p []byte) (int, error) {
 }
 
 // instrument counts and times every request (metrics, the page's stats)
-// and logs one line for it.
-func instrument(m *Metrics, st *stats, log *slog.Logger, next http.Handler) http.Handler {
+// and logs one line for it, and for refused ones the sampled WARN of
+// refusals.
+func instrument(m *Metrics, st *stats, log *slog.Logger, refusals *refusalLog, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		o := &observation{}
@@ -154,5 +156,17 @@ func instrument(m *Metrics, st *stats, log *slog.Logger, next http.Handler) http
 			}
 			log.LogAttrs(r.Context(), o.level, "request", attrs...)
 		}
+		if o.refusal {
+			logRefusal(r, log, refusals, o.outcome, sw.status)
+		}
 	})
+}
+
+// logRefusal notes a refused request and logs the sampled WARN line when
+// one is due.
+func logRefusal(r *http.Request, log *slog.Logger, refusals *refusalLog, outcome string, status int) {
+	if n := refusals.note(outcome); n > 0 {
+		log.LogAttrs(r.Context(), slog.LevelWarn, "requests refused", slog.String("outcome", outcome),
+			slog.Int("status", status), slog.Int("refused", n), slog.Duration("every", refusals.every))
+	}
 }

@@ -1,6 +1,8 @@
 // Package server is the HTTP edge of idemsum: the routes (routes.go), one
-// handle_*.go per route, request decoding (decode.go) and the mapping of
-// errors to RFC 9457 problems (problem.go).
+// handle_*.go per route, request decoding (decode.go), the mapping of
+// errors to RFC 9457 problems with their outcome member (outcome.go), the
+// problems that replace net/http's own plain-text answers (listener.go),
+// and the metrics and log of every request (observe.go, logsample.go).
 package server
 
 import (
@@ -32,6 +34,9 @@ type Deps struct {
 	// served on GET /metrics.
 	Metrics  *Metrics
 	Gatherer prometheus.Gatherer
+	// Now is the clock of the page's stats and of the log's sampling of
+	// refused requests; nil means time.Now.
+	Now func() time.Time
 
 	stats *stats // GET /stats; NewServer makes it
 }
@@ -41,10 +46,13 @@ func NewServer(d Deps) http.Handler {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
-	d.stats = newStats(time.Now)
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	d.stats = newStats(d.Now)
 	mux := http.NewServeMux()
 	addRoutes(mux, d)
-	return instrument(d.Metrics, d.stats, d.Logger, recoverer(d.Logger, mux))
+	return instrument(d.Metrics, d.stats, d.Logger, newRefusalLog(refusalEvery, d.Now), recoverer(d.Logger, mux))
 }
 
 // recoverer answers 500 instead of dropping the connection when a handler

@@ -68,8 +68,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer db.Close()
-	h := &swapHandler{}
-	h.set(server.Starting())
+	h, starting := &swapHandler{}, &startState{}
+	h.set(server.Starting(starting.get))
 	srv, addr, errc, err := listen(cfg, tr.handler(h), log)
 	if err != nil {
 		return err
@@ -77,7 +77,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.DebugAddr != "" {
 		go servePprof(cfg, log)
 	}
-	id, err := waitForMySQL(ctx, db, log)
+	id, err := waitForMySQL(ctx, db, log, starting.set)
 	if err == nil {
 		deps, closeAdder := wire(ctx, cfg, db, rdb, id, acc, log)
 		defer closeAdder()
@@ -114,16 +114,21 @@ func listen(cfg config, h http.Handler, log *slog.Logger) (*http.Server, net.Add
 
 // waitForMySQL pings and migrates MySQL and loads the deployment's
 // identity, retrying with a capped exponential backoff (logged) until it
-// succeeds or ctx is done.
-func waitForMySQL(ctx context.Context, db *sql.DB, log *slog.Logger) (mysql.Identity, error) {
+// succeeds or ctx is done. It reports each step, and each failure's class,
+// to report (for /readyz).
+func waitForMySQL(ctx context.Context, db *sql.DB, log *slog.Logger, report func(server.StartState)) (mysql.Identity, error) {
 	backoff := 100 * time.Millisecond
 	for {
-		id, err := prepareMySQL(ctx, db)
+		id, err := prepareMySQL(ctx, db, report)
 		if err == nil {
 			return id, nil
 		}
 		if ctx.Err() != nil {
 			return id, ctx.Err()
+		}
+		var se *startError
+		if errors.As(err, &se) {
+			report(se.state)
 		}
 		log.Warn("mysql not ready; retrying", "err", err, "retry_in", backoff.String())
 		t := time.NewTimer(backoff)
@@ -137,16 +142,25 @@ func waitForMySQL(ctx context.Context, db *sql.DB, log *slog.Logger) (mysql.Iden
 	}
 }
 
-func prepareMySQL(ctx context.Context, db *sql.DB) (mysql.Identity, error) {
+// prepareMySQL makes one attempt; its error is a *startError.
+func prepareMySQL(ctx context.Context, db *sql.DB, report func(server.StartState)) (mysql.Identity, error) {
 	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	if err := db.PingContext(ctx); err != nil {
-		return mysql.Identity{}, fmt.Errorf("ping mysql: %w", err)
+		return mysql.Identity{}, startFailed("down", notAnswering, fmt.Errorf("ping mysql: %w", err))
 	}
+	report(server.StartState{MySQL: "migrating", Reason: "migrating the schema, or waiting for another instance's migration"})
 	if err := mysql.Migrate(ctx, db); err != nil {
-		return mysql.Identity{}, err
+		return mysql.Identity{}, startFailed("not-migrated", "the schema migration failed; the log says why", err)
 	}
-	return mysql.LoadIdentity(ctx, db)
+	id, err := mysql.LoadIdentity(ctx, db)
+	switch {
+	case errors.Is(err, mysql.ErrBadIdentity):
+		return id, startFailed("bad-identity", "the deployment identity row (sum_deployment) is malformed; sumd never replaces it: restore it", err)
+	case err != nil:
+		return id, startFailed("no-identity", "the deployment identity could not be created or read; the log says why", err)
+	}
+	return id, nil
 }
 
 // wire builds the handlers' dependencies; the returned func stops group

@@ -67,7 +67,7 @@ func tracedStack(t *testing.T) (*httptest.Server, *tracetest.InMemoryExporter) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	id, err := prepareMySQL(t.Context(), db)
+	id, err := prepareMySQL(t.Context(), db, func(server.StartState) {})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,7 @@ func TestCheckerCatchesDrift(t *testing.T) {
 	}
 	jsonNS := map[string]string{"Content-Type": "application/json", "Cache-Control": "no-store"}
 	problem := map[string]string{"Content-Type": "application/problem+json", "Cache-Control": "no-store"}
+	retry := map[string]string{"Content-Type": "application/problem+json", "Cache-Control": "no-store", "Retry-After": "1"}
 	stats := `{"end":1,"seconds":2,"redis":"up","added":[0,1],"replayed":[0,0],"conflicts":[0,0],"errors":[0,0],"p50_ms":[null,1.5],"p99_ms":[null,2],"redis_up":[null,true]}`
 	tests := []struct {
 		name string
@@ -42,21 +43,35 @@ func TestCheckerCatchesDrift(t *testing.T) {
 		{"cache-control", exchange("POST", "/sum?number=5", 200, map[string]string{"Content-Type": "application/json", "Cache-Control": "max-age=5"}, `{"total":5}`), false},
 		{"undocumented status", exchange("POST", "/sum?number=5", 201, jsonNS, `{"total":5}`), false},
 		{"409 without Retry-After", exchange("POST", "/sum?number=5", 409, problem,
-			`{"type":"urn:idemsum:problem:in-flight","title":"Conflict","status":409,"detail":"x"}`), false},
+			`{"type":"urn:idemsum:problem:in-flight","title":"Conflict","status":409,"detail":"x","outcome":"not-added"}`), false},
 		{"problem of the wrong type", exchange("POST", "/sum?number=5", 422, problem,
-			`{"type":"urn:idemsum:problem:in-flight","title":"x","status":422,"detail":"x"}`), false},
+			`{"type":"urn:idemsum:problem:in-flight","title":"x","status":422,"detail":"x","outcome":"not-added"}`), false},
 		{"problem", exchange("POST", "/sum?number=5", 422, problem,
-			`{"type":"urn:idemsum:problem:key-reused","title":"x","status":422,"detail":"x"}`), true},
+			`{"type":"urn:idemsum:problem:key-reused","title":"x","status":422,"detail":"x","outcome":"not-added"}`), true},
+		{"problem without outcome", exchange("POST", "/sum?number=5", 422, problem,
+			`{"type":"urn:idemsum:problem:key-reused","title":"x","status":422,"detail":"x"}`), false},
+		{"4xx of unknown outcome", exchange("POST", "/sum?number=5", 422, problem,
+			`{"type":"urn:idemsum:problem:key-reused","title":"x","status":422,"detail":"x","outcome":"unknown"}`), false},
+		{"503 not added", exchange("POST", "/sum?number=5", 503, retry,
+			`{"type":"urn:idemsum:problem:unavailable","title":"x","status":503,"detail":"x","outcome":"not-added"}`), true},
+		{"503 outcome unknown", exchange("POST", "/sum?number=5", 503, retry,
+			`{"type":"urn:idemsum:problem:outcome-unknown","title":"x","status":503,"detail":"x","outcome":"unknown"}`), true},
+		{"503 outcome unknown said not added", exchange("POST", "/sum?number=5", 503, retry,
+			`{"type":"urn:idemsum:problem:outcome-unknown","title":"x","status":503,"detail":"x","outcome":"not-added"}`), false},
+		{"503 of a read, outcome unknown", exchange("GET", "/sum", 503, retry,
+			`{"type":"urn:idemsum:problem:outcome-unknown","title":"x","status":503,"detail":"x","outcome":"unknown"}`), false},
+		{"431", exchange("GET", "/healthz", 431, map[string]string{"Content-Type": "application/problem+json"},
+			`{"type":"urn:idemsum:problem:headers-too-large","title":"x","status":431,"detail":"x","outcome":"not-added"}`), true},
 		{"accepted a bad number", exchange("POST", "/sum?number=abc", 200, jsonNS, `{"total":5}`), false},
 		{"refused a bad number", exchange("POST", "/sum?number=abc", 400, problem,
-			`{"type":"urn:idemsum:problem:invalid-input","title":"x","status":400,"detail":"x"}`), true},
+			`{"type":"urn:idemsum:problem:invalid-input","title":"x","status":400,"detail":"x","outcome":"not-added"}`), true},
 		{"readyz", exchange("GET", "/readyz", 200, map[string]string{"Content-Type": "application/json"}, `{"status":"degraded","mysql":"up","redis":"down","redis_reason":"oom"}`), true},
 		{"readyz unknown status", exchange("GET", "/readyz", 200, map[string]string{"Content-Type": "application/json"}, `{"status":"fine","mysql":"up","redis":"up"}`), false},
 		{"stats", exchange("GET", "/stats", 200, jsonNS, stats), true},
 		{"stats null count", exchange("GET", "/stats", 200, jsonNS, strings.Replace(stats, `"added":[0,1]`, `"added":[null,1]`, 1)), false},
 		{"405 without Allow", exchange("DELETE", "/sum", 405, problem,
-			`{"type":"urn:idemsum:problem:method-not-allowed","title":"x","status":405,"detail":"x"}`), false},
-		{"404", exchange("GET", "/nope", 404, problem, `{"type":"urn:idemsum:problem:not-found","title":"x","status":404,"detail":"x"}`), true},
+			`{"type":"urn:idemsum:problem:method-not-allowed","title":"x","status":405,"detail":"x","outcome":"not-added"}`), false},
+		{"404", exchange("GET", "/nope", 404, problem, `{"type":"urn:idemsum:problem:not-found","title":"x","status":404,"detail":"x","outcome":"not-added"}`), true},
 		{"200 on an unknown path", exchange("GET", "/nope", 200, jsonNS, `{}`), false},
 	}
 	for _, tt := range tests {
