@@ -3,8 +3,10 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"idemsum"
 	"idemsum/auth"
@@ -70,10 +72,20 @@ func (a Access) guard(d Deps, adds bool) func(http.Handler) http.Handler {
 }
 
 // CheckOrigins returns an error naming the first of origins that is not
-// an origin ("scheme://host[:port]", nothing else).
+// an origin ("scheme://host[:port]", nothing else) as a browser sends it in
+// Origin: lower case, without the scheme's default port. Origins are
+// matched exactly, so any other spelling would silently never match.
 func CheckOrigins(origins []string) error {
-	_, err := Access{AllowedOrigins: origins}.protection()
-	return err
+	if _, err := (Access{AllowedOrigins: origins}).protection(); err != nil {
+		return err
+	}
+	for _, o := range origins {
+		u, _ := url.Parse(o) // protection parsed it
+		if o != strings.ToLower(o) || (u.Scheme == "https" && u.Port() == "443") || (u.Scheme == "http" && u.Port() == "80") {
+			return fmt.Errorf("origin %q: write it as a browser sends it: lower case, without the default port", o)
+		}
+	}
+	return nil
 }
 
 func (a Access) protection() (*http.CrossOriginProtection, error) {

@@ -216,7 +216,8 @@ func TestCheckOrigins(t *testing.T) {
 	if err := server.CheckOrigins([]string{"https://a.example", "http://b.example:8080"}); err != nil {
 		t.Errorf("good origins: got %v", err)
 	}
-	for _, bad := range []string{"a.example", "https://a.example/path", "https://a.example?q=1"} {
+	for _, bad := range []string{"a.example", "https://a.example/path", "https://a.example?q=1",
+		"https://App.example", "HTTPS://a.example", "https://a.example:443", "http://a.example:80"} {
 		if err := server.CheckOrigins([]string{bad}); err == nil {
 			t.Errorf("%q: got nil, want an error", bad)
 		}
