@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,12 +20,27 @@ import (
 )
 
 // fakeLedger is the in-memory idemsumtest.Ledger, with the views of it
-// the server tests use.
-type fakeLedger struct{ *idemsumtest.Ledger }
+// the server tests use, and the count of calls of the Adder the server is
+// given over it (adder): a request refused at the edge reaches neither,
+// although the Adder and the Ledger would refuse a bad number too.
+type fakeLedger struct {
+	*idemsumtest.Ledger
+	adderCalls atomic.Int64
+}
 
 var _ idemsum.Ledger = (*fakeLedger)(nil)
 
-func newLedger() *fakeLedger { return &fakeLedger{&idemsumtest.Ledger{}} }
+func newLedger() *fakeLedger { return &fakeLedger{Ledger: &idemsumtest.Ledger{}} }
+
+// adder returns idemsum.Unbatched over f, counting its calls.
+func (f *fakeLedger) adder() idemsum.Adder { return countingAdder{f} }
+
+type countingAdder struct{ f *fakeLedger }
+
+func (a countingAdder) Add(ctx context.Context, x idemsum.Addition) (idemsum.Result, error) {
+	a.f.adderCalls.Add(1)
+	return idemsum.Unbatched(a.f).Add(ctx, x)
+}
 
 // seen returns the additions the ledger was asked for and its reads.
 func (f *fakeLedger) seen() ([]idemsum.Addition, int) {
@@ -148,7 +164,7 @@ func deps(l *fakeLedger, s *fakeStore) server.Deps {
 		g.Store = s
 	}
 	return server.Deps{
-		Service:   &server.Service{Adder: idemsum.Unbatched(l), Ledger: l, Guard: g},
+		Service:   &server.Service{Adder: l.adder(), Ledger: l, Guard: g},
 		PingMySQL: func(context.Context) error { return nil },
 	}
 }
@@ -249,9 +265,13 @@ func assertTotal(tb testing.TB, rec *httptest.ResponseRecorder, want string) {
 	}
 }
 
-// assertUntouched checks that neither the ledger nor the store was used.
+// assertUntouched checks that neither the Adder, nor the ledger, nor the
+// store was used: the edge answered alone.
 func assertUntouched(tb testing.TB, l *fakeLedger, s *fakeStore) {
 	tb.Helper()
+	if n := l.adderCalls.Load(); n != 0 {
+		tb.Errorf("Adder calls: got %d, want none (the edge refuses; what the Adder refuses too must not reach it)", n)
+	}
 	adds, reads := l.seen()
 	if len(adds) != 0 || reads != 0 {
 		tb.Errorf("ledger calls: got %d additions %v and %d reads, want none", len(adds), adds, reads)
