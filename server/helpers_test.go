@@ -199,8 +199,24 @@ func (r request) withKey(keys ...string) request {
 	return r
 }
 
+// serve sends r through h and checks the exchange against the OpenAPI
+// description. It may fail tb with Fatal, so only the test's goroutine
+// calls it; other goroutines use runRequest and leave the check to it.
 func serve(tb testing.TB, h http.Handler, r request) *httptest.ResponseRecorder {
 	tb.Helper()
+	return runRequest(h, r).checked(tb)
+}
+
+// exchange is a request sent through a handler and its recorded response.
+type exchange struct {
+	req  *http.Request
+	body string
+	rec  *httptest.ResponseRecorder
+}
+
+// runRequest sends r through h. It takes no testing.TB, so any goroutine
+// may call it; the test's goroutine then checks the exchange (checked).
+func runRequest(h http.Handler, r request) exchange {
 	var body io.Reader
 	if r.body != "" {
 		body = strings.NewReader(r.body)
@@ -218,8 +234,15 @@ func serve(tb testing.TB, h http.Handler, r request) *httptest.ResponseRecorder 
 	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
-	checkAPI(tb, req, r.body, rec)
-	return rec
+	return exchange{req, r.body, rec}
+}
+
+// checked checks e against the OpenAPI description and returns its
+// response; call it on the test's goroutine.
+func (e exchange) checked(tb testing.TB) *httptest.ResponseRecorder {
+	tb.Helper()
+	checkAPI(tb, e.req, e.body, e.rec)
+	return e.rec
 }
 
 // assertProblem checks that rec is an RFC 9457 problem with status want.
