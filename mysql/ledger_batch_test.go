@@ -422,14 +422,16 @@ type addOutcome struct {
 	err error
 }
 
-// waitForLockWait polls until a transaction in db's database waits on a
-// row lock, failing tb after 30 s or if an Add reports on done first (a
-// batch that should be waiting has ended).
+// waitForLockWait polls until a connection of db's database runs the
+// batch's UPDATE of sum_total, which waits there while another transaction
+// holds that row; it fails tb after 30 s, or if an Add reports on done
+// first (a batch that should be waiting has ended). It reads the process
+// list, which is live: INNODB_TRX is a cache that MariaDB refreshes only
+// after 100 ms without a read, so polling it can see a stale state forever.
 func waitForLockWait(tb testing.TB, db *sql.DB, done <-chan addOutcome) {
 	tb.Helper()
-	const q = `SELECT COUNT(*) FROM information_schema.INNODB_TRX t
-		JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id
-		WHERE t.trx_state = 'LOCK WAIT' AND p.DB = DATABASE()`
+	const q = `SELECT COUNT(*) FROM information_schema.PROCESSLIST
+		WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND INFO LIKE 'UPDATE sum_total %'`
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	deadline := time.Now().Add(30 * time.Second)
@@ -442,7 +444,7 @@ func waitForLockWait(tb testing.TB, db *sql.DB, done <-chan addOutcome) {
 			return
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("no transaction waited on a row lock within 30 s")
+			tb.Fatalf("no batch waited on sum_total's row within 30 s")
 		}
 		select {
 		case o := <-done:
