@@ -19,6 +19,12 @@ type missStore struct {
 	missed chan struct{} // buffered; a miss is dropped when it is full
 }
 
+// doOutcome is what a Guard's Do or DoWait returned.
+type doOutcome struct {
+	res idempotency.Result
+	err error
+}
+
 func newMissStore() *missStore {
 	return &missStore{Store: idempotencytest.NewMemStore(time.Now), missed: make(chan struct{}, 64)}
 }
@@ -44,37 +50,46 @@ func TestDoWaitReplaysTheOriginal(t *testing.T) {
 	g := &idempotency.Guard{Store: s, Lease: time.Minute, TTL: time.Hour}
 	ctx := context.Background()
 	started, finish := make(chan struct{}), make(chan struct{})
-	type outcome struct {
-		res idempotency.Result
-		err error
-	}
-	done := make(chan outcome, 1)
+	done := make(chan doOutcome, 1)
 	go func() {
 		res, err := g.Do(ctx, "k", "fp", func(context.Context) (idempotency.Record, bool, error) {
 			close(started)
 			<-finish
 			return idempotency.Record{Fingerprint: "fp", Status: 200, Body: []byte("first")}, false, nil
 		})
-		done <- outcome{res, err}
+		done <- doOutcome{res, err}
 	}()
 	<-started
-	if _, err := g.Do(ctx, "k", "fp", nil); !errors.Is(err, idempotency.ErrInFlight) {
+	noRun := func(context.Context) (idempotency.Record, bool, error) {
+		t.Error("the duplicate without wait ran fn")
+		return idempotency.Record{}, false, errors.New("ran")
+	}
+	if _, err := g.Do(ctx, "k", "fp", noRun); !errors.Is(err, idempotency.ErrInFlight) {
 		close(finish)
 		t.Fatalf("duplicate without wait: got %v, want ErrInFlight", err)
 	}
-	<-s.missed // the duplicate without wait's look-up
+	select {
+	case <-s.missed: // the duplicate without wait's look-up, told before it returned
+	default:
+	}
 	var dupRan atomic.Bool
-	waiter := make(chan outcome, 1)
+	waiter := make(chan doOutcome, 1)
 	go func() {
 		res, err := g.DoWait(ctx, "k", "fp", time.Minute, func(context.Context) (idempotency.Record, bool, error) {
 			dupRan.Store(true)
 			return idempotency.Record{Fingerprint: "fp", Status: 200, Body: []byte("second")}, false, nil
 		})
-		waiter <- outcome{res, err}
+		waiter <- doOutcome{res, err}
 	}()
-	<-s.missed // the waiter has met the claim and found no record: it waits
-	close(finish)
-	orig, dup := <-done, <-waiter
+	var dup doOutcome
+	select {
+	case <-s.missed: // the waiter has met the claim and found no record: it waits
+		close(finish)
+		dup = <-waiter
+	case dup = <-waiter: // it returned without looking: checked below
+		close(finish)
+	}
+	orig := <-done
 	if orig.err != nil || string(orig.res.Body) != "first" || orig.res.Replayed {
 		t.Fatalf("original: got %+v, %v; want its own record", orig.res, orig.err)
 	}
@@ -120,23 +135,23 @@ func TestDoWaitTakesOverAReleasedClaim(t *testing.T) {
 		t.Fatal(err)
 	}
 	var runs atomic.Int32
-	type outcome struct {
-		res idempotency.Result
-		err error
-	}
-	done := make(chan outcome, 1)
+	done := make(chan doOutcome, 1)
 	go func() {
 		res, err := g.DoWait(ctx, "k", "fp", time.Minute, func(context.Context) (idempotency.Record, bool, error) {
 			runs.Add(1)
 			return idempotency.Record{Fingerprint: "fp", Status: 200, Body: []byte("taken over")}, false, nil
 		})
-		done <- outcome{res, err}
+		done <- doOutcome{res, err}
 	}()
-	<-s.missed                                         // the waiter has met the claim and found no record: it waits
-	if err := s.Release(ctx, "k", token); err != nil { // the holder failed without a record
-		t.Fatal(err)
+	var o doOutcome
+	select {
+	case <-s.missed: // the waiter has met the claim and found no record: it waits
+		if err := s.Release(ctx, "k", token); err != nil { // the holder failed without a record
+			t.Fatal(err)
+		}
+		o = <-done
+	case o = <-done: // it returned without looking: checked below
 	}
-	o := <-done
 	if o.err != nil {
 		t.Fatalf("got %v, want the waiter to take the key over", o.err)
 	}
