@@ -34,6 +34,8 @@ type Adder struct {
 	// context.Background. done is called before the callers' Adds return.
 	// Set it before the first Add.
 	FlushContext func(callers []context.Context) (context.Context, func())
+
+	queued func() // test hook (export_test.go): told after each addition is queued
 }
 
 type call struct {
@@ -80,6 +82,9 @@ func (a *Adder) Add(ctx context.Context, x idemsum.Addition) (idemsum.Result, er
 	}
 	a.in <- c
 	a.mu.RUnlock()
+	if a.queued != nil {
+		a.queued()
+	}
 	<-c.done
 	return c.res, c.err
 }

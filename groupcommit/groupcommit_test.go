@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/big"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -47,10 +48,15 @@ func TestAdderGivesEachCallerItsOwnTotal(t *testing.T) {
 	}
 }
 
+// TestAdderBatchesWhileFlushersAreBusy: while the only flusher is busy,
+// additions queue up, and leave as one batch when it frees up. The
+// flusher is freed only once all 8 additions are surely queued.
 func TestAdderBatchesWhileFlushersAreBusy(t *testing.T) {
 	t.Parallel()
 	l := &idemsumtest.Ledger{Gate: make(chan struct{}), Entered: make(chan struct{}, 16)}
 	a := groupcommit.New(l, 8, 0, 1)
+	queued := make(chan struct{}, 16)
+	groupcommit.OnQueued(a, func() { queued <- struct{}{} })
 	var wg sync.WaitGroup
 	add := func(k string) {
 		defer wg.Done()
@@ -61,13 +67,19 @@ func TestAdderBatchesWhileFlushersAreBusy(t *testing.T) {
 	wg.Add(1)
 	go add("first") // takes the only flusher and waits at the gate
 	<-l.Entered
+	<-queued
 	for i := 0; i < 8; i++ {
 		wg.Add(1)
 		go add(string(rune('a' + i)))
 	}
-	// The 8 callers wait: 7 in the queue and one taken by the Adder's
-	// loop, which waits for the busy flusher.
-	waitFor(t, "7 additions queued", func() bool { return groupcommit.Queued(a) >= 7 })
+	for range 8 {
+		<-queued
+	}
+	// The 8 callers wait: in the queue, but for the one the Adder's loop
+	// may have taken and holds while it waits for the busy flusher.
+	if n := groupcommit.Queued(a); n < 7 {
+		t.Errorf("queued additions: got %d, want at least 7 (the loop waits for a free flusher)", n)
+	}
 	close(l.Gate)
 	wg.Wait()
 	a.Close()
@@ -75,22 +87,8 @@ func TestAdderBatchesWhileFlushersAreBusy(t *testing.T) {
 	for _, b := range l.Batches() {
 		sizes = append(sizes, len(b))
 	}
-	if want := []int{1, 8}; len(sizes) != 2 || sizes[0] != 1 || sizes[1] != 8 {
+	if want := []int{1, 8}; !slices.Equal(sizes, want) {
 		t.Errorf("batch sizes got %v, want %v", sizes, want)
-	}
-}
-
-// waitFor polls cond until it holds, failing tb after 5s.
-func waitFor(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
 	}
 }
 

@@ -320,10 +320,12 @@ func TestLedgerAwkwardKeys(t *testing.T) {
 	}
 }
 
-// TestLedgerCancelledContext checks that a caller's cancelled context, or
-// a round trip cut short by the Ledger's timeout, leaves no half
-// transaction: the total always matches the recorded keys, the pool stays
-// usable, and retrying the same keys adds each exactly once.
+// TestLedgerCancelledContext checks that a caller's context cancelled
+// before Add runs the batch all the same (Ledger.Add detaches the batch
+// from ctx's cancellation), and that a round trip cut short by the
+// Ledger's own timeout leaves no half transaction: the total always
+// matches the recorded keys, the pool stays usable, and retrying the same
+// keys adds each exactly once.
 func TestLedgerCancelledContext(t *testing.T) {
 	t.Parallel()
 	l, db := newLedger(t)
@@ -332,10 +334,9 @@ func TestLedgerCancelledContext(t *testing.T) {
 	adds := []idemsum.Addition{{Key: "c0", Number: 1}, {Key: "c1", Number: 2}}
 	res, err := l.Add(cancelled, adds)
 	if err != nil {
-		t.Logf("add with a cancelled context: %v", err)
-	} else if res[1].Total != "3" {
-		t.Errorf("add with a cancelled context: got %+v, want totals 1 and 3", res)
+		t.Fatalf("add with a cancelled context: got %v, want the batch committed (the caller's cancel does not cut it)", err)
 	}
+	assertChain(t, new(big.Int), adds, res)
 	assertConsistent(t, db, new(big.Int))
 
 	failures := 0
@@ -369,6 +370,88 @@ func TestLedgerCancelledContext(t *testing.T) {
 		t.Errorf("total after retrying: got %s, want %v", total, want)
 	}
 	assertConsistent(t, db, new(big.Int))
+}
+
+// TestLedgerBatchOutlivesItsCaller: a batch in flight when its caller
+// cancels runs on to its end, and Add reports its outcome rather than an
+// error (which would turn a known outcome into an unknown one). Another
+// transaction holds sum_total's row, so the batch is surely in flight —
+// waiting inside MySQL on that lock — when the caller cancels; only then
+// is the lock released.
+func TestLedgerBatchOutlivesItsCaller(t *testing.T) {
+	t.Parallel()
+	l, db := newLedger(t)
+	addAll(t, l, idemsum.Addition{Key: "before", Number: 10})
+	holder, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback()
+	var total string
+	if err := holder.QueryRow("SELECT total FROM sum_total WHERE id = 1 FOR UPDATE").Scan(&total); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	adds := []idemsum.Addition{{Key: "a", Number: 1}, {Number: 2}}
+	done := make(chan addOutcome, 1)
+	go func() {
+		res, err := l.Add(ctx, adds)
+		done <- addOutcome{res, err}
+	}()
+	waitForLockWait(t, db, done)
+	cancel()
+	waitForLockWait(t, db, done) // still waiting on the lock after the cancel
+	if err := holder.Rollback(); err != nil {
+		t.Fatalf("release the row: %v", err)
+	}
+	o := <-done
+	if o.err != nil {
+		t.Fatalf("Add whose caller cancelled while it was in flight: got %v, want the batch's results", o.err)
+	}
+	assertChain(t, big.NewInt(10), adds, noCreated(t, o.res))
+	if got := totalOf(t, l); got != "13" {
+		t.Errorf("total: got %s, want 13", got)
+	}
+	assertConsistent(t, db, big.NewInt(2))
+}
+
+// addOutcome is what a Ledger.Add returned.
+type addOutcome struct {
+	res []idemsum.Result
+	err error
+}
+
+// waitForLockWait polls until a connection of db's database runs the
+// batch's UPDATE of sum_total, which waits there while another transaction
+// holds that row; it fails tb after 30 s, or if an Add reports on done
+// first (a batch that should be waiting has ended). It reads the process
+// list, which is live: INNODB_TRX is a cache that MariaDB refreshes only
+// after 100 ms without a read, so polling it can see a stale state forever.
+func waitForLockWait(tb testing.TB, db *sql.DB, done <-chan addOutcome) {
+	tb.Helper()
+	const q = `SELECT COUNT(*) FROM information_schema.PROCESSLIST
+		WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND INFO LIKE 'UPDATE sum_total %'`
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var n int
+		if err := db.QueryRow(q).Scan(&n); err != nil {
+			tb.Fatalf("look for a lock wait: %v", err)
+		}
+		if n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("no batch waited on sum_total's row within 30 s")
+		}
+		select {
+		case o := <-done:
+			tb.Fatalf("the batch ended while the row lock was held: got %+v, %v; want it waiting", o.res, o.err)
+		case <-tick.C:
+		}
+	}
 }
 
 // timeoutFor spreads round-trip timeouts from 1µs to about 4ms, so that

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,12 +20,27 @@ import (
 )
 
 // fakeLedger is the in-memory idemsumtest.Ledger, with the views of it
-// the server tests use.
-type fakeLedger struct{ *idemsumtest.Ledger }
+// the server tests use, and the count of calls of the Adder the server is
+// given over it (adder): a request refused at the edge reaches neither,
+// although the Adder and the Ledger would refuse a bad number too.
+type fakeLedger struct {
+	*idemsumtest.Ledger
+	adderCalls atomic.Int64
+}
 
 var _ idemsum.Ledger = (*fakeLedger)(nil)
 
-func newLedger() *fakeLedger { return &fakeLedger{&idemsumtest.Ledger{}} }
+func newLedger() *fakeLedger { return &fakeLedger{Ledger: &idemsumtest.Ledger{}} }
+
+// adder returns idemsum.Unbatched over f, counting its calls.
+func (f *fakeLedger) adder() idemsum.Adder { return countingAdder{f} }
+
+type countingAdder struct{ f *fakeLedger }
+
+func (a countingAdder) Add(ctx context.Context, x idemsum.Addition) (idemsum.Result, error) {
+	a.f.adderCalls.Add(1)
+	return idemsum.Unbatched(a.f).Add(ctx, x)
+}
 
 // seen returns the additions the ledger was asked for and its reads.
 func (f *fakeLedger) seen() ([]idemsum.Addition, int) {
@@ -148,7 +164,7 @@ func deps(l *fakeLedger, s *fakeStore) server.Deps {
 		g.Store = s
 	}
 	return server.Deps{
-		Service:   &server.Service{Adder: idemsum.Unbatched(l), Ledger: l, Guard: g},
+		Service:   &server.Service{Adder: l.adder(), Ledger: l, Guard: g},
 		PingMySQL: func(context.Context) error { return nil },
 	}
 }
@@ -183,8 +199,24 @@ func (r request) withKey(keys ...string) request {
 	return r
 }
 
+// serve sends r through h and checks the exchange against the OpenAPI
+// description. It may fail tb with Fatal, so only the test's goroutine
+// calls it; other goroutines use runRequest and leave the check to it.
 func serve(tb testing.TB, h http.Handler, r request) *httptest.ResponseRecorder {
 	tb.Helper()
+	return runRequest(h, r).checked(tb)
+}
+
+// exchange is a request sent through a handler and its recorded response.
+type exchange struct {
+	req  *http.Request
+	body string
+	rec  *httptest.ResponseRecorder
+}
+
+// runRequest sends r through h. It takes no testing.TB, so any goroutine
+// may call it; the test's goroutine then checks the exchange (checked).
+func runRequest(h http.Handler, r request) exchange {
 	var body io.Reader
 	if r.body != "" {
 		body = strings.NewReader(r.body)
@@ -202,8 +234,15 @@ func serve(tb testing.TB, h http.Handler, r request) *httptest.ResponseRecorder 
 	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
-	checkAPI(tb, req, r.body, rec)
-	return rec
+	return exchange{req, r.body, rec}
+}
+
+// checked checks e against the OpenAPI description and returns its
+// response; call it on the test's goroutine.
+func (e exchange) checked(tb testing.TB) *httptest.ResponseRecorder {
+	tb.Helper()
+	checkAPI(tb, e.req, e.body, e.rec)
+	return e.rec
 }
 
 // assertProblem checks that rec is an RFC 9457 problem with status want.
@@ -249,9 +288,13 @@ func assertTotal(tb testing.TB, rec *httptest.ResponseRecorder, want string) {
 	}
 }
 
-// assertUntouched checks that neither the ledger nor the store was used.
+// assertUntouched checks that neither the Adder, nor the ledger, nor the
+// store was used: the edge answered alone.
 func assertUntouched(tb testing.TB, l *fakeLedger, s *fakeStore) {
 	tb.Helper()
+	if n := l.adderCalls.Load(); n != 0 {
+		tb.Errorf("Adder calls: got %d, want none (the edge refuses; what the Adder refuses too must not reach it)", n)
+	}
 	adds, reads := l.seen()
 	if len(adds) != 0 || reads != 0 {
 		tb.Errorf("ledger calls: got %d additions %v and %d reads, want none", len(adds), adds, reads)

@@ -140,14 +140,14 @@ func TestInFlightConcurrent(t *testing.T) {
 	l.Entered, l.Gate = make(chan struct{}, 1), make(chan struct{})
 	h := newHandler(t, l, s)
 	req := request{method: http.MethodPost, target: "/sum?number=5"}.withKey("K")
-	done := make(chan *httptest.ResponseRecorder)
-	go func() { done <- serve(t, h, req) }()
+	done := make(chan exchange, 1)
+	go func() { done <- runRequest(h, req) }()
 	<-l.Entered
 	dup := serve(t, h, req)
 	assertProblem(t, dup, http.StatusConflict)
 	assertRetryAfter(t, dup)
 	close(l.Gate)
-	first := <-done
+	first := (<-done).checked(t)
 	assertTotal(t, first, "5")
 	assertReplay(t, serve(t, h, req), first.Body.String())
 	assertAdded(t, l, idemsum.Addition{Key: "K", Number: 5})
@@ -214,16 +214,17 @@ func TestConcurrentDuplicates(t *testing.T) {
 			l := newLedger()
 			h := newHandler(t, l, mode.store())
 			const n = 32
-			recs := make([]*httptest.ResponseRecorder, n)
+			exs := make([]exchange, n)
 			var wg sync.WaitGroup
 			for i := range n {
 				wg.Go(func() {
-					recs[i] = serve(t, h, keyedRoutes[i%len(keyedRoutes)].req("K", 7))
+					exs[i] = runRequest(h, keyedRoutes[i%len(keyedRoutes)].req("K", 7))
 				})
 			}
 			wg.Wait()
 			originals := 0
-			for _, rec := range recs {
+			for _, ex := range exs {
+				rec := ex.checked(t)
 				switch rec.Code {
 				case http.StatusConflict:
 					assertProblem(t, rec, http.StatusConflict)
@@ -255,28 +256,24 @@ func TestLinearizableTotals(t *testing.T) {
 	l := newLedger()
 	h := newHandler(t, l, nil)
 	const n = 64
-	totals := make([]*big.Int, n)
-	numbers := map[string]int64{}
-	var mu sync.Mutex
+	exs := make([]exchange, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			num := int64(i + 1)
-			rec := serve(t, h, request{method: http.MethodPost, target: "/sum?number=" + strconv.FormatInt(num, 10)})
-			tot, ok := new(big.Int).SetString(strings.TrimSuffix(strings.TrimPrefix(rec.Body.String(), `{"total":`), "}\n"), 10)
-			if rec.Code != http.StatusOK || !ok {
-				t.Errorf("response: got %d %q, want 200 with a total", rec.Code, rec.Body.String())
-				return
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			totals[i] = tot
-			numbers[tot.String()] = num
+			exs[i] = runRequest(h, request{method: http.MethodPost, target: "/sum?number=" + strconv.Itoa(i+1)})
 		})
 	}
 	wg.Wait()
-	if t.Failed() {
-		return
+	totals := make([]*big.Int, n)
+	numbers := map[string]int64{}
+	for i, ex := range exs {
+		rec := ex.checked(t)
+		tot, ok := new(big.Int).SetString(strings.TrimSuffix(strings.TrimPrefix(rec.Body.String(), `{"total":`), "}\n"), 10)
+		if rec.Code != http.StatusOK || !ok {
+			t.Fatalf("response: got %d %q, want 200 with a total", rec.Code, rec.Body.String())
+		}
+		totals[i] = tot
+		numbers[tot.String()] = int64(i + 1)
 	}
 	slices.SortFunc(totals, func(a, b *big.Int) int { return a.Cmp(b) })
 	prev := new(big.Int)
@@ -336,23 +333,24 @@ func TestPreferWait(t *testing.T) {
 	d.MaxWait = 10 * time.Second
 	h := server.NewServer(d)
 	req := request{method: http.MethodPost, target: "/sum?number=5"}.withKey("K")
-	first := make(chan *httptest.ResponseRecorder)
-	go func() { first <- serve(t, h, req) }()
+	first := make(chan exchange, 1)
+	go func() { first <- runRequest(h, req) }()
 	<-l.Entered
 	waiting := req
 	waiting.header = waiting.header.Clone()
 	waiting.header.Set("Prefer", "wait=10")
-	dup := make(chan *httptest.ResponseRecorder)
-	go func() { dup <- serve(t, h, waiting) }()
+	dup := make(chan exchange, 1)
+	go func() { dup <- runRequest(h, waiting) }()
 	var rec *httptest.ResponseRecorder
 	select {
 	case <-lookedUp: // the duplicate saw the key in flight
-	case rec = <-dup:
+	case ex := <-dup:
+		rec = ex.checked(t)
 	}
 	close(l.Gate)
-	orig := <-first
+	orig := (<-first).checked(t)
 	if rec == nil {
-		rec = <-dup
+		rec = (<-dup).checked(t)
 	}
 	assertTotal(t, orig, "5")
 	assertReplay(t, rec, orig.Body.String())

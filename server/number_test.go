@@ -129,8 +129,11 @@ func TestAddNumberFromJSON(t *testing.T) {
 	}
 }
 
-// checkNumber sends r to a fresh server: want 0 means a 400 problem that
-// reached no storage, otherwise a 200 that added want once.
+// checkNumber sends r to a fresh server: want 0 means a 400 problem from
+// the edge itself — the Adder, the ledger and the store were never called
+// (the Adder and the ledger would refuse a number out of range too, so a
+// 400 alone cannot tell who refused) — otherwise a 200 that added want
+// once, through the Adder.
 func checkNumber(t *testing.T, r request, want uint64) {
 	t.Helper()
 	l, s := newLedger(), newStore()
@@ -142,6 +145,9 @@ func checkNumber(t *testing.T, r request, want uint64) {
 	}
 	assertTotal(t, rec, strconv.FormatUint(want, 10))
 	assertAdded(t, l, idemsum.Addition{Number: want})
+	if n := l.adderCalls.Load(); n != 1 {
+		t.Errorf("Adder calls: got %d, want 1", n)
+	}
 }
 
 func TestAddNumberSources(t *testing.T) {
