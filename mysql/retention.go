@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"idemsum/internal/tick"
 )
 
 // Purge deletes key records older than ttl (by the Ledger's clock), at
@@ -36,17 +38,10 @@ func (l *Ledger) Purge(ctx context.Context, ttl time.Duration, batch int) (int64
 // PurgeEvery runs Purge every interval until ctx is done, reporting each
 // run to report (deleted rows, error).
 func (l *Ledger) PurgeEvery(ctx context.Context, interval, ttl time.Duration, batch int, report func(int64, error)) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			n, err := l.Purge(ctx, ttl, batch)
-			if report != nil && ctx.Err() == nil {
-				report(n, err)
-			}
+	tick.Every(ctx, interval, func() {
+		n, err := l.Purge(ctx, ttl, batch)
+		if report != nil && ctx.Err() == nil {
+			report(n, err)
 		}
-	}
+	})
 }

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"idemsum/internal/tick"
 )
 
 // logWriter buffers log lines so that the request log costs no write
@@ -30,23 +32,9 @@ func newLogWriter(ctx context.Context, w io.Writer) (lw *logWriter, stop func())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		every(ctx, flushEvery, func() { lw.Flush() })
+		tick.Every(ctx, flushEvery, func() { lw.Flush() })
 	}()
 	return lw, func() { cancel(); <-done; lw.Flush() }
-}
-
-// every calls f every interval until ctx is done.
-func every(ctx context.Context, interval time.Duration, f func()) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			f()
-		}
-	}
 }
 
 func (l *logWriter) Write(p []byte) (int, error) {

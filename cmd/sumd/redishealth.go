@@ -12,6 +12,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+
+	"idemsum/internal/tick"
 )
 
 // redisHealth knows whether Redis can take claims: it probes with a write
@@ -115,7 +117,7 @@ func (h *redisHealth) set(reason string) {
 // watch probes every interval until ctx is done, so the state is right
 // even while no request uses Redis.
 func (h *redisHealth) watch(ctx context.Context, interval time.Duration) {
-	every(ctx, interval, func() {
+	tick.Every(ctx, interval, func() {
 		pctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
 		h.check(pctx)
