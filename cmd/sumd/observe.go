@@ -41,26 +41,21 @@ func terminal(f *os.File) bool {
 
 // serviceMetrics are sumd's metrics beyond the HTTP edge's.
 type serviceMetrics struct {
-	batchSize   prometheus.Histogram
-	storeErrors *prometheus.CounterVec
-	fenceHits   prometheus.Counter
-	overruns    prometheus.Counter
-	purged      prometheus.Counter
+	batchSize prometheus.Histogram
+	fenceHits prometheus.Counter
+	overruns  prometheus.Counter
+	purged    prometheus.Counter
 }
 
 // newServiceMetrics registers the Go runtime and process collectors and
-// sumd's own metrics on reg. redisUp reports whether the Guard uses Redis.
-func newServiceMetrics(reg prometheus.Registerer, redisUp func() bool) *serviceMetrics {
+// sumd's own metrics on reg.
+func newServiceMetrics(reg prometheus.Registerer) *serviceMetrics {
 	m := &serviceMetrics{
 		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "idemsum_batch_size",
 			Help:    "Additions per group-commit transaction.",
 			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256},
 		}),
-		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "idemsum_redis_errors_total",
-			Help: "Redis operations that failed (the Guard then runs on MySQL alone for a second), by operation.",
-		}, []string{"op"}),
 		fenceHits: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "idemsum_fence_replays_total",
 			Help: "Keyed additions that MySQL's unique key found already recorded: claims taken over after a lease expired, after a Redis flush, or in degraded mode.",
@@ -74,25 +69,7 @@ func newServiceMetrics(reg prometheus.Registerer, redisUp func() bool) *serviceM
 			Help: "Completed keys older than the key TTL deleted from MySQL by this instance.",
 		}),
 	}
-	up := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "idemsum_redis_up",
-		Help: "1 when Redis is in use, 0 when degraded to MySQL only (or Redis is disabled).",
-	}, func() float64 {
-		if redisUp() {
-			return 1
-		}
-		return 0
-	})
-	reg.MustRegister(m.batchSize, m.storeErrors, m.fenceHits, m.overruns, m.purged, up,
+	reg.MustRegister(m.batchSize, m.fenceHits, m.overruns, m.purged,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
-}
-
-// degradedLogger logs Redis failures, counts them and tells health.
-func degradedLogger(log *slog.Logger, m *serviceMetrics, health *redisHealth) func(op string, err error) {
-	return func(op string, err error) {
-		m.storeErrors.WithLabelValues(op).Inc()
-		health.failed(err)
-		log.Warn("redis unavailable; degraded to MySQL only", "op", op, "err", err)
-	}
 }

@@ -106,3 +106,29 @@ func wantAdd(t *testing.T, in *instance, key string) {
 		}
 	}
 }
+
+// TestReadinessProbesEveryMaster: on a cluster of 3 masters without
+// replicas that keeps serving the slots it still covers, a dead master
+// makes Redis down (its keys cannot be claimed) although the other
+// masters answer, for as long as it is dead; additions go on from MySQL.
+// (A probe of one key would see the dead master only if the key were
+// on it.)
+func TestReadinessProbesEveryMaster(t *testing.T) {
+	t.Parallel()
+	topo := redistopo.StartCluster(t, 3, 0, "--cluster-require-full-coverage", "no")
+	in := startWith(t, testenv.MySQL(t), "idemsum:cluster:", "-redis-url", topo.URL())
+	wantState(t, in, "up", "")
+	wantMetric(t, in, "idemsum_redis_up 1")
+	wantAdd(t, in, "before")
+	masters, err := topo.Masters(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	masters[len(masters)-1].Kill()
+	wantState(t, in, "down", "unreachable")
+	wantMetric(t, in, "idemsum_redis_up 0")
+	wantAdd(t, in, "during")
+	for end := time.Now().Add(2500 * time.Millisecond); time.Now().Before(end); {
+		wantState(t, in, "down", "unreachable") // two more probes at least: still down
+	}
+}

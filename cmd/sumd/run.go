@@ -13,13 +13,14 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
 	"idemsum"
 	"idemsum/groupcommit"
 	"idemsum/idempotency"
 	"idemsum/idempotency/redisstore"
 	"idemsum/mysql"
+	"idemsum/redis"
 	"idemsum/server"
 )
 
@@ -52,7 +53,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer tr.shutdown()
-	rdb, mode, err := openRedis(cfg)
+	rdb, mode, err := redis.Open(cfg.redisOptions())
 	if err != nil {
 		return err
 	}
@@ -167,20 +168,21 @@ func prepareMySQL(ctx context.Context, db *sql.DB, report func(server.StartState
 // commit after the queued additions are flushed. Every Redis key of the
 // deployment is under -redis-prefix plus its id, and records are signed
 // with its secret, so deployments sharing a Redis never meet.
-func wire(ctx context.Context, cfg config, db *sql.DB, rdb redis.UniversalClient, id mysql.Identity, acc *access, log *slog.Logger) (server.Deps, func()) {
+func wire(ctx context.Context, cfg config, db *sql.DB, rdb goredis.UniversalClient, id mysql.Identity, acc *access, log *slog.Logger) (server.Deps, func()) {
 	reg := prometheus.NewRegistry()
 	// Without -redis-claims the ledger's primary key answers a duplicate in
 	// flight (it waits on the first's row lock, then finds the key): no
 	// claim is needed, only the cached records.
 	guard := &idempotency.Guard{Lease: cfg.LeaseTTL, TTL: cfg.KeyTTL, Fenced: !cfg.RedisClaims}
 	prefix := cfg.RedisPrefix + id.ID + ":"
-	var health *redisHealth
+	var health *redis.Health // nil without Redis
 	if rdb != nil {
-		health = newRedisHealth(rdb, prefix+"probe", reg)
-		go health.watch(ctx, time.Second)
+		health = redis.NewHealth(rdb, prefix+"probe", reg, log)
+		go health.Watch(ctx, time.Second)
 	}
-	m := newServiceMetrics(reg, func() bool { return guard.Available() && health.up() })
-	guard.OnStoreError = degradedLogger(log, m, health)
+	redis.RegisterUp(reg, func() bool { return guard.Available() && health.Up() })
+	m := newServiceMetrics(reg)
+	guard.OnStoreError = health.StoreFailed
 	guard.OnLeaseOverrun = func(time.Duration) { m.overruns.Inc() }
 	ledger := &mysql.Ledger{DB: db}
 	// A row outlives its key's TTL by twice the clock skew: a record that
@@ -210,7 +212,7 @@ func wire(ctx context.Context, cfg config, db *sql.DB, rdb redis.UniversalClient
 	}
 	if rdb != nil {
 		guard.Store = redisstore.New(rdb, prefix, id.Secret)
-		deps.RedisState = health.check
+		deps.RedisState = health.Check
 	}
 	return deps, closeAdder
 }

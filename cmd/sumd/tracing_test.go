@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"idemsum/internal/testenv"
+	"idemsum/redis"
 	"idemsum/server"
 )
 
@@ -71,7 +72,7 @@ func tracedStack(t *testing.T) (*httptest.Server, *tracetest.InMemoryExporter) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rdb, _, err := openRedis(cfg)
+	rdb, _, err := redis.Open(cfg.redisOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
