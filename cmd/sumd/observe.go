@@ -42,9 +42,7 @@ func terminal(f *os.File) bool {
 // serviceMetrics are sumd's metrics beyond the HTTP edge's.
 type serviceMetrics struct {
 	batchSize prometheus.Histogram
-	fenceHits prometheus.Counter
 	overruns  prometheus.Counter
-	purged    prometheus.Counter
 }
 
 // newServiceMetrics registers the Go runtime and process collectors and
@@ -56,20 +54,12 @@ func newServiceMetrics(reg prometheus.Registerer) *serviceMetrics {
 			Help:    "Additions per group-commit transaction.",
 			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256},
 		}),
-		fenceHits: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "idemsum_fence_replays_total",
-			Help: "Keyed additions that MySQL's unique key found already recorded: claims taken over after a lease expired, after a Redis flush, or in degraded mode.",
-		}),
 		overruns: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "idemsum_lease_overruns_total",
 			Help: "Keyed additions whose holder finished after its claim's lease ran out, so another request could take the key over meanwhile (MySQL's unique key then decides).",
 		}),
-		purged: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "idemsum_keys_purged_total",
-			Help: "Completed keys older than the key TTL deleted from MySQL by this instance.",
-		}),
 	}
-	reg.MustRegister(m.batchSize, m.fenceHits, m.overruns, m.purged,
+	reg.MustRegister(m.batchSize, m.overruns,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -69,8 +70,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer db.Close()
-	h, starting := &swapHandler{}, &startState{}
-	h.set(server.Starting(starting.get))
+	h, starting := &swapHandler{}, &atomic.Pointer[server.StartState]{}
+	starting.Store(&server.StartState{MySQL: mysql.StateDown, Reason: mysql.ReasonDown})
+	h.set(server.Starting(func() server.StartState { return *starting.Load() }))
 	srv, addr, errc, err := listen(cfg, tr.handler(h), log)
 	if err != nil {
 		return err
@@ -78,7 +80,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.DebugAddr != "" {
 		go servePprof(cfg, log)
 	}
-	id, err := waitForMySQL(ctx, db, log, starting.set)
+	id, err := mysql.PrepareRetrying(ctx, db, log, func(state, reason string) {
+		starting.Store(&server.StartState{MySQL: state, Reason: reason})
+	})
 	if err == nil {
 		deps, closeAdder := wire(ctx, cfg, db, rdb, id, acc, log)
 		defer closeAdder()
@@ -113,57 +117,6 @@ func listen(cfg config, h http.Handler, log *slog.Logger) (*http.Server, net.Add
 	return srv, ln.Addr(), errc, nil
 }
 
-// waitForMySQL pings and migrates MySQL and loads the deployment's
-// identity, retrying with a capped exponential backoff (logged) until it
-// succeeds or ctx is done. It reports each step, and each failure's class,
-// to report (for /readyz).
-func waitForMySQL(ctx context.Context, db *sql.DB, log *slog.Logger, report func(server.StartState)) (mysql.Identity, error) {
-	backoff := 100 * time.Millisecond
-	for {
-		id, err := prepareMySQL(ctx, db, report)
-		if err == nil {
-			return id, nil
-		}
-		if ctx.Err() != nil {
-			return id, ctx.Err()
-		}
-		var se *startError
-		if errors.As(err, &se) {
-			report(se.state)
-		}
-		log.Warn("mysql not ready; retrying", "err", err, "retry_in", backoff.String())
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return id, ctx.Err()
-		case <-t.C:
-		}
-		backoff = min(2*backoff, 5*time.Second)
-	}
-}
-
-// prepareMySQL makes one attempt; its error is a *startError.
-func prepareMySQL(ctx context.Context, db *sql.DB, report func(server.StartState)) (mysql.Identity, error) {
-	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
-	if err := db.PingContext(ctx); err != nil {
-		return mysql.Identity{}, startFailed("down", notAnswering, fmt.Errorf("ping mysql: %w", err))
-	}
-	report(server.StartState{MySQL: "migrating", Reason: "migrating the schema, or waiting for another instance's migration"})
-	if err := mysql.Migrate(ctx, db); err != nil {
-		return mysql.Identity{}, startFailed("not-migrated", "the schema migration failed; the log says why", err)
-	}
-	id, err := mysql.LoadIdentity(ctx, db)
-	switch {
-	case errors.Is(err, mysql.ErrBadIdentity):
-		return id, startFailed("bad-identity", "the deployment identity row (sum_deployment) is malformed; sumd never replaces it: restore it", err)
-	case err != nil:
-		return id, startFailed("no-identity", "the deployment identity could not be created or read; the log says why", err)
-	}
-	return id, nil
-}
-
 // wire builds the handlers' dependencies; the returned func stops group
 // commit after the queued additions are flushed. Every Redis key of the
 // deployment is under -redis-prefix plus its id, and records are signed
@@ -184,17 +137,8 @@ func wire(ctx context.Context, cfg config, db *sql.DB, rdb goredis.UniversalClie
 	m := newServiceMetrics(reg)
 	guard.OnStoreError = health.StoreFailed
 	guard.OnLeaseOverrun = func(time.Duration) { m.overruns.Inc() }
-	ledger := &mysql.Ledger{DB: db}
-	// A row outlives its key's TTL by twice the clock skew: a record that
-	// an instance with a slow clock cached until its deadline has expired
-	// before an instance with a fast clock purges the row.
-	keep := cfg.KeyTTL + 2*cfg.MaxClockSkew
-	go ledger.PurgeEvery(ctx, cfg.PurgeInterval, keep, cfg.PurgeBatch, func(n int64, err error) {
-		m.purged.Add(float64(n))
-		if err != nil {
-			log.Warn("purge of expired keys failed", "err", err)
-		}
-	})
+	ledger := &mysql.Ledger{DB: db, Metrics: mysql.NewMetrics(reg)}
+	go ledger.PurgeEvery(ctx, cfg.PurgeInterval, mysql.Retention(cfg.KeyTTL, cfg.MaxClockSkew), cfg.PurgeBatch, log)
 	adder, closeAdder := idemsum.Unbatched(ledger), func() {}
 	if cfg.BatchMax > 1 {
 		b := groupcommit.New(ledger, cfg.BatchMax, cfg.BatchWait, cfg.BatchFlushers)
@@ -202,7 +146,7 @@ func wire(ctx context.Context, cfg config, db *sql.DB, rdb goredis.UniversalClie
 		adder, closeAdder = b, b.Close
 	}
 	deps := server.Deps{
-		Service:   &server.Service{Adder: adder, Ledger: ledger, Guard: guard, OnExisting: m.fenceHits.Inc},
+		Service:   &server.Service{Adder: adder, Ledger: ledger, Guard: guard},
 		PingMySQL: mysqlReady(db),
 		Logger:    log,
 		Access:    acc.server(reg),
@@ -249,3 +193,22 @@ func serve(ctx context.Context, cfg config, srv *http.Server, errc <-chan error,
 	}
 	return nil
 }
+
+// mysqlReady is /readyz's check of MySQL, mysql.Ready, with its
+// read-only answer told as server.ErrMySQLReadOnly.
+func mysqlReady(db *sql.DB) func(context.Context) error {
+	return func(ctx context.Context) error {
+		err := mysql.Ready(ctx, db)
+		if errors.Is(err, mysql.ErrReadOnly) {
+			return readOnly{err}
+		}
+		return err
+	}
+}
+
+// readOnly is mysql.ErrReadOnly as the server knows it; its text is
+// mysql.Ready's.
+type readOnly struct{ error }
+
+func (e readOnly) Unwrap() error      { return e.error }
+func (readOnly) Is(target error) bool { return target == server.ErrMySQLReadOnly }

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"idemsum/internal/testenv"
+	"idemsum/mysql"
 	"idemsum/redis"
 	"idemsum/server"
 )
@@ -68,7 +69,7 @@ func tracedStack(t *testing.T) (*httptest.Server, *tracetest.InMemoryExporter) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	id, err := prepareMySQL(t.Context(), db, func(server.StartState) {})
+	id, err := mysql.Prepare(t.Context(), db, func(string, string) {})
 	if err != nil {
 		t.Fatal(err)
 	}
