@@ -30,8 +30,8 @@ type Deps struct {
 	Access Access
 	// MaxWait caps the wait a client may ask for with "Prefer: wait=S".
 	MaxWait time.Duration
-	// Metrics, when set, count and time requests; Gatherer, when set, is
-	// served on GET /metrics.
+	// Metrics, when set, count and time requests and count refusals
+	// (metrics.go); Gatherer, when set, is served on GET /metrics.
 	Metrics  *Metrics
 	Gatherer prometheus.Gatherer
 	// Now is the clock of the page's stats and of the log's sampling of

@@ -82,15 +82,7 @@ func (c config) origins() []string {
 // idemsum_auth_clients, idemsum_auth_reloads_total{result},
 // idemsum_auth_reload_ok and idemsum_auth_loaded_timestamp_seconds.
 func (a *access) server(reg prometheus.Registerer) server.Access {
-	denied := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "idemsum_auth_denied_total",
-		Help: "Requests refused before anything was looked up: missing_token, bad_token (401), tokens_not_checked (503: a bearer token to an instance without tokens) or cross_origin (403).",
-	}, []string{"reason"})
-	reg.MustRegister(denied)
-	for _, r := range []string{"missing_token", "bad_token", "tokens_not_checked", "cross_origin"} {
-		denied.WithLabelValues(r)
-	}
-	sa := server.Access{AllowedOrigins: a.origins, OnDenied: func(r string) { denied.WithLabelValues(r).Inc() }}
+	sa := server.Access{AllowedOrigins: a.origins}
 	if a.tokens != nil {
 		sa.Tokens, sa.AllowAnonymous = a.tokens.Current, a.anonymous
 		reg.MustRegister(a.reloads, a.reloadOK, a.loadedAt, prometheus.NewGaugeFunc(prometheus.GaugeOpts{

@@ -6,9 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // newLogger logs text at level when stderr is a terminal, else JSON
@@ -37,29 +34,4 @@ func terminal(f *os.File) bool {
 	}
 	null, err := os.Stat(os.DevNull)
 	return err != nil || !os.SameFile(st, null)
-}
-
-// serviceMetrics are sumd's metrics beyond the HTTP edge's.
-type serviceMetrics struct {
-	batchSize prometheus.Histogram
-	overruns  prometheus.Counter
-}
-
-// newServiceMetrics registers the Go runtime and process collectors and
-// sumd's own metrics on reg.
-func newServiceMetrics(reg prometheus.Registerer) *serviceMetrics {
-	m := &serviceMetrics{
-		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "idemsum_batch_size",
-			Help:    "Additions per group-commit transaction.",
-			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256},
-		}),
-		overruns: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "idemsum_lease_overruns_total",
-			Help: "Keyed additions whose holder finished after its claim's lease ran out, so another request could take the key over meanwhile (MySQL's unique key then decides).",
-		}),
-	}
-	reg.MustRegister(m.batchSize, m.overruns,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return m
 }

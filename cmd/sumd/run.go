@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	goredis "github.com/redis/go-redis/v9"
 
 	"idemsum"
@@ -123,6 +124,7 @@ func listen(cfg config, h http.Handler, log *slog.Logger) (*http.Server, net.Add
 // with its secret, so deployments sharing a Redis never meet.
 func wire(ctx context.Context, cfg config, db *sql.DB, rdb goredis.UniversalClient, id mysql.Identity, acc *access, log *slog.Logger) (server.Deps, func()) {
 	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Without -redis-claims the ledger's primary key answers a duplicate in
 	// flight (it waits on the first's row lock, then finds the key): no
 	// claim is needed, only the cached records.
@@ -134,15 +136,15 @@ func wire(ctx context.Context, cfg config, db *sql.DB, rdb goredis.UniversalClie
 		go health.Watch(ctx, time.Second)
 	}
 	redis.RegisterUp(reg, func() bool { return guard.Available() && health.Up() })
-	m := newServiceMetrics(reg)
-	guard.OnStoreError = health.StoreFailed
-	guard.OnLeaseOverrun = func(time.Duration) { m.overruns.Inc() }
+	edge := server.NewMetrics(reg)
+	guard.OnStoreError, guard.OnLeaseOverrun = health.StoreFailed, edge.LeaseOverrun
 	ledger := &mysql.Ledger{DB: db, Metrics: mysql.NewMetrics(reg)}
 	go ledger.PurgeEvery(ctx, cfg.PurgeInterval, mysql.Retention(cfg.KeyTTL, cfg.MaxClockSkew), cfg.PurgeBatch, log)
+	batches := groupcommit.NewMetrics(reg) // registered with batching off too
 	adder, closeAdder := idemsum.Unbatched(ledger), func() {}
 	if cfg.BatchMax > 1 {
 		b := groupcommit.New(ledger, cfg.BatchMax, cfg.BatchWait, cfg.BatchFlushers)
-		b.OnFlush = func(n int) { m.batchSize.Observe(float64(n)) }
+		b.Metrics = batches
 		adder, closeAdder = b, b.Close
 	}
 	deps := server.Deps{
@@ -151,7 +153,7 @@ func wire(ctx context.Context, cfg config, db *sql.DB, rdb goredis.UniversalClie
 		Logger:    log,
 		Access:    acc.server(reg),
 		MaxWait:   cfg.MaxWait,
-		Metrics:   server.NewMetrics(reg),
+		Metrics:   edge,
 		Gatherer:  reg,
 	}
 	if rdb != nil {
