@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"idemsum/idempotency"
@@ -179,4 +180,15 @@ func redisDefault(getenv func(string) string) string {
 // redisOptions is what -redis-url, -redis-mode and -redis-prefix ask for.
 func (c config) redisOptions() redis.Options {
 	return redis.Options{URL: c.RedisURL, Mode: c.RedisMode, Prefix: c.RedisPrefix}
+}
+
+// origins is -allowed-origins as a list.
+func (c config) origins() []string {
+	var out []string
+	for o := range strings.SplitSeq(c.AllowedOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
 }

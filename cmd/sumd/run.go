@@ -18,6 +18,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"idemsum"
+	"idemsum/auth"
 	"idemsum/groupcommit"
 	"idemsum/idempotency"
 	"idemsum/idempotency/redisstore"
@@ -39,7 +40,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	acc, err := openAccess(cfg)
+	tokens, err := openTokens(cfg)
 	if err != nil {
 		return err
 	}
@@ -49,7 +50,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer stopLog()
-	acc.reloadOnHangup(ctx, log)
+	reloadOnHangup(ctx, tokens, log)
 	tr, err := newTracing(getenv)
 	if err != nil {
 		return err
@@ -85,7 +86,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		starting.Store(&server.StartState{MySQL: state, Reason: reason})
 	})
 	if err == nil {
-		deps, closeAdder := wire(ctx, cfg, db, rdb, id, acc, log)
+		deps, closeAdder := wire(ctx, cfg, db, rdb, id, tokens, log)
 		defer closeAdder()
 		tr.instrument(deps)
 		h.set(server.NewServer(deps))
@@ -122,7 +123,7 @@ func listen(cfg config, h http.Handler, log *slog.Logger) (*http.Server, net.Add
 // commit after the queued additions are flushed. Every Redis key of the
 // deployment is under -redis-prefix plus its id, and records are signed
 // with its secret, so deployments sharing a Redis never meet.
-func wire(ctx context.Context, cfg config, db *sql.DB, rdb goredis.UniversalClient, id mysql.Identity, acc *access, log *slog.Logger) (server.Deps, func()) {
+func wire(ctx context.Context, cfg config, db *sql.DB, rdb goredis.UniversalClient, id mysql.Identity, tokens *auth.Set, log *slog.Logger) (server.Deps, func()) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Without -redis-claims the ledger's primary key answers a duplicate in
@@ -151,7 +152,7 @@ func wire(ctx context.Context, cfg config, db *sql.DB, rdb goredis.UniversalClie
 		Service:   &server.Service{Adder: adder, Ledger: ledger, Guard: guard},
 		PingMySQL: mysqlReady(db),
 		Logger:    log,
-		Access:    acc.server(reg),
+		Access:    access(cfg, tokens, reg),
 		MaxWait:   cfg.MaxWait,
 		Metrics:   edge,
 		Gatherer:  reg,

@@ -81,11 +81,7 @@ func tracedStack(t *testing.T) (*httptest.Server, *tracetest.InMemoryExporter) {
 	if err := tr.instrumentRedis(rdb); err != nil {
 		t.Fatal(err)
 	}
-	acc, err := openAccess(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	deps, closeAdder := wire(t.Context(), cfg, db, rdb, id, acc, slog.New(slog.DiscardHandler))
+	deps, closeAdder := wire(t.Context(), cfg, db, rdb, id, nil, slog.New(slog.DiscardHandler))
 	t.Cleanup(closeAdder)
 	tr.instrument(deps)
 	srv := httptest.NewServer(tr.handler(server.NewServer(deps)))
