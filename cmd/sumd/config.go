@@ -192,3 +192,8 @@ func (c config) origins() []string {
 	}
 	return out
 }
+
+// timeouts are the HTTP server's timeouts that the flags set.
+func (c config) timeouts() server.Timeouts {
+	return server.Timeouts{ReadHeader: c.ReadHeaderTimeout, Read: c.ReadTimeout, Write: c.WriteTimeout, Idle: c.IdleTimeout}
+}

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"runtime/debug"
 	"sync/atomic"
 	"time"
@@ -75,12 +73,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	h, starting := &swapHandler{}, &atomic.Pointer[server.StartState]{}
 	starting.Store(&server.StartState{MySQL: mysql.StateDown, Reason: mysql.ReasonDown})
 	h.set(server.Starting(func() server.StartState { return *starting.Load() }))
-	srv, addr, errc, err := listen(cfg, tr.handler(h), log)
+	srv, err := server.Listen(cfg.HTTPAddr, tr.handler(h), cfg.timeouts(), log)
 	if err != nil {
 		return err
 	}
+	log.Info("listening; waiting for MySQL", "addr", srv.Addr().String())
 	if cfg.DebugAddr != "" {
-		go servePprof(cfg, log)
+		go server.ServePprof(cfg.DebugAddr, cfg.timeouts(), log)
 	}
 	id, err := mysql.PrepareRetrying(ctx, db, log, func(state, reason string) {
 		starting.Store(&server.StartState{MySQL: state, Reason: reason})
@@ -90,9 +89,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		defer closeAdder()
 		tr.instrument(deps)
 		h.set(server.NewServer(deps))
-		fmt.Fprintf(stdout, "sumd listening on http://%s\n", addr)
+		fmt.Fprintf(stdout, "sumd listening on http://%s\n", srv.Addr())
 	}
-	return serve(ctx, cfg, srv, errc, log)
+	return srv.Wait(ctx, cfg.ShutdownTimeout)
 }
 
 // tuneGC collects garbage 4x less often than Go's default unless GOGC is
@@ -102,21 +101,6 @@ func tuneGC(getenv func(string) string) {
 	if getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
-}
-
-// listen starts serving h on cfg.HTTPAddr at once (sumd answers /healthz
-// while it waits for MySQL) and returns the server, its address and the
-// channel that gets Serve's error.
-func listen(cfg config, h http.Handler, log *slog.Logger) (*http.Server, net.Addr, <-chan error, error) {
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("listen: %w", err)
-	}
-	srv := newHTTPServer(cfg, h, log)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(server.Listener(ln)) }()
-	log.Info("listening; waiting for MySQL", "addr", ln.Addr().String())
-	return srv, ln.Addr(), errc, nil
 }
 
 // wire builds the handlers' dependencies; the returned func stops group
@@ -162,39 +146,6 @@ func wire(ctx context.Context, cfg config, db *sql.DB, rdb goredis.UniversalClie
 		deps.RedisState = health.Check
 	}
 	return deps, closeAdder
-}
-
-func newHTTPServer(cfg config, h http.Handler, log *slog.Logger) *http.Server {
-	return &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
-		ReadTimeout:       cfg.ReadTimeout,
-		WriteTimeout:      cfg.WriteTimeout,
-		IdleTimeout:       cfg.IdleTimeout,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-}
-
-// serve waits until srv stops by itself (errc) or ctx is done; then it
-// stops accepting and lets in-flight requests finish within
-// cfg.ShutdownTimeout.
-func serve(ctx context.Context, cfg config, srv *http.Server, errc <-chan error, log *slog.Logger) error {
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
 }
 
 // mysqlReady is /readyz's check of MySQL, mysql.Ready, with its
