@@ -16,7 +16,7 @@ import (
 )
 
 // config is sumd's configuration: flags whose defaults come from SUM_*
-// environment variables (DESIGN.md §3).
+// environment variables (docs/operations.md#configuration).
 type config struct {
 	HTTPAddr        string
 	MySQLDSN        string
