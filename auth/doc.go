@@ -1,7 +1,8 @@
 // Package auth implements sumd's optional API tokens: a token file naming
 // the clients and the SHA-256 of each one's token, a constant-time lookup
-// of a presented token, a Set that reloads the file (on SIGHUP, say), and
-// the parsing of an RFC 6750 "Authorization: Bearer" header.
+// of a presented token, a Set that reloads the file (on SIGHUP, say) and
+// shows in metrics how its reads went, and the parsing of an RFC 6750
+// "Authorization: Bearer" header.
 //
 // The token file holds no secret, one client a line:
 //

@@ -1,4 +1,4 @@
-// Package client is a Go client of the idemsum HTTP API (DESIGN.md §2)
+// Package client is a Go client of the idemsum HTTP API (docs/api.md)
 // that does the client's half of exactly-once: it generates an
 // idempotency key once per addition, sends it with every attempt, and
 // retries that same key across the instances it was given. A keyed

@@ -34,7 +34,7 @@ type step struct {
 func ok(total string) step { return step{status: 200, body: `{"total":` + total + "}\n"} }
 
 // problem is an idemsum problem; outcome "" leaves the outcome member out
-// (as a sumd older than issue #19 did).
+// (as a sumd older than that member did).
 func problem(status int, typ, outcome, detail string) step {
 	p := map[string]any{"type": "urn:idemsum:problem:" + typ, "title": http.StatusText(status), "status": status, "detail": detail}
 	if outcome != "" {

@@ -26,8 +26,9 @@ type Adder struct {
 	stopped chan struct{}
 	mu      sync.RWMutex // guards closed against sends on a closed in
 	closed  bool
-	// OnFlush, when set, is told the size of each batch (for metrics).
-	OnFlush func(size int)
+	// Metrics, when set, count the size of each batch. Set it before the
+	// first Add.
+	Metrics *Metrics
 	// FlushContext, when set, returns the context of a batch's Ledger.Add
 	// from the contexts of its callers' Adds (for tracing), and a func
 	// called once the batch is done; by default the batch runs on
@@ -156,9 +157,7 @@ func (a *Adder) flush(calls []*call) {
 	for i, c := range calls {
 		adds[i] = c.add
 	}
-	if a.OnFlush != nil {
-		a.OnFlush(len(adds))
-	}
+	a.Metrics.flushed(len(adds))
 	ctx, done := context.Background(), func() {}
 	if a.FlushContext != nil {
 		ctxs := make([]context.Context, len(calls))

@@ -1,8 +1,13 @@
 // Package mysql stores the idemsum total and its ledger of keyed additions
-// in MySQL/InnoDB: the schema and its migrations (migrate.go) and the
-// transaction that records keys and updates the total (ledger.go). It uses
-// only SQL that MySQL 8 and MariaDB 10.11 both accept, and no stored
-// routines, triggers or events.
+// in MySQL/InnoDB: the connection pool (db.go), the schema and its
+// migrations (migrate.go), the deployment's identity (identity.go), the
+// transaction that records keys and updates the total (ledger.go, planned
+// in txplan.go), the purge of expired keys and the rule of how long they
+// are kept (retention.go), what a read-only server means (readonly.go),
+// /readyz's check (ready.go), the start-up preparation with its retries
+// (prepare.go) and the ledger's metrics (metrics.go). It uses only SQL
+// that MySQL 8 and MariaDB 10.11 both accept, and no stored routines,
+// triggers or events.
 package mysql
 
 import (

@@ -23,6 +23,7 @@ type Ledger struct {
 	DB      *sql.DB
 	Now     func() time.Time // the clock stamped on key records
 	Timeout time.Duration    // bound on one round trip; 0 means 10s
+	Metrics *Metrics         // fence replays and purged keys; nil counts nothing
 }
 
 // maxConflicts bounds how often Add re-sends a batch that was rolled back
@@ -57,7 +58,9 @@ func (l *Ledger) Add(ctx context.Context, adds []idemsum.Addition) ([]idemsum.Re
 	for conflicts := 0; ; {
 		err := l.commit(ctx, p)
 		if err == nil {
-			return p.results(), nil
+			res := p.results()
+			l.Metrics.replayed(res)
+			return res, nil
 		}
 		if !retryable(err) {
 			return nil, fmt.Errorf("add %d: %w", len(adds), err)
@@ -112,7 +115,7 @@ func (l *Ledger) Total(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("read total: %w", err)
 	case ro:
 		discard(conn)
-		return "", fmt.Errorf("read total: %w", errReadOnly)
+		return "", fmt.Errorf("read total: %w", errTotalReadOnly)
 	}
 	return t, nil
 }
@@ -193,7 +196,7 @@ func lastValue(ctx context.Context, conn *sql.Conn, q string, args []any) (strin
 // that fails too, the connection is discarded rather than reused.
 func rollback(ctx context.Context, conn *sql.Conn) {
 	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
-		conn.Raw(func(any) error { return driverBadConn })
+		discard(conn)
 	}
 }
 

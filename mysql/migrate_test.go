@@ -110,8 +110,8 @@ func queryStrings(tb testing.TB, db *sql.DB, q string, args ...any) []string {
 }
 
 // TestMigrateSchema checks what the ledger relies on: no stored routines,
-// triggers or events (DESIGN §1), InnoDB tables, an exact DECIMAL(65,0)
-// total, and a case-sensitive unique key: (client, idem_key).
+// triggers or events (docs/design.md#constraints), InnoDB tables, an exact
+// DECIMAL(65,0) total, and a case-sensitive unique key: (client, idem_key).
 func TestMigrateSchema(t *testing.T) {
 	t.Parallel()
 	_, db := newLedger(t)

@@ -8,8 +8,8 @@ import (
 	"github.com/go-sql-driver/mysql"
 )
 
-// errReadOnly is Total's error on a server marked read-only.
-var errReadOnly = errors.New("mysql server is read-only (read_only or innodb_read_only): a replica, or a primary being demoted")
+// errTotalReadOnly is Total's error on a server marked read-only.
+var errTotalReadOnly = errors.New("mysql server is read-only (read_only or innodb_read_only): a replica, or a primary being demoted")
 
 // readOnly reports whether err is a server refusing a write because it is
 // read-only: read_only or super_read_only (1290,

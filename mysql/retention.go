@@ -3,7 +3,10 @@ package mysql
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
+
+	"idemsum/internal/tick"
 )
 
 // Purge deletes key records older than ttl (by the Ledger's clock), at
@@ -33,20 +36,30 @@ func (l *Ledger) Purge(ctx context.Context, ttl time.Duration, batch int) (int64
 	return total, ctx.Err()
 }
 
-// PurgeEvery runs Purge every interval until ctx is done, reporting each
-// run to report (deleted rows, error).
-func (l *Ledger) PurgeEvery(ctx context.Context, interval, ttl time.Duration, batch int, report func(int64, error)) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
+// Retention is how long MySQL keeps a completed key: its TTL plus twice
+// the largest clock difference between instances (docs/design.md#retention).
+// An instance stamps a key's record with its own clock and caches it for
+// keyTTL; another purges by its own clock. With clocks at most
+// maxClockSkew from true time, a record cached by an instance whose clock
+// is slow has expired before an instance whose clock is fast purges the
+// row, so Redis never holds a record that MySQL has forgotten.
+func Retention(keyTTL, maxClockSkew time.Duration) time.Duration {
+	return keyTTL + 2*maxClockSkew
+}
+
+// PurgeEvery runs Purge every interval until ctx is done. It counts the
+// keys each run deletes in idemsum_keys_purged_total (when l.Metrics is
+// set) and logs a run that fails to log (nil: no log); a run cut short
+// by ctx is neither counted nor logged.
+func (l *Ledger) PurgeEvery(ctx context.Context, interval, ttl time.Duration, batch int, log *slog.Logger) {
+	tick.Every(ctx, interval, func() {
+		n, err := l.Purge(ctx, ttl, batch)
+		if ctx.Err() != nil {
 			return
-		case <-t.C:
-			n, err := l.Purge(ctx, ttl, batch)
-			if report != nil && ctx.Err() == nil {
-				report(n, err)
-			}
 		}
-	}
+		l.Metrics.purged(n)
+		if err != nil && log != nil {
+			log.Warn("purge of expired keys failed", "err", err)
+		}
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"idemsum"
+	"idemsum/mysql"
 )
 
 // clock is a settable clock for the ledger.
@@ -76,4 +77,19 @@ func mustAdd(tb testing.TB, l interface {
 		tb.Fatalf("add: %v", err)
 	}
 	return res
+}
+
+// TestRetention: a row outlives its key's TTL by twice the clock skew, so
+// that no instance can still hold a cached record of a purged row.
+func TestRetention(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ ttl, skew, want time.Duration }{
+		{24 * time.Hour, time.Minute, 24*time.Hour + 2*time.Minute},
+		{time.Hour, 0, time.Hour},
+		{time.Second, 500 * time.Millisecond, 2 * time.Second},
+	} {
+		if got := mysql.Retention(c.ttl, c.skew); got != c.want {
+			t.Errorf("Retention(%v, %v) = %v, want %v", c.ttl, c.skew, got, c.want)
+		}
+	}
 }

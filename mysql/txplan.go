@@ -1,7 +1,6 @@
 package mysql
 
 import (
-	"database/sql/driver"
 	"fmt"
 	"math/big"
 	"sort"
@@ -10,8 +9,6 @@ import (
 
 	"idemsum"
 )
-
-var driverBadConn = driver.ErrBadConn
 
 // txPlan plans one Ledger.Add: the transaction to send (sql): which additions still need committing, and
 // the results known so far.

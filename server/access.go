@@ -56,7 +56,7 @@ func (a Access) guard(d Deps, adds bool) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if err := crossOrigin(cop, r, adds); err != nil {
-				a.denied("cross_origin")
+				a.denied(d, "cross_origin")
 				writeError(w, r, d.Logger, idemsum.Errorf(ecrossOrigin, "cross-origin requests may not add; the service's own page and -allowed-origins may"))
 				return
 			}
@@ -134,7 +134,7 @@ var errBadReferer = errors.New("cross-origin check: the Referer is not a URL wit
 // unauthenticated answers a request that failed the bearer check.
 func (a Access) unauthenticated(w http.ResponseWriter, r *http.Request, d Deps, err error) {
 	if errors.Is(err, ErrTokensNotChecked) {
-		a.denied("tokens_not_checked")
+		a.denied(d, "tokens_not_checked")
 		writeError(w, r, d.Logger, idemsum.Errorf(etokensNotChecked, "this instance runs without API tokens, so it cannot tell whose key this is; nothing was added: retry on an instance with -auth-tokens, or send no Authorization header"))
 		return
 	}
@@ -144,12 +144,15 @@ func (a Access) unauthenticated(w http.ResponseWriter, r *http.Request, d Deps, 
 		challenge += `, error="invalid_token"`
 		reason, detail = "bad_token", "the API token is not valid"
 	}
-	a.denied(reason)
+	a.denied(d, reason)
 	w.Header().Set("WWW-Authenticate", challenge)
 	writeError(w, r, d.Logger, idemsum.Errorf(eunauthenticated, "%s", detail))
 }
 
-func (a Access) denied(reason string) {
+// denied counts a request refused for reason in d.Metrics and tells
+// OnDenied.
+func (a Access) denied(d Deps, reason string) {
+	d.Metrics.refused(reason)
 	if a.OnDenied != nil {
 		a.OnDenied(reason)
 	}

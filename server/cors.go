@@ -79,7 +79,7 @@ func (a Access) handleOptions(d Deps, allow string) http.Handler {
 		}
 		h.Add("Vary", preflightVary)
 		if !listed[origin] {
-			a.denied("cross_origin")
+			a.denied(d, "cross_origin")
 			writeError(w, r, d.Logger, idemsum.Errorf(ecrossOrigin, "this origin may not call the service from a browser; -allowed-origins lists those that may"))
 			return
 		}

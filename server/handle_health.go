@@ -6,8 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"time"
-
-	"idemsum"
 )
 
 // handleHealthz answers 200 while the process is alive.
@@ -58,18 +56,5 @@ func handleReadyz(d Deps) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
 		json.NewEncoder(w).Encode(rd)
-	})
-}
-
-func handleMethodNotAllowed(allow string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Allow", allow)
-		writeError(w, r, nil, idemsum.Errorf(emethod, "method %s is not allowed here; allowed: %s", r.Method, allow))
-	})
-}
-
-func handleNotFound() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, nil, idemsum.Errorf(enotFound, "no route %s", r.URL.Path))
 	})
 }

@@ -249,8 +249,9 @@ func TestConcurrentDuplicates(t *testing.T) {
 	}
 }
 
-// TestLinearizableTotals checks DESIGN §4.2 at the edge: sorted by total,
-// each response's total minus its number is the previous total.
+// TestLinearizableTotals checks docs/design.md#invariants, 2: linearizable
+// totals, at the edge: sorted by total, each response's total minus its
+// number is the previous total.
 func TestLinearizableTotals(t *testing.T) {
 	t.Parallel()
 	l := newLedger()
@@ -319,7 +320,7 @@ func (s *signalStore) Get(ctx context.Context, key string) (idempotency.Record, 
 	return rec, err
 }
 
-// TestPreferWait checks DESIGN §2: a duplicate of an in-flight request
+// TestPreferWait checks docs/api.md: a duplicate of an in-flight request
 // with "Prefer: wait=S" waits for the original and replays its response
 // instead of answering 409.
 func TestPreferWait(t *testing.T) {

@@ -123,7 +123,7 @@ func TestKeySources(t *testing.T) {
 		{`"a\"b"`, `a"b`},
 		{`"a\x"`, ""},
 		{" abc\t", "abc"},
-		// Issue #19: a lone quote was reported accepted as the query's key.
+		// A lone quote was once accepted as the query's key.
 		{`"`, ""},
 		{`""`, ""},
 		{`"\"`, ""},
@@ -150,10 +150,10 @@ func TestKeySources(t *testing.T) {
 	}
 }
 
-// TestKeySourcesOverHTTP sends the texts of issue #19 (a lone quote and
-// its neighbours) over a real connection, with net/http's client and as
-// raw bytes, as every key source of POST /sum and of the legacy URL (GET
-// and POST): each is refused with 400 and adds nothing.
+// TestKeySourcesOverHTTP sends a lone quote and its neighbours over a
+// real connection, with net/http's client and as raw bytes, as every key
+// source of POST /sum and of the legacy URL (GET and POST): each is
+// refused with 400 and adds nothing.
 func TestKeySourcesOverHTTP(t *testing.T) {
 	t.Parallel()
 	l := newLedger()

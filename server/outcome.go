@@ -51,7 +51,7 @@ type outcome struct {
 	retryAfter bool       // send Retry-After: 1 (a retry is the right reaction)
 	level      slog.Level // of the request's log line
 	// refusal marks a request refused for who sent it (401, 403): its log
-	// line is DEBUG, and a sampled WARN counts them (observe.go), so that
+	// line is DEBUG, and a sampled WARN counts them (logsample.go), so that
 	// a caller cannot flood the log.
 	refusal bool
 }

@@ -1,8 +1,25 @@
-// Package server is the HTTP edge of idemsum: the routes (routes.go), one
-// handle_*.go per route, request decoding (decode.go), the mapping of
-// errors to RFC 9457 problems with their outcome member (outcome.go), the
-// problems that replace net/http's own plain-text answers (listener.go),
-// and the metrics and log of every request (observe.go, logsample.go).
+// Package server is the HTTP edge of idemsum:
+//
+//   - the handler: NewServer and its Deps (server.go); every route
+//     (routes.go) and one handle_*.go per route: handle_sum.go (adding and
+//     reading), handle_health.go (/healthz, /readyz), handle_stats.go,
+//     handle_page.go (the page, web/), handle_openapi.go (openapi.json),
+//     handle_errors.go (404, 405); handle_starting.go is the handler
+//     served while sumd starts;
+//   - the write path's use case, Service (service.go), which joins the
+//     domain's Adder to the idempotency Guard;
+//   - the input: request decoding (decode.go, decode_json.go) and
+//     "Prefer: wait" (prefer.go);
+//   - who may add and read, Access (access.go): the bearer check
+//     (bearer.go), the cross-origin rule and CORS (cors.go);
+//   - the answers: the mapping of errors to RFC 9457 problems with their
+//     outcome member (outcome.go), and the problems that replace
+//     net/http's own plain-text answers (listener.go);
+//   - what is seen of each request: its metrics (metrics.go), log line and
+//     span (instrument.go, trace.go), the sampled log of refusals
+//     (logsample.go) and the page's figures (stats.go);
+//   - the http.Server with its timeouts and graceful shutdown
+//     (httpserver.go), and the pprof server (pprof.go).
 package server
 
 import (
@@ -30,8 +47,8 @@ type Deps struct {
 	Access Access
 	// MaxWait caps the wait a client may ask for with "Prefer: wait=S".
 	MaxWait time.Duration
-	// Metrics, when set, count and time requests; Gatherer, when set, is
-	// served on GET /metrics.
+	// Metrics, when set, count and time requests and count refusals
+	// (metrics.go); Gatherer, when set, is served on GET /metrics.
 	Metrics  *Metrics
 	Gatherer prometheus.Gatherer
 	// Now is the clock of the page's stats and of the log's sampling of

@@ -7,14 +7,16 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"idemsum/idempotency"
+	"idemsum/redis"
 	"idemsum/server"
 )
 
 // config is sumd's configuration: flags whose defaults come from SUM_*
-// environment variables (DESIGN.md §3).
+// environment variables (docs/operations.md#configuration).
 type config struct {
 	HTTPAddr        string
 	MySQLDSN        string
@@ -101,7 +103,7 @@ func (c *config) flags(getenv func(string) string) (*flag.FlagSet, *[]error) {
 	fs.StringVar(&c.MySQLDSN, "mysql-dsn", env("SUM_MYSQL_DSN", "root@tcp(127.0.0.1:3306)/test"), "MySQL DSN, go-sql-driver format (env SUM_MYSQL_DSN)")
 	fs.IntVar(&c.MySQLMaxConns, "mysql-max-conns", num("SUM_MYSQL_MAX_CONNS", "32"), "most MySQL connections of this instance (env SUM_MYSQL_MAX_CONNS)")
 	fs.StringVar(&c.RedisURL, "redis-url", redisDefault(getenv), "Redis URL in go-redis's forms: redis[s]://host:port/db; a cluster redis://h1:p1?addr=h2:p2&addr=h3:p3; Sentinel redis://s1:26379/0?master_name=M&addr=s2:26379; empty or \"off\" = MySQL-only mode (env SUM_REDIS_URL)")
-	fs.StringVar(&c.RedisMode, "redis-mode", env("SUM_REDIS_MODE", modeAuto), "auto, single, cluster or sentinel: how to read -redis-url; auto = sentinel with master_name, cluster with several addresses (addr=), else single (env SUM_REDIS_MODE)")
+	fs.StringVar(&c.RedisMode, "redis-mode", env("SUM_REDIS_MODE", redis.ModeAuto), "auto, single, cluster or sentinel: how to read -redis-url; auto = sentinel with master_name, cluster with several addresses (addr=), else single (env SUM_REDIS_MODE)")
 	fs.StringVar(&c.RedisPrefix, "redis-prefix", env("SUM_REDIS_PREFIX", "idemsum:"), "prefix of every Redis key; on a cluster it must hold no {hash tag} (env SUM_REDIS_PREFIX)")
 	fs.BoolVar(&c.RedisClaims, "redis-claims", boolean("SUM_REDIS_CLAIMS"), "take an in-flight claim in Redis before each fresh key, so that a concurrent duplicate gets 409 (or waits with Prefer: wait) instead of waiting for the first's commit in MySQL and replaying it; costs two Redis scripts per fresh key instead of one read and one write (env SUM_REDIS_CLAIMS)")
 	fs.DurationVar(&c.KeyTTL, "key-ttl", dur("SUM_KEY_TTL", "24h"), "how long a completed key is remembered (env SUM_KEY_TTL)")
@@ -132,8 +134,8 @@ func (c config) validate() error {
 	if err := server.CheckOrigins(c.origins()); err != nil {
 		return fmt.Errorf("-allowed-origins: %w", err)
 	}
-	if !slices.Contains(redisModes, c.RedisMode) {
-		return fmt.Errorf("-redis-mode %q: want one of %v", c.RedisMode, redisModes)
+	if !slices.Contains(redis.Modes, c.RedisMode) {
+		return fmt.Errorf("-redis-mode %q: want one of %v", c.RedisMode, redis.Modes)
 	}
 	positive := map[string]time.Duration{
 		"-key-ttl": c.KeyTTL, "-lease-ttl": c.LeaseTTL, "-shutdown-timeout": c.ShutdownTimeout,
@@ -173,4 +175,25 @@ func redisDefault(getenv func(string) string) string {
 		return v
 	}
 	return "redis://127.0.0.1:6379/0"
+}
+
+// redisOptions is what -redis-url, -redis-mode and -redis-prefix ask for.
+func (c config) redisOptions() redis.Options {
+	return redis.Options{URL: c.RedisURL, Mode: c.RedisMode, Prefix: c.RedisPrefix}
+}
+
+// origins is -allowed-origins as a list.
+func (c config) origins() []string {
+	var out []string
+	for o := range strings.SplitSeq(c.AllowedOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// timeouts are the HTTP server's timeouts that the flags set.
+func (c config) timeouts() server.Timeouts {
+	return server.Timeouts{ReadHeader: c.ReadHeaderTimeout, Read: c.ReadTimeout, Write: c.WriteTimeout, Idle: c.IdleTimeout}
 }

@@ -1,10 +1,6 @@
 package main
 
-import (
-	"net"
-	"testing"
-	"time"
-)
+import "time"
 
 // eventually polls cond until it holds or d passes.
 func eventually(d time.Duration, cond func() bool) bool {
@@ -16,16 +12,4 @@ func eventually(d time.Duration, cond func() bool) bool {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return true
-}
-
-// freePort returns a TCP port on 127.0.0.1 that nothing listened on a
-// moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }

@@ -2,24 +2,13 @@ package main
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
-	"net/http"
 	"runtime/debug"
-	"time"
+	"sync/atomic"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
-
-	"idemsum"
-	"idemsum/groupcommit"
-	"idemsum/idempotency"
-	"idemsum/idempotency/redisstore"
 	"idemsum/mysql"
+	"idemsum/redis"
 	"idemsum/server"
 )
 
@@ -36,7 +25,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	acc, err := openAccess(cfg)
+	tokens, err := openTokens(cfg)
 	if err != nil {
 		return err
 	}
@@ -46,13 +35,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer stopLog()
-	acc.reloadOnHangup(ctx, log)
+	reloadOnHangup(ctx, tokens, log)
 	tr, err := newTracing(getenv)
 	if err != nil {
 		return err
 	}
 	defer tr.shutdown()
-	rdb, mode, err := openRedis(cfg)
+	rdb, mode, err := redis.Open(cfg.redisOptions())
 	if err != nil {
 		return err
 	}
@@ -68,24 +57,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer db.Close()
-	h, starting := &swapHandler{}, &startState{}
-	h.set(server.Starting(starting.get))
-	srv, addr, errc, err := listen(cfg, tr.handler(h), log)
+	h, starting := &swapHandler{}, &atomic.Pointer[server.StartState]{}
+	starting.Store(&server.StartState{MySQL: mysql.StateDown, Reason: mysql.ReasonDown})
+	h.set(server.Starting(func() server.StartState { return *starting.Load() }))
+	srv, err := server.Listen(cfg.HTTPAddr, tr.handler(h), cfg.timeouts(), log)
 	if err != nil {
 		return err
 	}
+	log.Info("listening; waiting for MySQL", "addr", srv.Addr().String())
 	if cfg.DebugAddr != "" {
-		go servePprof(cfg, log)
+		go server.ServePprof(cfg.DebugAddr, cfg.timeouts(), log)
 	}
-	id, err := waitForMySQL(ctx, db, log, starting.set)
+	id, err := mysql.PrepareRetrying(ctx, db, log, func(state, reason string) {
+		starting.Store(&server.StartState{MySQL: state, Reason: reason})
+	})
 	if err == nil {
-		deps, closeAdder := wire(ctx, cfg, db, rdb, id, acc, log)
+		deps, closeAdder := wire(ctx, cfg, db, rdb, id, tokens, log)
 		defer closeAdder()
 		tr.instrument(deps)
 		h.set(server.NewServer(deps))
-		fmt.Fprintf(stdout, "sumd listening on http://%s\n", addr)
+		fmt.Fprintf(stdout, "sumd listening on http://%s\n", srv.Addr())
 	}
-	return serve(ctx, cfg, srv, errc, log)
+	return srv.Wait(ctx, cfg.ShutdownTimeout)
 }
 
 // tuneGC collects garbage 4x less often than Go's default unless GOGC is
@@ -95,155 +88,4 @@ func tuneGC(getenv func(string) string) {
 	if getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
-}
-
-// listen starts serving h on cfg.HTTPAddr at once (sumd answers /healthz
-// while it waits for MySQL) and returns the server, its address and the
-// channel that gets Serve's error.
-func listen(cfg config, h http.Handler, log *slog.Logger) (*http.Server, net.Addr, <-chan error, error) {
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("listen: %w", err)
-	}
-	srv := newHTTPServer(cfg, h, log)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(server.Listener(ln)) }()
-	log.Info("listening; waiting for MySQL", "addr", ln.Addr().String())
-	return srv, ln.Addr(), errc, nil
-}
-
-// waitForMySQL pings and migrates MySQL and loads the deployment's
-// identity, retrying with a capped exponential backoff (logged) until it
-// succeeds or ctx is done. It reports each step, and each failure's class,
-// to report (for /readyz).
-func waitForMySQL(ctx context.Context, db *sql.DB, log *slog.Logger, report func(server.StartState)) (mysql.Identity, error) {
-	backoff := 100 * time.Millisecond
-	for {
-		id, err := prepareMySQL(ctx, db, report)
-		if err == nil {
-			return id, nil
-		}
-		if ctx.Err() != nil {
-			return id, ctx.Err()
-		}
-		var se *startError
-		if errors.As(err, &se) {
-			report(se.state)
-		}
-		log.Warn("mysql not ready; retrying", "err", err, "retry_in", backoff.String())
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return id, ctx.Err()
-		case <-t.C:
-		}
-		backoff = min(2*backoff, 5*time.Second)
-	}
-}
-
-// prepareMySQL makes one attempt; its error is a *startError.
-func prepareMySQL(ctx context.Context, db *sql.DB, report func(server.StartState)) (mysql.Identity, error) {
-	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
-	if err := db.PingContext(ctx); err != nil {
-		return mysql.Identity{}, startFailed("down", notAnswering, fmt.Errorf("ping mysql: %w", err))
-	}
-	report(server.StartState{MySQL: "migrating", Reason: "migrating the schema, or waiting for another instance's migration"})
-	if err := mysql.Migrate(ctx, db); err != nil {
-		return mysql.Identity{}, startFailed("not-migrated", "the schema migration failed; the log says why", err)
-	}
-	id, err := mysql.LoadIdentity(ctx, db)
-	switch {
-	case errors.Is(err, mysql.ErrBadIdentity):
-		return id, startFailed("bad-identity", "the deployment identity row (sum_deployment) is malformed; sumd never replaces it: restore it", err)
-	case err != nil:
-		return id, startFailed("no-identity", "the deployment identity could not be created or read; the log says why", err)
-	}
-	return id, nil
-}
-
-// wire builds the handlers' dependencies; the returned func stops group
-// commit after the queued additions are flushed. Every Redis key of the
-// deployment is under -redis-prefix plus its id, and records are signed
-// with its secret, so deployments sharing a Redis never meet.
-func wire(ctx context.Context, cfg config, db *sql.DB, rdb redis.UniversalClient, id mysql.Identity, acc *access, log *slog.Logger) (server.Deps, func()) {
-	reg := prometheus.NewRegistry()
-	// Without -redis-claims the ledger's primary key answers a duplicate in
-	// flight (it waits on the first's row lock, then finds the key): no
-	// claim is needed, only the cached records.
-	guard := &idempotency.Guard{Lease: cfg.LeaseTTL, TTL: cfg.KeyTTL, Fenced: !cfg.RedisClaims}
-	prefix := cfg.RedisPrefix + id.ID + ":"
-	var health *redisHealth
-	if rdb != nil {
-		health = newRedisHealth(rdb, prefix+"probe", reg)
-		go health.watch(ctx, time.Second)
-	}
-	m := newServiceMetrics(reg, func() bool { return guard.Available() && health.up() })
-	guard.OnStoreError = degradedLogger(log, m, health)
-	guard.OnLeaseOverrun = func(time.Duration) { m.overruns.Inc() }
-	ledger := &mysql.Ledger{DB: db}
-	// A row outlives its key's TTL by twice the clock skew: a record that
-	// an instance with a slow clock cached until its deadline has expired
-	// before an instance with a fast clock purges the row.
-	keep := cfg.KeyTTL + 2*cfg.MaxClockSkew
-	go ledger.PurgeEvery(ctx, cfg.PurgeInterval, keep, cfg.PurgeBatch, func(n int64, err error) {
-		m.purged.Add(float64(n))
-		if err != nil {
-			log.Warn("purge of expired keys failed", "err", err)
-		}
-	})
-	adder, closeAdder := idemsum.Unbatched(ledger), func() {}
-	if cfg.BatchMax > 1 {
-		b := groupcommit.New(ledger, cfg.BatchMax, cfg.BatchWait, cfg.BatchFlushers)
-		b.OnFlush = func(n int) { m.batchSize.Observe(float64(n)) }
-		adder, closeAdder = b, b.Close
-	}
-	deps := server.Deps{
-		Service:   &server.Service{Adder: adder, Ledger: ledger, Guard: guard, OnExisting: m.fenceHits.Inc},
-		PingMySQL: mysqlReady(db),
-		Logger:    log,
-		Access:    acc.server(reg),
-		MaxWait:   cfg.MaxWait,
-		Metrics:   server.NewMetrics(reg),
-		Gatherer:  reg,
-	}
-	if rdb != nil {
-		guard.Store = redisstore.New(rdb, prefix, id.Secret)
-		deps.RedisState = health.check
-	}
-	return deps, closeAdder
-}
-
-func newHTTPServer(cfg config, h http.Handler, log *slog.Logger) *http.Server {
-	return &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
-		ReadTimeout:       cfg.ReadTimeout,
-		WriteTimeout:      cfg.WriteTimeout,
-		IdleTimeout:       cfg.IdleTimeout,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-}
-
-// serve waits until srv stops by itself (errc) or ctx is done; then it
-// stops accepting and lets in-flight requests finish within
-// cfg.ShutdownTimeout.
-func serve(ctx context.Context, cfg config, srv *http.Server, errc <-chan error, log *slog.Logger) error {
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
 }

@@ -14,7 +14,7 @@ import (
 
 	"github.com/XSAM/otelsql"
 	"github.com/redis/go-redis/extra/redisotel/v9"
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -172,7 +172,7 @@ func (t *tracing) openMySQL(cfg config) (*sql.DB, error) {
 }
 
 // instrumentRedis makes a span per Redis command or pipeline (redisotel).
-func (t *tracing) instrumentRedis(rdb redis.UniversalClient) error {
+func (t *tracing) instrumentRedis(rdb goredis.UniversalClient) error {
 	if t == nil || rdb == nil {
 		return nil
 	}

@@ -13,6 +13,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"idemsum/internal/testenv"
+	"idemsum/mysql"
+	"idemsum/redis"
 	"idemsum/server"
 )
 
@@ -67,11 +69,11 @@ func tracedStack(t *testing.T) (*httptest.Server, *tracetest.InMemoryExporter) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	id, err := prepareMySQL(t.Context(), db, func(server.StartState) {})
+	id, err := mysql.Prepare(t.Context(), db, func(string, string) {})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rdb, _, err := openRedis(cfg)
+	rdb, _, err := redis.Open(cfg.redisOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,11 +81,7 @@ func tracedStack(t *testing.T) (*httptest.Server, *tracetest.InMemoryExporter) {
 	if err := tr.instrumentRedis(rdb); err != nil {
 		t.Fatal(err)
 	}
-	acc, err := openAccess(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	deps, closeAdder := wire(t.Context(), cfg, db, rdb, id, acc, slog.New(slog.DiscardHandler))
+	deps, closeAdder := wire(t.Context(), cfg, db, rdb, id, nil, slog.New(slog.DiscardHandler))
 	t.Cleanup(closeAdder)
 	tr.instrument(deps)
 	srv := httptest.NewServer(tr.handler(server.NewServer(deps)))

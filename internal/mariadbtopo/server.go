@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"idemsum/internal/testenv"
 )
 
 // startTimeout bounds a server's installation and start-up, on a loaded
@@ -201,7 +203,7 @@ func (s *Server) socket() string {
 
 // start runs mariadbd on a free port and waits until root can query it.
 func (s *Server) start(ctx context.Context, bin string, opts Options) error {
-	port, err := freePort()
+	port, err := testenv.FreePort()
 	if err != nil {
 		return err
 	}
@@ -233,15 +235,6 @@ func (s *Server) start(ctx context.Context, bin string, opts Options) error {
 		case <-time.After(20 * time.Millisecond): // the polling interval
 		}
 	}
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 // DSN returns a go-sql-driver DSN for user (with password) on s and

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"idemsum/internal/testenv"
 )
 
 // Cluster is a Redis Cluster of a test. Its nodes keep their order; their
@@ -34,7 +36,7 @@ func StartCluster(tb testing.TB, masters, replicas int, args ...string) *Cluster
 	bin := Require(tb)
 	c := &Cluster{tb: tb}
 	conf := dataConf(func(int) string {
-		bus, err := freePort()
+		bus, err := testenv.FreePort()
 		if err != nil {
 			tb.Fatalf("free port: %v", err)
 		}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"idemsum/internal/testenv"
 )
 
 // Node is one redis-server (or redis-sentinel) process of a test.
@@ -69,7 +71,7 @@ func startNode(tb testing.TB, bin, name string, conf func(port int) string, args
 }
 
 func tryNode(tb testing.TB, bin string, conf func(port int) string, args []string) (*Node, error) {
-	port, err := freePort()
+	port, err := testenv.FreePort()
 	if err != nil {
 		return nil, err
 	}

@@ -13,7 +13,6 @@ package redistopo
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"testing"
@@ -45,17 +44,6 @@ func lookPath(tb testing.TB, name string) string {
 	}
 	tb.Skipf("%s is not installed (apt-get install redis-server redis-tools redis-sentinel)", name)
 	return ""
-}
-
-// freePort returns a TCP port of 127.0.0.1 that nothing listened on a
-// moment ago.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 // poll calls cond every 20ms until it returns nil or d passes, and returns

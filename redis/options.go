@@ -1,4 +1,4 @@
-package main
+package redis
 
 import (
 	"errors"
@@ -11,17 +11,33 @@ import (
 	"idemsum/idempotency/redisstore"
 )
 
-// The values of -redis-mode.
+// The modes of Options.Mode (sumd's -redis-mode).
 const (
-	modeAuto     = "auto"     // sentinel with master_name, cluster with several addresses, else single
-	modeSingle   = "single"   // one Redis server (redis.ParseURL)
-	modeCluster  = "cluster"  // Redis Cluster, the URL's addresses as seeds (redis.ParseClusterURL)
-	modeSentinel = "sentinel" // the master that the URL's sentinels name (redis.ParseFailoverURL)
+	ModeAuto     = "auto"     // sentinel with master_name, cluster with several addresses, else single
+	ModeSingle   = "single"   // one Redis server (redis.ParseURL)
+	ModeCluster  = "cluster"  // Redis Cluster, the URL's addresses as seeds (redis.ParseClusterURL)
+	ModeSentinel = "sentinel" // the master that the URL's sentinels name (redis.ParseFailoverURL)
 )
 
-var redisModes = []string{modeAuto, modeSingle, modeCluster, modeSentinel}
+// Modes are the values Options.Mode may take.
+var Modes = []string{ModeAuto, ModeSingle, ModeCluster, ModeSentinel}
 
-// The client options sumd sets in every mode: a Redis that does not answer
+// Options say which Redis to use and how: sumd's -redis-url, -redis-mode
+// and -redis-prefix, whose names Open's errors use.
+type Options struct {
+	// URL is a Redis URL in go-redis's forms: redis[s]://host:port/db; a
+	// cluster redis://h1:p1?addr=h2:p2&addr=h3:p3; Sentinel
+	// redis://s1:26379/0?master_name=M&addr=s2:26379. "" or "off" means
+	// no Redis.
+	URL string
+	// Mode is how to read URL: one of Modes; "" is not valid.
+	Mode string
+	// Prefix is the prefix of every key; on a cluster it must hold no hash
+	// tag (redisstore.CheckPrefix).
+	Prefix string
+}
+
+// The client options Open sets in every mode: a Redis that does not answer
 // within 250ms counts as down (the Guard then bypasses it), one dial per
 // attempt (go-redis otherwise dials five times with a 100ms backoff, so
 // every probe of a Redis that refuses connections would hold its requests
@@ -30,7 +46,7 @@ var redisModes = []string{modeAuto, modeSingle, modeCluster, modeSentinel}
 // asks for protocol=3: sumd uses no RESP3 feature, and go-redis checks
 // every RESP3 reply for push notifications first (about 4% of sumd's CPU
 // under load).
-const redisTimeout = 250 * time.Millisecond
+const timeout = 250 * time.Millisecond
 
 // protocol is the RESP version to speak: parsed, what go-redis's parser
 // read from the URL's protocol=, if it has one; else 2.
@@ -48,14 +64,16 @@ func protocol(rawURL string, parsed int) int {
 // default (3), -1 no redirects at all: a cluster must follow them.
 const maxRedirects = 3
 
-// openRedis returns nil in MySQL-only mode, and the mode it resolved. It
-// does not wait for Redis: sumd starts, degraded, while Redis is down, and
-// uses it once it answers.
-func openRedis(cfg config) (redis.UniversalClient, string, error) {
-	if cfg.RedisURL == "" || cfg.RedisURL == "off" {
+// Open returns the client that o asks for, with the options above, and
+// the mode it resolved; nil and "" when o.URL is "" or "off" (MySQL-only
+// mode). It does not wait for Redis: sumd starts, degraded, while Redis is
+// down, and uses it once it answers. Its errors name the flag at fault and
+// never show the URL's password.
+func Open(o Options) (redis.UniversalClient, string, error) {
+	if o.URL == "" || o.URL == "off" {
 		return nil, "", nil
 	}
-	u, err := url.Parse(cfg.RedisURL)
+	u, err := url.Parse(o.URL)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
@@ -63,88 +81,88 @@ func openRedis(cfg config) (redis.UniversalClient, string, error) {
 		}
 		return nil, "", fmt.Errorf("-redis-url: %w", err)
 	}
-	mode, err := redisMode(u, cfg.RedisMode)
+	mode, err := resolveMode(u, o.Mode)
 	if err != nil {
 		return nil, "", fmt.Errorf("-redis-url %s: %w", u.Redacted(), err)
 	}
-	c, err := newRedisClient(cfg, mode)
+	c, err := newClient(o, mode)
 	if err != nil {
 		return nil, "", fmt.Errorf("-redis-url %s (%s): %w", u.Redacted(), mode, err)
 	}
 	return c, mode, nil
 }
 
-// redisMode resolves -redis-mode against what the URL holds: master_name
+// resolveMode resolves -redis-mode against what the URL holds: master_name
 // (Sentinel) and addr parameters (more addresses: cluster seeds or
 // sentinels).
-func redisMode(u *url.URL, mode string) (string, error) {
+func resolveMode(u *url.URL, mode string) (string, error) {
 	q := u.Query()
 	named, several := q.Has("master_name"), q.Has("addr")
-	if mode == modeAuto {
+	if mode == ModeAuto {
 		switch {
 		case named:
-			mode = modeSentinel
+			mode = ModeSentinel
 		case several:
-			mode = modeCluster
+			mode = ModeCluster
 		default:
-			mode = modeSingle
+			mode = ModeSingle
 		}
 	}
 	switch mode {
-	case modeSingle:
+	case ModeSingle:
 		if named || several {
 			return "", errors.New("-redis-mode single takes one address and no master_name (addr= lists more addresses: -redis-mode cluster or sentinel)")
 		}
-	case modeCluster:
+	case ModeCluster:
 		if named {
 			return "", errors.New("-redis-mode cluster takes no master_name (that names a Sentinel master: -redis-mode sentinel)")
 		}
 		if p := u.Path; p != "" && p != "/" && p != "/0" {
 			return "", fmt.Errorf("database %q: Redis Cluster has only database 0", p)
 		}
-	case modeSentinel:
+	case ModeSentinel:
 		if !named || q.Get("master_name") == "" {
 			return "", errors.New("-redis-mode sentinel needs master_name=NAME, the master the sentinels watch")
 		}
 	default:
-		return "", fmt.Errorf("-redis-mode %q: want one of %v", mode, redisModes)
+		return "", fmt.Errorf("-redis-mode %q: want one of %v", mode, Modes)
 	}
 	return mode, nil
 }
 
-// newRedisClient parses cfg.RedisURL with go-redis's parser for mode and
-// sets sumd's options.
-func newRedisClient(cfg config, mode string) (redis.UniversalClient, error) {
+// newClient parses o.URL with go-redis's parser for mode and sets sumd's
+// options.
+func newClient(o Options, mode string) (redis.UniversalClient, error) {
 	switch mode {
-	case modeCluster:
-		if err := redisstore.CheckPrefix(cfg.RedisPrefix); err != nil {
-			return nil, fmt.Errorf("-redis-prefix %q: %w", cfg.RedisPrefix, err)
+	case ModeCluster:
+		if err := redisstore.CheckPrefix(o.Prefix); err != nil {
+			return nil, fmt.Errorf("-redis-prefix %q: %w", o.Prefix, err)
 		}
-		opt, err := redis.ParseClusterURL(cfg.RedisURL)
+		opt, err := redis.ParseClusterURL(o.URL)
 		if err != nil {
 			return nil, err
 		}
-		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = redisTimeout, redisTimeout, redisTimeout
+		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = timeout, timeout, timeout
 		opt.MaxRetries, opt.DialerRetries, opt.MaxRedirects = -1, 1, maxRedirects
-		opt.Protocol = protocol(cfg.RedisURL, opt.Protocol)
+		opt.Protocol = protocol(o.URL, opt.Protocol)
 		return redis.NewClusterClient(opt), nil
-	case modeSentinel:
-		opt, err := redis.ParseFailoverURL(cfg.RedisURL)
+	case ModeSentinel:
+		opt, err := redis.ParseFailoverURL(o.URL)
 		if err != nil {
 			return nil, err
 		}
-		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = redisTimeout, redisTimeout, redisTimeout
+		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = timeout, timeout, timeout
 		opt.MaxRetries, opt.DialerRetries = -1, 1
-		opt.Protocol = protocol(cfg.RedisURL, opt.Protocol)
+		opt.Protocol = protocol(o.URL, opt.Protocol)
 		return redis.NewFailoverClient(opt), nil
 	default:
-		opt, err := redis.ParseURL(cfg.RedisURL)
+		opt, err := redis.ParseURL(o.URL)
 		if err != nil {
 			return nil, err
 		}
-		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = redisTimeout, redisTimeout, redisTimeout
+		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = timeout, timeout, timeout
 		opt.MaxRetries, opt.DialerRetries = -1, 1
-		opt.Protocol = protocol(cfg.RedisURL, opt.Protocol)
+		opt.Protocol = protocol(o.URL, opt.Protocol)
 		return redis.NewClient(opt), nil
 	}
 }

@@ -1,12 +1,13 @@
-package main
+package redis_test
 
 import (
-	"io"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
+
+	"idemsum/redis"
 )
 
 // TestOpenRedis checks how -redis-url and -redis-mode choose a client:
@@ -47,8 +48,7 @@ func TestOpenRedis(t *testing.T) {
 		{"redis://u:secret@[::1", "auto", "", "error: missing ']'"},
 	}
 	for _, tt := range tests {
-		cfg := config{RedisURL: tt.url, RedisMode: tt.mode, RedisPrefix: tt.prefix}
-		c, mode, err := openRedis(cfg)
+		c, mode, err := redis.Open(redis.Options{URL: tt.url, Mode: tt.mode, Prefix: tt.prefix})
 		got := mode
 		if err != nil {
 			got = "error: " + err.Error()
@@ -56,10 +56,10 @@ func TestOpenRedis(t *testing.T) {
 			c.Close()
 		}
 		if !strings.HasPrefix(tt.want, "error: ") && got != tt.want || strings.HasPrefix(tt.want, "error: ") && !strings.Contains(got, tt.want[7:]) {
-			t.Errorf("openRedis(%q, -redis-mode %s, prefix %q) = %q, want %q", tt.url, tt.mode, tt.prefix, got, tt.want)
+			t.Errorf("Open(%q, -redis-mode %s, prefix %q) = %q, want %q", tt.url, tt.mode, tt.prefix, got, tt.want)
 		}
 		if strings.Contains(got, "secret") {
-			t.Errorf("openRedis(%q): error %q shows the password", tt.url, got)
+			t.Errorf("Open(%q): error %q shows the password", tt.url, got)
 		}
 	}
 }
@@ -69,9 +69,9 @@ func TestOpenRedis(t *testing.T) {
 // still followed; rediss:// turns TLS on.
 func TestRedisClientOptions(t *testing.T) {
 	t.Parallel()
-	open := func(url, mode string) redis.UniversalClient {
+	open := func(url, mode string) goredis.UniversalClient {
 		t.Helper()
-		c, _, err := openRedis(config{RedisURL: url, RedisMode: mode})
+		c, _, err := redis.Open(redis.Options{URL: url, Mode: mode})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,31 +79,17 @@ func TestRedisClientOptions(t *testing.T) {
 		return c
 	}
 	const d = 250 * time.Millisecond
-	single := open("rediss://127.0.0.1:6380/1", "auto").(*redis.Client).Options()
+	single := open("rediss://127.0.0.1:6380/1", "auto").(*goredis.Client).Options()
 	if single.DialTimeout != d || single.ReadTimeout != d || single.WriteTimeout != d || single.MaxRetries != 0 || single.DialerRetries != 1 || single.TLSConfig == nil || single.DB != 1 {
 		t.Errorf("single: got %+v, want 250ms timeouts, MaxRetries 0 (after init), DialerRetries 1, TLS, DB 1", single)
 	}
-	cl := open("rediss://127.0.0.1:7000?addr=127.0.0.1:7001", "auto").(*redis.ClusterClient).Options()
-	if cl.DialTimeout != d || cl.ReadTimeout != d || cl.WriteTimeout != d || cl.MaxRetries != -1 || cl.DialerRetries != 1 || cl.MaxRedirects != maxRedirects || cl.TLSConfig == nil || len(cl.Addrs) != 2 {
-		t.Errorf("cluster: got %+v, want 250ms timeouts, MaxRetries -1, DialerRetries 1, MaxRedirects %d, TLS, 2 seeds", cl, maxRedirects)
+	cl := open("rediss://127.0.0.1:7000?addr=127.0.0.1:7001", "auto").(*goredis.ClusterClient).Options()
+	if cl.DialTimeout != d || cl.ReadTimeout != d || cl.WriteTimeout != d || cl.MaxRetries != -1 || cl.DialerRetries != 1 || cl.MaxRedirects != redis.MaxRedirects || cl.TLSConfig == nil || len(cl.Addrs) != 2 {
+		t.Errorf("cluster: got %+v, want 250ms timeouts, MaxRetries -1, DialerRetries 1, MaxRedirects %d, TLS, 2 seeds", cl, redis.MaxRedirects)
 	}
-	fo := open("redis://127.0.0.1:26379/3?master_name=m", "auto").(*redis.Client).Options()
+	fo := open("redis://127.0.0.1:26379/3?master_name=m", "auto").(*goredis.Client).Options()
 	if fo.DialTimeout != d || fo.ReadTimeout != d || fo.MaxRetries != 0 || fo.DialerRetries != 1 || fo.DB != 3 {
 		t.Errorf("sentinel: got %+v, want 250ms timeouts, no retries, DialerRetries 1, DB 3", fo)
-	}
-}
-
-func TestRedisModeFlag(t *testing.T) {
-	t.Parallel()
-	c, err := parseConfig(nil, func(k string) string { return map[string]string{"SUM_REDIS_MODE": "cluster"}[k] }, io.Discard)
-	if err != nil || c.RedisMode != "cluster" {
-		t.Errorf("SUM_REDIS_MODE=cluster: got %q, %v", c.RedisMode, err)
-	}
-	if d, _ := parseConfig(nil, func(string) string { return "" }, io.Discard); d.RedisMode != "auto" {
-		t.Errorf("default -redis-mode = %q, want auto", d.RedisMode)
-	}
-	if _, err := parseConfig([]string{"-redis-mode", "ring"}, func(string) string { return "" }, io.Discard); err == nil || !strings.Contains(err.Error(), "want one of") {
-		t.Errorf("-redis-mode ring: got %v, want an error listing the modes", err)
 	}
 }
 
@@ -118,16 +104,16 @@ func TestRedisSpeaksRESP2UnlessAsked(t *testing.T) {
 		{"redis://127.0.0.1:6379/0?protocol=3", 3, 3},
 		{"redis://127.0.0.1:6379?master_name=m&addr=127.0.0.1:26380", 0, 2},
 	} {
-		if got := protocol(c.url, c.parsed); got != c.want {
-			t.Errorf("protocol(%q, %d): got %d, want %d", c.url, c.parsed, got, c.want)
+		if got := redis.Protocol(c.url, c.parsed); got != c.want {
+			t.Errorf("Protocol(%q, %d): got %d, want %d", c.url, c.parsed, got, c.want)
 		}
 	}
-	rdb, _, err := openRedis(config{RedisURL: "redis://127.0.0.1:6379/0", RedisMode: modeAuto})
+	rdb, _, err := redis.Open(redis.Options{URL: "redis://127.0.0.1:6379/0", Mode: redis.ModeAuto})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rdb.Close()
-	if got := rdb.(*redis.Client).Options().Protocol; got != 2 {
+	if got := rdb.(*goredis.Client).Options().Protocol; got != 2 {
 		t.Errorf("client's protocol: got %d, want 2", got)
 	}
 }

@@ -19,10 +19,6 @@ type Service struct {
 	Adder  idemsum.Adder
 	Ledger idemsum.Ledger
 	Guard  *idempotency.Guard
-	// OnExisting, when set, is told of each keyed addition that the fence
-	// found already recorded (a claim taken over after its lease, a Redis
-	// flush, degraded mode): the fence-replay metric.
-	OnExisting func()
 }
 
 // fingerprint identifies the request "add n": a key reused with another
@@ -50,9 +46,6 @@ func (s *Service) Add(ctx context.Context, a idemsum.Addition, wait time.Duratio
 	key := idempotency.ScopedKey(a.Client, a.Key)
 	return s.Guard.DoWait(ctx, key, fp, wait, func(ctx context.Context) (idempotency.Record, bool, error) {
 		res, err := s.Adder.Add(ctx, a)
-		if err == nil && res.Existing && s.OnExisting != nil {
-			s.OnExisting()
-		}
 		rfp := fp
 		if res.Number != a.Number { // an existing key recorded with another number
 			rfp = fingerprint(res.Number)

@@ -3,11 +3,43 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
+
+	"idemsum/internal/tick"
 )
+
+// newLogger logs text at level when stderr is a terminal, else JSON
+// through a logWriter (buffered; see there). stop flushes it at the end.
+func newLogger(ctx context.Context, stderr io.Writer, level string) (log *slog.Logger, stop func(), err error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, nil, fmt.Errorf("-log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	if f, ok := stderr.(*os.File); ok && terminal(f) {
+		return slog.New(slog.NewTextHandler(stderr, opts)), func() {}, nil
+	}
+	w, stop := newLogWriter(ctx, stderr)
+	return slog.New(flushHandler{slog.NewJSONHandler(w, opts), w}), stop, nil
+}
+
+// terminal reports whether f is a character device other than /dev/null:
+// a person reading, who gets text lines at once. /dev/null (as under a
+// benchmark) gets the buffered JSON lines, like a file or a pipe, so that
+// its cost is the production one.
+func terminal(f *os.File) bool {
+	st, err := f.Stat()
+	if err != nil || st.Mode()&os.ModeCharDevice == 0 {
+		return false
+	}
+	null, err := os.Stat(os.DevNull)
+	return err != nil || !os.SameFile(st, null)
+}
 
 // logWriter buffers log lines so that the request log costs no write
 // system call per request: lines go out when 32 KiB have gathered, every
@@ -30,23 +62,9 @@ func newLogWriter(ctx context.Context, w io.Writer) (lw *logWriter, stop func())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		every(ctx, flushEvery, func() { lw.Flush() })
+		tick.Every(ctx, flushEvery, func() { lw.Flush() })
 	}()
 	return lw, func() { cancel(); <-done; lw.Flush() }
-}
-
-// every calls f every interval until ctx is done.
-func every(ctx context.Context, interval time.Duration, f func()) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			f()
-		}
-	}
 }
 
 func (l *logWriter) Write(p []byte) (int, error) {

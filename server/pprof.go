@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"log/slog"
@@ -7,16 +7,16 @@ import (
 	"time"
 )
 
-// servePprof serves net/http/pprof on cfg.DebugAddr, for profiling in
-// production, with the main server's timeouts (the write timeout leaves
-// room for a 30 s CPU profile).
-func servePprof(cfg config, log *slog.Logger) {
+// ServePprof serves net/http/pprof on addr, for profiling in production,
+// with the timeouts t but a write timeout of at least 40 s (room for a
+// 30 s CPU profile), until it fails, which it logs.
+func ServePprof(addr string, t Timeouts, log *slog.Logger) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := newHTTPServer(cfg, mux, log)
-	srv.Addr = cfg.DebugAddr
+	srv := newHTTPServer(mux, t, log)
+	srv.Addr = addr
 	srv.WriteTimeout = max(srv.WriteTimeout, 40*time.Second)
 	if err := srv.ListenAndServe(); err != nil {
 		log.Error("pprof server stopped", "err", err)

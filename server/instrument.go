@@ -8,41 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
-
-// Metrics are the request metrics of the HTTP edge. Register them on an
-// injected prometheus.Registerer with NewMetrics; no globals.
-type Metrics struct {
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-	clients  *prometheus.CounterVec
-}
-
-// NewMetrics creates the request metrics and registers them on reg:
-// idemsum_requests_total{route,outcome} and
-// idemsum_request_duration_seconds{route,outcome}, and
-// idemsum_client_requests_total{client,outcome} for authenticated clients.
-func NewMetrics(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "idemsum_requests_total",
-			Help: "HTTP requests by route and outcome (added, replayed, read, in_flight, mismatch, invalid, unauthenticated, forbidden, unavailable, unknown, other).",
-		}, []string{"route", "outcome"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "idemsum_request_duration_seconds",
-			Help:    "HTTP request latency by route and outcome.",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
-		}, []string{"route", "outcome"}),
-		clients: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "idemsum_client_requests_total",
-			Help: "Requests of authenticated clients (API tokens) by client name and outcome.",
-		}, []string{"client", "outcome"}),
-	}
-	reg.MustRegister(m.requests, m.duration, m.clients)
-	return m
-}
 
 // observation is what a handler tells the instrumenting middleware about
 // its request.
@@ -140,13 +106,7 @@ func instrument(m *Metrics, st *stats, log *slog.Logger, refusals *refusalLog, n
 		if r.Method != http.MethodOptions && (strings.HasSuffix(route, "/sum") || strings.HasSuffix(route, "/test-sum-action")) {
 			st.observe(o.outcome, sw.status, elapsed)
 		}
-		if m != nil {
-			m.requests.WithLabelValues(route, o.outcome).Inc()
-			m.duration.WithLabelValues(route, o.outcome).Observe(elapsed.Seconds())
-			if o.client != "" {
-				m.clients.WithLabelValues(o.client, o.outcome).Inc()
-			}
-		}
+		m.request(route, o.outcome, o.client, elapsed)
 		if log.Enabled(r.Context(), o.level) {
 			attrs := []slog.Attr{slog.String("method", r.Method), slog.String("route", route),
 				slog.Int("status", sw.status), slog.String("outcome", o.outcome),

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	goredis "github.com/redis/go-redis/v9"
+
+	"idemsum"
+	"idemsum/auth"
+	"idemsum/groupcommit"
+	"idemsum/idempotency"
+	"idemsum/idempotency/redisstore"
+	"idemsum/mysql"
+	"idemsum/redis"
+	"idemsum/server"
+)
+
+// wire builds the handlers' dependencies; the returned func stops group
+// commit after the queued additions are flushed. Every Redis key of the
+// deployment is under -redis-prefix plus its id, and records are signed
+// with its secret, so deployments sharing a Redis never meet.
+func wire(ctx context.Context, cfg config, db *sql.DB, rdb goredis.UniversalClient, id mysql.Identity, tokens *auth.Set, log *slog.Logger) (server.Deps, func()) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Without -redis-claims the ledger's primary key answers a duplicate in
+	// flight (it waits on the first's row lock, then finds the key): no
+	// claim is needed, only the cached records.
+	guard := &idempotency.Guard{Lease: cfg.LeaseTTL, TTL: cfg.KeyTTL, Fenced: !cfg.RedisClaims}
+	prefix := cfg.RedisPrefix + id.ID + ":"
+	var health *redis.Health // nil without Redis
+	if rdb != nil {
+		health = redis.NewHealth(rdb, prefix+"probe", reg, log)
+		go health.Watch(ctx, time.Second)
+	}
+	redis.RegisterUp(reg, func() bool { return guard.Available() && health.Up() })
+	edge := server.NewMetrics(reg)
+	guard.OnStoreError, guard.OnLeaseOverrun = health.StoreFailed, edge.LeaseOverrun
+	ledger := &mysql.Ledger{DB: db, Metrics: mysql.NewMetrics(reg)}
+	go ledger.PurgeEvery(ctx, cfg.PurgeInterval, mysql.Retention(cfg.KeyTTL, cfg.MaxClockSkew), cfg.PurgeBatch, log)
+	batches := groupcommit.NewMetrics(reg) // registered with batching off too
+	adder, closeAdder := idemsum.Unbatched(ledger), func() {}
+	if cfg.BatchMax > 1 {
+		b := groupcommit.New(ledger, cfg.BatchMax, cfg.BatchWait, cfg.BatchFlushers)
+		b.Metrics = batches
+		adder, closeAdder = b, b.Close
+	}
+	deps := server.Deps{
+		Service:   &server.Service{Adder: adder, Ledger: ledger, Guard: guard},
+		PingMySQL: mysqlReady(db),
+		Logger:    log,
+		Access:    access(cfg, tokens, reg),
+		MaxWait:   cfg.MaxWait,
+		Metrics:   edge,
+		Gatherer:  reg,
+	}
+	if rdb != nil {
+		guard.Store = redisstore.New(rdb, prefix, id.Secret)
+		deps.RedisState = health.Check
+	}
+	return deps, closeAdder
+}
+
+// mysqlReady is /readyz's check of MySQL, mysql.Ready, with its
+// read-only answer told as server.ErrMySQLReadOnly.
+func mysqlReady(db *sql.DB) func(context.Context) error {
+	return func(ctx context.Context) error {
+		err := mysql.Ready(ctx, db)
+		if errors.Is(err, mysql.ErrReadOnly) {
+			return readOnly{err}
+		}
+		return err
+	}
+}
+
+// readOnly is mysql.ErrReadOnly as the server knows it; its text is
+// mysql.Ready's.
+type readOnly struct{ error }
+
+func (e readOnly) Unwrap() error      { return e.error }
+func (readOnly) Is(target error) bool { return target == server.ErrMySQLReadOnly }
