@@ -20,6 +20,8 @@ func TestMetricsCountBatchSizes(t *testing.T) {
 	a := groupcommit.New(l, 8, 0, 1)
 	reg := prometheus.NewRegistry()
 	a.Metrics = groupcommit.NewMetrics(reg)
+	queued := make(chan struct{}, 4)
+	groupcommit.OnQueued(a, func() { queued <- struct{}{} })
 	done := make(chan error, 4)
 	add := func() {
 		_, err := a.Add(context.Background(), idemsum.Addition{Number: 1})
@@ -27,12 +29,15 @@ func TestMetricsCountBatchSizes(t *testing.T) {
 	}
 	go add()
 	<-l.Entered // the first batch, of one, holds the only flusher
+	<-queued
 	for range 3 {
 		go add()
 	}
-	// The 3 callers wait: 2 in the queue and one taken by the Adder's
-	// loop, which waits for the busy flusher.
-	waitFor(t, "2 additions queued", func() bool { return groupcommit.Queued(a) >= 2 })
+	// The 3 callers wait, all queued (the Adder's loop may hold one while
+	// it waits for the busy flusher): the next batch takes all three.
+	for range 3 {
+		<-queued
+	}
 	close(l.Gate)
 	for range 4 {
 		if err := <-done; err != nil {
