@@ -61,3 +61,33 @@ func TestRedisDownFailsFast(t *testing.T) {
 	}
 	checkAll(t, c, res, initial)
 }
+
+func TestRedisUnreachable(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, redisURL, ready string
+	}{
+		{"dead port", "", "down"},
+		{"off", "off", "disabled"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			url := tt.redisURL
+			if url == "" {
+				url = "redis://" + closedPort(t) + "/0"
+			}
+			s := startScenario(t, Options{Instances: 3, RedisURL: url})
+			checkReady(t, s.c, tt.ready)
+			// Without claims, duplicates meet in MySQL only: three copies of
+			// each key from many workers make them meet often.
+			s.d.Dup, s.d.Workers = 3, 32
+			done := s.send(newKeys("noredis", loadKeys))
+			waitFor(t.Context(), time.Minute, func() bool { return s.d.Progress() >= 0.5 })
+			checkReady(t, s.c, tt.ready) // mid-run, under load
+			waitDone(t, done, 90*time.Second)
+			t.Logf("redis %s: %s", url, s.summary())
+			s.check()
+		})
+	}
+}

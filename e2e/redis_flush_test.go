@@ -1,0 +1,36 @@
+package e2e_test
+
+import (
+	"testing"
+	"time"
+)
+
+func TestRedisFlushedMidRun(t *testing.T) {
+	t.Parallel()
+	// This database is the test's alone: FLUSHDB wipes all of it.
+	s := startScenario(t, Options{Instances: 3, RedisDB: redisDBFlush})
+	c := s.c
+	done := s.send(newKeys("flush", loadKeys))
+	flushes, wiped := 0, int64(0)
+	for loop := true; loop; {
+		select {
+		case <-done:
+			loop = false
+		case <-time.After(50 * time.Millisecond):
+			n, err := c.Redis.DBSize(t.Context()).Result()
+			if err != nil {
+				t.Fatalf("DBSIZE: %v", err)
+			}
+			if err := c.Redis.FlushDB(t.Context()).Err(); err != nil {
+				t.Fatalf("FLUSHDB: %v", err)
+			}
+			flushes, wiped = flushes+1, wiped+n
+		}
+	}
+	t.Logf("%d FLUSHDB wiping %d Redis keys: %s", flushes, wiped, s.summary())
+	if flushes < 3 || wiped == 0 {
+		t.Errorf("got %d flushes wiping %d keys, want at least 3 flushes mid-run that wiped claims or records", flushes, wiped)
+	}
+	checkHealed(t, c, s.res)
+	s.check()
+}
