@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"idemsum/e2e/harness"
 	"idemsum/internal/testenv"
 )
 
@@ -23,25 +24,25 @@ type originCase struct {
 
 // originRequest returns the request of route adding k, with headers
 // (name, value pairs); "SELF" in a value is the instance's own origin.
-func originRequest(in *Instance, route string, k Key, headers []string) request {
+func originRequest(in *harness.Instance, route string, k harness.Key, headers []string) harness.Request {
 	q := "?ikey=" + url.QueryEscape(k.Name) + "&number=" + fmt.Sprint(k.Number)
-	var r request
+	var r harness.Request
 	switch route {
 	case "form": // what an HTML <form method=post> sends
-		r = request{method: http.MethodPost, target: "/sum", ctype: "application/x-www-form-urlencoded",
-			body: "number=" + fmt.Sprint(k.Number) + "&key=" + url.QueryEscape(k.Name)}
+		r = harness.Request{Method: http.MethodPost, Target: "/sum", CType: "application/x-www-form-urlencoded",
+			Body: "number=" + fmt.Sprint(k.Number) + "&key=" + url.QueryEscape(k.Name)}
 	case "json":
-		r = request{method: http.MethodPost, target: "/sum", ctype: "application/json", body: fmt.Sprintf(`{"number":%d}`, k.Number),
-			header: http.Header{"Idempotency-Key": {k.Name}}}
+		r = harness.Request{Method: http.MethodPost, Target: "/sum", CType: "application/json", Body: fmt.Sprintf(`{"number":%d}`, k.Number),
+			Header: http.Header{"Idempotency-Key": {k.Name}}}
 	case "legacy GET":
-		r = request{method: http.MethodGet, target: "/test-sum-action" + q}
+		r = harness.Request{Method: http.MethodGet, Target: "/test-sum-action" + q}
 	case "legacy POST":
-		r = request{method: http.MethodPost, target: "/test-sum-action" + q}
+		r = harness.Request{Method: http.MethodPost, Target: "/test-sum-action" + q}
 	case "read":
-		r = request{method: http.MethodGet, target: "/sum"}
+		r = harness.Request{Method: http.MethodGet, Target: "/sum"}
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
-		r = r.with(headers[i], strings.ReplaceAll(headers[i+1], "SELF", in.URL()))
+		r = r.With(headers[i], strings.ReplaceAll(headers[i+1], "SELF", in.URL()))
 	}
 	return r
 }
@@ -57,7 +58,7 @@ func originRequest(in *Instance, route string, k Key, headers []string) request 
 // of GET /sum is allowed, since it changes nothing.
 func TestCrossOriginWrites(t *testing.T) {
 	t.Parallel()
-	c := StartCluster(t, Options{Instances: 2, InstanceArgs: map[int][]string{1: {"-allowed-origins", "https://app.example"}}})
+	c := harness.StartCluster(t, harness.Options{Instances: 2, InstanceArgs: map[int][]string{1: {"-allowed-origins", "https://app.example"}}})
 	evil := []string{"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"}
 	cases := []originCase{
 		{"form from another site", 0, "form", evil, false},
@@ -83,17 +84,17 @@ func TestCrossOriginWrites(t *testing.T) {
 		{"read from another site, allow-list", 1, "read", evil, true},
 	}
 	u := testenv.Unique()
-	want := mysqlTotal(t, c)
+	want := harness.MySQLTotal(t, c)
 	refused := make([]int, len(c.Instances))
-	var keys []Key
+	var keys []harness.Key
 	for i, tc := range cases {
 		in := c.Instances[tc.inst]
-		k := Key{Name: fmt.Sprintf("e2e-origin-%s-%d", u, i), Number: 1 + rand.Uint64N(1e12)}
-		resp := originRequest(in, tc.route, k, tc.headers).send(t, in)
+		k := harness.Key{Name: fmt.Sprintf("e2e-origin-%s-%d", u, i), Number: 1 + rand.Uint64N(1e12)}
+		resp := originRequest(in, tc.route, k, tc.headers).Send(t, in)
 		what := fmt.Sprintf("%s on %s", tc.name, in.Name)
 		switch {
 		case !tc.allowed:
-			checkProblem(t, what, resp, http.StatusForbidden)
+			harness.CheckProblem(t, what, resp, http.StatusForbidden)
 			checkProblemType(t, what, resp, "urn:idemsum:problem:cross-origin")
 			refused[tc.inst]++
 			keys = append(keys, k)
@@ -108,26 +109,26 @@ func TestCrossOriginWrites(t *testing.T) {
 			}
 		}
 	}
-	byName := map[string]Key{}
+	byName := map[string]harness.Key{}
 	for _, k := range keys {
 		byName[k.Name] = k
 	}
 	checkNoTrace(t, c, byName, want, "after the cross-origin requests")
 	for i, in := range c.Instances {
-		if got := metrics(t, in)[`idemsum_auth_denied_total{reason="cross_origin"}`]; got != float64(refused[i]) {
+		if got := harness.Metrics(t, in)[`idemsum_auth_denied_total{reason="cross_origin"}`]; got != float64(refused[i]) {
 			t.Errorf("%s: idemsum_auth_denied_total{reason=\"cross_origin\"} = %v, want %d", in.Name, got, refused[i])
 		}
 	}
 	// The refused keys were not claimed: sent without browser headers,
 	// each is a fresh addition.
 	for _, k := range keys {
-		resp := originRequest(c.Instances[0], "json", k, nil).send(t, c.Instances[0])
+		resp := originRequest(c.Instances[0], "json", k, nil).Send(t, c.Instances[0])
 		want.Add(want, new(big.Int).SetUint64(k.Number))
 		if resp.Status != http.StatusOK || resp.Replayed || string(resp.Body) != fmt.Sprintf("{\"total\":%v}\n", want) {
 			t.Errorf("refused key %s sent again from curl: status %d replayed=%v body %q, want 200 fresh {\"total\":%v}", k.Name, resp.Status, resp.Replayed, resp.Body, want)
 		}
 	}
-	if got := mysqlTotal(t, c); got.Cmp(want) != 0 {
+	if got := harness.MySQLTotal(t, c); got.Cmp(want) != 0 {
 		t.Errorf("sum_total = %v, want %v", got, want)
 	}
 	t.Logf("%d browser-like requests: %d refused 403 (%v by instance), %d allowed; the refused keys then added fresh",

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"idemsum/client"
+	"idemsum/e2e/harness"
 	"idemsum/internal/testenv"
 )
 
@@ -96,7 +97,7 @@ func (l *rolloutLoad) finish() []rolloutCall {
 func (l *rolloutLoad) awaitCalls(t testing.TB, n int64, d time.Duration, when string) {
 	t.Helper()
 	from := l.calls.Load()
-	if !waitFor(t.Context(), d, func() bool { return l.calls.Load() >= from+n }) {
+	if !harness.WaitFor(t.Context(), d, func() bool { return l.calls.Load() >= from+n }) {
 		t.Fatalf("%s: the %q client completed %d calls in %v, want %d", when, l.scope, l.calls.Load()-from, d, n)
 	}
 }
@@ -115,12 +116,12 @@ func (l *rolloutLoad) awaitCalls(t testing.TB, n int64, d time.Duration, when st
 func TestTokenRolloutKeepsKeyScopes(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "tokens")
-	token, line := newToken(t, "billing")
-	writeTokens(t, path, line)
-	c := StartCluster(t, Options{Instances: 3})
-	initial := mysqlTotal(t, c)
+	token, line := harness.NewToken(t, "billing")
+	harness.WriteTokens(t, path, line)
+	c := harness.StartCluster(t, harness.Options{Instances: 3})
+	initial := harness.MySQLTotal(t, c)
 	prefix := "e2e-rollout-" + testenv.Unique()
-	anon := startRollout(clientOf(t, c), "", prefix, 4)
+	anon := startRollout(harness.ClientOf(t, c), "", prefix, 4)
 	var billing *rolloutLoad
 	var calls []rolloutCall
 	step := func(i int, args []string, what string) {
@@ -136,7 +137,7 @@ func TestTokenRolloutKeepsKeyScopes(t *testing.T) {
 	for i := range 3 {
 		step(i, []string{"-auth-tokens", path}, fmt.Sprintf("tokens on at sumd%d", i))
 		if i == 0 { // from now on an instance checks billing's token
-			billing = startRollout(clientOf(t, c, client.WithToken(token)), "billing", prefix, 4)
+			billing = startRollout(harness.ClientOf(t, c, client.WithToken(token)), "billing", prefix, 4)
 		}
 	}
 	for i := range 3 {
@@ -152,18 +153,18 @@ func TestTokenRolloutKeepsKeyScopes(t *testing.T) {
 // checkRollout checks the calls of a rollout against sum_ledger's rows of
 // keys starting with prefix, and the serial order of every such row from
 // initial up to sum_total (the test's database holds no other addition).
-func checkRollout(t *testing.T, c *Cluster, prefix string, initial *big.Int, calls []rolloutCall) {
+func checkRollout(t *testing.T, c *harness.Cluster, prefix string, initial *big.Int, calls []rolloutCall) {
 	t.Helper()
-	rows := map[string][]ledgerRow{}
-	var entries []serialEntry
-	for _, r := range scopedLedger(t, c, "") {
-		if !strings.HasPrefix(r.key, prefix) {
+	rows := map[string][]harness.LedgerRow{}
+	var entries []harness.SerialEntry
+	for _, r := range harness.ScopedLedger(t, c, "") {
+		if !strings.HasPrefix(r.Key, prefix) {
 			continue
 		}
-		rows[r.key] = append(rows[r.key], r)
-		n, _ := new(big.Int).SetString(r.number, 10)
-		total, _ := new(big.Int).SetString(r.total, 10)
-		entries = append(entries, serialEntry{fmt.Sprintf("client %q key %s", r.client, r.key), n.Uint64(), total})
+		rows[r.Key] = append(rows[r.Key], r)
+		n, _ := new(big.Int).SetString(r.Number, 10)
+		total, _ := new(big.Int).SetString(r.Total, 10)
+		entries = append(entries, harness.SerialEntry{Name: fmt.Sprintf("client %q key %s", r.Client, r.Key), Number: n.Uint64(), Total: total})
 	}
 	count := map[string]int{}
 	for _, call := range calls {
@@ -172,14 +173,14 @@ func checkRollout(t *testing.T, c *Cluster, prefix string, initial *big.Int, cal
 		got := rows[call.key]
 		scopes := make([]string, len(got))
 		for i, r := range got {
-			scopes[i] = fmt.Sprintf("%q", r.client)
+			scopes[i] = fmt.Sprintf("%q", r.Client)
 		}
 		switch {
 		case len(got) > 1:
 			t.Errorf("key %s added %d times, under %v", call.key, len(got), scopes)
-		case len(got) == 1 && got[0].client != call.client:
-			t.Errorf("key %s of client %q added under client %q (%s)", call.key, call.client, got[0].client, call.outcome)
-		case call.outcome == "added" && (len(got) == 0 || got[0].total != call.total.String()):
+		case len(got) == 1 && got[0].Client != call.client:
+			t.Errorf("key %s of client %q added under client %q (%s)", call.key, call.client, got[0].Client, call.outcome)
+		case call.outcome == "added" && (len(got) == 0 || got[0].Total != call.total.String()):
 			t.Errorf("key %s: the client reported total %v, ledger rows %+v", call.key, call.total, got)
 		case call.outcome == "not-added" && len(got) != 0:
 			t.Errorf("key %s: the client reported it not added (%v), ledger holds it", call.key, call.err)
@@ -191,7 +192,7 @@ func checkRollout(t *testing.T, c *Cluster, prefix string, initial *big.Int, cal
 			t.Errorf("no call of client %q was added: the rollout did not exercise it", scope)
 		}
 	}
-	if last := checkSerial(t, "", entries, initial); mysqlTotal(t, c).Cmp(last) != 0 {
-		t.Errorf("sum_total = %v, want %v: the last ledger row's total", mysqlTotal(t, c), last)
+	if last := harness.CheckSerial(t, "", entries, initial); harness.MySQLTotal(t, c).Cmp(last) != 0 {
+		t.Errorf("sum_total = %v, want %v: the last ledger row's total", harness.MySQLTotal(t, c), last)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"idemsum/e2e/harness"
 	"idemsum/idempotency"
 )
 
@@ -25,21 +26,21 @@ const clientsKeys = 600
 func TestClientsWithTheSameKeys(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "tokens")
-	tokA, lineA := newToken(t, "alice")
-	tokB, lineB := newToken(t, "bob")
-	writeTokens(t, path, lineA, lineB)
-	c := StartCluster(t, Options{Instances: 3, Args: []string{"-auth-tokens", path}})
-	initial := totalAs(t, c.Instances[0], tokA)
+	tokA, lineA := harness.NewToken(t, "alice")
+	tokB, lineB := harness.NewToken(t, "bob")
+	harness.WriteTokens(t, path, lineA, lineB)
+	c := harness.StartCluster(t, harness.Options{Instances: 3, Args: []string{"-auth-tokens", path}})
+	initial := harness.TotalAs(t, c.Instances[0], tokA)
 
-	keysA := newKeys("clients", clientsKeys)
-	keysB := make([]Key, len(keysA))
+	keysA := harness.NewKeys("clients", clientsKeys)
+	keysB := make([]harness.Key, len(keysA))
 	for i, k := range keysA {
-		keysB[i] = Key{Name: k.Name, Number: k.Number + 1000}
+		keysB[i] = harness.Key{Name: k.Name, Number: k.Number + 1000}
 	}
-	res := map[string]*Results{"alice": newResults(), "bob": newResults()}
-	dA, dB := newDriver(t, c, res["alice"]), newDriver(t, c, res["bob"])
-	asClient(dA, tokA)
-	asClient(dB, tokB)
+	res := map[string]*harness.Results{"alice": harness.NewResults(), "bob": harness.NewResults()}
+	dA, dB := harness.NewDriver(t, c, res["alice"]), harness.NewDriver(t, c, res["bob"])
+	harness.AsClient(dA, tokA)
+	harness.AsClient(dB, tokB)
 	dA.GiveUp, dB.GiveUp = 15*time.Second, 15*time.Second
 	start := time.Now()
 	for round := range 2 {
@@ -49,29 +50,29 @@ func TestClientsWithTheSameKeys(t *testing.T) {
 			case <-done:
 			case <-time.After(45*time.Second - time.Since(start)):
 				t.Fatalf("round %d: %s's keys not done within 45s: alice %s (statuses %v); bob %s (statuses %v)", round+1, name,
-					&dA.Stats, statusCounts(res["alice"]), &dB.Stats, statusCounts(res["bob"]))
+					&dA.Stats, harness.StatusCounts(res["alice"]), &dB.Stats, harness.StatusCounts(res["bob"]))
 			}
 		}
 		t.Logf("after round %d (%v): alice %s; bob %s", round+1, time.Since(start).Round(time.Millisecond), &dA.Stats, &dB.Stats)
 	}
 
 	for name, r := range res {
-		checkNo5xx(t, r, name)
-		sts := statusCounts(r)
+		harness.CheckNo5xx(t, r, name)
+		sts := harness.StatusCounts(r)
 		for _, st := range []int{http.StatusUnauthorized, http.StatusUnprocessableEntity} {
 			if sts[st] > 0 {
 				t.Errorf("client %s: %d answers were %d, want none: its keys are its own, each with one number", name, sts[st], st)
 			}
 		}
 	}
-	want := checkScoped(t, c, res, initial, "")
+	want := harness.CheckScoped(t, c, res, initial, "")
 	for _, in := range c.Instances {
-		if got := totalAs(t, in, tokB); got.Cmp(want) != 0 {
+		if got := harness.TotalAs(t, in, tokB); got.Cmp(want) != 0 {
 			t.Errorf("GET /sum on %s = %v, want %v", in.Name, got, want)
 		}
 	}
 	checkScopedRedis(t, c, keysA[0].Name)
-	checkClientMetrics(t, c, map[string]*Driver{"alice": dA, "bob": dB})
+	checkClientMetrics(t, c, map[string]*harness.Driver{"alice": dA, "bob": dB})
 	t.Logf("%d keys × 2 clients × 2 rounds × %d copies on %d instances in %v: total %v = initial %v + %v",
 		len(keysA), dA.Dup, len(c.Instances), time.Since(start).Round(time.Millisecond), want, initial, new(big.Int).Sub(want, initial))
 }
@@ -79,13 +80,13 @@ func TestClientsWithTheSameKeys(t *testing.T) {
 // checkScopedRedis checks that the cached records of key are under the
 // clients' scoped names (idempotency.ScopedKey), and none under key's
 // own, the anonymous client's.
-func checkScopedRedis(t testing.TB, c *Cluster, key string) {
+func checkScopedRedis(t testing.TB, c *harness.Cluster, key string) {
 	t.Helper()
 	names := []string{c.RecordName(idempotency.ScopedKey("alice", key)), c.RecordName(idempotency.ScopedKey("bob", key))}
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
 	var n int64
-	if !waitFor(ctx, 5*time.Second, func() bool { n = c.Redis.Exists(ctx, names...).Val(); return n == 2 }) {
+	if !harness.WaitFor(ctx, 5*time.Second, func() bool { n = c.Redis.Exists(ctx, names...).Val(); return n == 2 }) {
 		t.Errorf("Redis holds %d of the records %q, want both", n, names)
 	}
 	if n := c.Redis.Exists(ctx, c.RecordName(key), c.ClaimName(key)).Val(); n != 0 {
@@ -95,13 +96,13 @@ func checkScopedRedis(t testing.TB, c *Cluster, key string) {
 
 // checkClientMetrics checks idemsum_client_requests_total: over the
 // instances, each client's requests are at least the Driver's 200s.
-func checkClientMetrics(t testing.TB, c *Cluster, drivers map[string]*Driver) {
+func checkClientMetrics(t testing.TB, c *harness.Cluster, drivers map[string]*harness.Driver) {
 	t.Helper()
 	got := map[string]float64{}
 	for _, in := range c.Instances {
-		m := metrics(t, in)
+		m := harness.Metrics(t, in)
 		for name := range drivers {
-			got[name] += metricWhere(m, `idemsum_client_requests_total{client="`+name+`"`)
+			got[name] += harness.MetricWhere(m, `idemsum_client_requests_total{client="`+name+`"`)
 		}
 	}
 	for name, d := range drivers {

@@ -3,16 +3,15 @@ package e2e_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptrace"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"idemsum/client"
+	"idemsum/e2e/harness"
 )
 
 // redisDBClient is TestClientUnderFaults' own Redis database: it runs
@@ -23,39 +22,6 @@ const redisDBClient = 9
 // goroutines at once.
 const clientKeys = 1500
 
-// clientOf returns a client.Client of c's instances, with opts, whose
-// base URLs name the instances (http://sumd0, ...) and whose dialer finds
-// each one's current port, so that the client keeps working across
-// restarts (which move an instance to a new port).
-func clientOf(t testing.TB, c *Cluster, opts ...client.Option) *client.Client {
-	t.Helper()
-	byHost := map[string]*Instance{}
-	var urls []string
-	for _, in := range c.Instances {
-		byHost[in.Name+":80"] = in
-		urls = append(urls, "http://"+in.Name)
-	}
-	var dialer net.Dialer
-	tr := &http.Transport{
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			in, ok := byHost[addr]
-			if !ok {
-				return nil, fmt.Errorf("no instance %s", addr)
-			}
-			return dialer.DialContext(ctx, network, strings.TrimPrefix(in.URL(), "http://"))
-		},
-		MaxIdleConnsPerHost: 64,
-	}
-	t.Cleanup(tr.CloseIdleConnections)
-	opts = append([]client.Option{client.WithHTTPClient(&http.Client{Transport: apiTransport{tr}}),
-		client.WithAttemptTimeout(clientTimeout), client.WithBackoff(20*time.Millisecond, 500*time.Millisecond)}, opts...)
-	cl, err := client.New(urls, opts...)
-	if err != nil {
-		t.Fatalf("client.New: %v", err)
-	}
-	return cl
-}
-
 // TestClientUnderFaults adds keys through the client package, each key
 // from two goroutines at once (one of them with Prefer: wait), while the
 // instances are killed (SIGKILL) and restarted one at a time and Redis is
@@ -63,13 +29,13 @@ func clientOf(t testing.TB, c *Cluster, opts ...client.Option) *client.Client {
 // and still add each key exactly once.
 func TestClientUnderFaults(t *testing.T) {
 	t.Parallel()
-	c := StartCluster(t, Options{Instances: 3, RedisDB: redisDBClient})
-	initial := getTotal(t, c.Instances[0])
-	cl := clientOf(t, c)
-	res := newResults()
-	keys := newKeys("client", clientKeys)
+	c := harness.StartCluster(t, harness.Options{Instances: 3, RedisDB: redisDBClient})
+	initial := harness.GetTotal(t, c.Instances[0])
+	cl := harness.ClientOf(t, c)
+	res := harness.NewResults()
+	keys := harness.NewKeys("client", clientKeys)
 	var attempts, retried, replayed, failed atomic.Int64
-	work := make(chan Key)
+	work := make(chan harness.Key)
 	var wg sync.WaitGroup
 	for w := range 16 {
 		wg.Go(func() {
@@ -93,7 +59,7 @@ func TestClientUnderFaults(t *testing.T) {
 					t.Errorf("key %s: Add after %d attempts: %v", k.Name, r.Attempts, err)
 					continue
 				}
-				resp := &Response{Status: http.StatusOK, Body: []byte(fmt.Sprintf("{\"total\":%v}\n", r.Total)), Replayed: r.Replayed}
+				resp := &harness.Response{Status: http.StatusOK, Body: []byte(fmt.Sprintf("{\"total\":%v}\n", r.Total)), Replayed: r.Replayed}
 				if r.Replayed {
 					replayed.Add(1)
 				}
@@ -123,15 +89,15 @@ func TestClientUnderFaults(t *testing.T) {
 		t.Errorf("got %d kills and %d flushes before the load ended, want at least 2 of each", kills, flushes)
 	}
 	total, err := cl.Total(t.Context())
-	if want := getTotal(t, c.Instances[0]); err != nil || total.Cmp(want) != 0 {
+	if want := harness.GetTotal(t, c.Instances[0]); err != nil || total.Cmp(want) != 0 {
 		t.Errorf("client Total: got %v, %v; want %v", total, err, want)
 	}
-	checkAll(t, c, res, initial)
+	harness.CheckAll(t, c, res, initial)
 }
 
 // faultLoop kills and restarts an instance and flushes Redis in turn
 // until done is closed, and returns how many of each it did.
-func faultLoop(t testing.TB, c *Cluster, done <-chan struct{}) (kills, flushes int) {
+func faultLoop(t testing.TB, c *harness.Cluster, done <-chan struct{}) (kills, flushes int) {
 	t.Helper()
 	for step := 0; ; step++ {
 		select {

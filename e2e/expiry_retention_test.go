@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"idemsum/e2e/harness"
 )
 
 // TestKeyRetention checks -key-ttl end to end: a completed key replays
@@ -17,14 +19,14 @@ import (
 func TestKeyRetention(t *testing.T) {
 	t.Parallel()
 	const ttl = 5 * time.Second // long enough for the load and the replays below on a loaded machine
-	s := startScenario(t, Options{Instances: 2, Args: []string{"-key-ttl", ttl.String(), "-purge-interval", "200ms", "-max-clock-skew", "250ms"}})
-	c := s.c
-	keys := newKeys("retention", 50)
-	s.run(keys, 60*time.Second)
-	added := getTotal(t, c.Instances[0])
-	s.check()
+	s := harness.StartScenario(t, harness.Options{Instances: 2, Args: []string{"-key-ttl", ttl.String(), "-purge-interval", "200ms", "-max-clock-skew", "250ms"}})
+	c := s.C
+	keys := harness.NewKeys("retention", 50)
+	s.Run(keys, 60*time.Second)
+	added := harness.GetTotal(t, c.Instances[0])
+	s.Check()
 
-	ttls, err := scanTTLs(t.Context(), c.Redis, c.Prefix)
+	ttls, err := harness.ScanTTLs(t.Context(), c.Redis, c.Prefix)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,27 +36,27 @@ func TestKeyRetention(t *testing.T) {
 		}
 	}
 	for i, k := range keys[:10] {
-		resp, err := sendOne(t.Context(), hostileClient, c.Instances[i%2], k)
+		resp, err := harness.SendOne(t.Context(), harness.Client, c.Instances[i%2], k)
 		if err != nil || resp.Status != http.StatusOK || !resp.Replayed {
 			t.Errorf("key %s within its TTL: got %v %+v, want a replay", k.Name, err, resp)
 		}
 	}
 
 	var rows, redisKeys int
-	gone := waitFor(t.Context(), ttl+10*time.Second, func() bool {
+	gone := harness.WaitFor(t.Context(), ttl+10*time.Second, func() bool {
 		c.DB.QueryRow("SELECT COUNT(*) FROM sum_ledger").Scan(&rows)
-		ttls, _ := scanTTLs(context.Background(), c.Redis, c.Prefix)
+		ttls, _ := harness.ScanTTLs(context.Background(), c.Redis, c.Prefix)
 		redisKeys = len(ttls)
 		return rows == 0 && redisKeys == 0
 	})
 	if !gone {
 		t.Fatalf("%v after the key TTL of %v: %d ledger rows and %d Redis keys left, want none", 10*time.Second, ttl, rows, redisKeys)
 	}
-	if got := getTotal(t, c.Instances[1]); got.Cmp(added) != 0 {
+	if got := harness.GetTotal(t, c.Instances[1]); got.Cmp(added) != 0 {
 		t.Errorf("after the purge: total %v, want %v (the purge never touches the total)", got, added)
 	}
 	k := keys[0]
-	resp, err := sendOne(t.Context(), hostileClient, c.Instances[1], k)
+	resp, err := harness.SendOne(t.Context(), harness.Client, c.Instances[1], k)
 	want := new(big.Int).Add(added, new(big.Int).SetUint64(k.Number))
 	if err != nil || resp.Status != http.StatusOK || resp.Replayed || strings.TrimSpace(string(resp.Body)) != fmt.Sprintf(`{"total":%v}`, want) {
 		t.Errorf("key %s after its TTL: got %v %+v, want a new addition with total %v", k.Name, err, resp, want)

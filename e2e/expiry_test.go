@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"idemsum/e2e/harness"
 )
 
 // maxClockSkewArgs gives sumd -max-clock-skew (DESIGN.md §4, invariant
@@ -48,26 +50,26 @@ const expiredBound = expiryKeyTTL + 2*expiryMaxSkew + expiryPurge + time.Second
 func TestExpiryAgreesEverywhere(t *testing.T) {
 	t.Parallel()
 	args := append([]string{"-key-ttl", expiryKeyTTL.String(), "-purge-interval", expiryPurge.String()}, maxClockSkewArgs...)
-	c := StartCluster(t, Options{Instances: 3, RedisDB: redisDBExpiry, RedisProxy: true, Args: args,
+	c := harness.StartCluster(t, harness.Options{Instances: 3, RedisDB: harness.RedisDBExpiry, RedisProxy: true, Args: args,
 		InstanceArgs: map[int][]string{mysqlOnly: {"-redis-url", "off"}}})
 	if err := c.Redis.FlushDB(t.Context()).Err(); err != nil { // the test's own database
 		t.Fatalf("FLUSHDB: %v", err)
 	}
-	initial := getTotal(t, c.Instances[0])
-	res := newResults()
-	keys := newKeys("expiry", expiryKeys)
+	initial := harness.GetTotal(t, c.Instances[0])
+	res := harness.NewResults()
+	keys := harness.NewKeys("expiry", expiryKeys)
 	start := time.Now()
 	stats := resendAll(t, c, res, keys, start.Add(expiryLoad))
 	t.Logf("%d keys sent again every %v for %v to 3 instances (sumd%d MySQL-only) with Redis faults %s: %s",
-		len(keys), expiryResend, time.Since(start).Round(time.Millisecond), mysqlOnly, formatCounts(stats.faults), stats.load)
+		len(keys), expiryResend, time.Since(start).Round(time.Millisecond), mysqlOnly, harness.FormatCounts(stats.faults), stats.load)
 
 	// Once a key's last lifetime has ended everywhere, any instance must
 	// add it anew, and then every instance replay that.
 	probeExpired(t, c, res, keys)
 
-	checkNo5xx(t, res, "expiry")
+	harness.CheckNo5xx(t, res, "expiry")
 	checkLifetimes(t, c, res, initial)
-	checkRedisTTLs(t, c)
+	harness.CheckRedisTTLs(t, c)
 	checkRecordTTLs(t, c, expiryKeyTTL)
 }
 
@@ -80,9 +82,9 @@ type resendStats struct {
 // resendAll sends each of keys again and again until end, each time to a
 // random instance (a third of the times two copies at once to two), while
 // it flushes Redis or stalls it now and then.
-func resendAll(t testing.TB, c *Cluster, res *Results, keys []Key, end time.Time) resendStats {
+func resendAll(t testing.TB, c *harness.Cluster, res *harness.Results, keys []harness.Key, end time.Time) resendStats {
 	t.Helper()
-	one, two := newDriver(t, c, res), newDriver(t, c, res)
+	one, two := harness.NewDriver(t, c, res), harness.NewDriver(t, c, res)
 	one.Dup, two.Dup = 1, 2
 	one.GiveUp, two.GiveUp = 10*time.Second, 10*time.Second
 	var wg sync.WaitGroup
@@ -111,7 +113,7 @@ func resendAll(t testing.TB, c *Cluster, res *Results, keys []Key, end time.Time
 
 // redisFaults flushes the Redis database of c or stalls the proxy to it
 // (for one expiryFault) at random, until end, and counts what it did.
-func redisFaults(t testing.TB, c *Cluster, end time.Time) map[string]int {
+func redisFaults(t testing.TB, c *harness.Cluster, end time.Time) map[string]int {
 	t.Helper()
 	counts := map[string]int{}
 	tick := time.NewTicker(expiryFault) // the pace of the faults
@@ -145,17 +147,17 @@ func redisFaults(t testing.TB, c *Cluster, end time.Time) map[string]int {
 // lifetime is one addition of a key and every answer that carries it.
 type lifetime struct {
 	body  string
-	first time.Time // the earliest end of an answer with body: after the commit
-	fresh []*Send   // the answers without Idempotent-Replayed
-	sends []*Send
+	first time.Time       // the earliest end of an answer with body: after the commit
+	fresh []*harness.Send // the answers without Idempotent-Replayed
+	sends []*harness.Send
 }
 
 // answer returns the attempt of s that got its 200.
-func answer(s *Send) *Attempt { return s.Attempts[len(s.Attempts)-1] }
+func answer(s *harness.Send) *harness.Attempt { return s.Attempts[len(s.Attempts)-1] }
 
 // lifetimes groups the 200s of ks by body (each addition of a key has a
 // total of its own), in the order of their first answers.
-func lifetimes(ks *KeyState) []*lifetime {
+func lifetimes(ks *harness.KeyState) []*lifetime {
 	byBody := map[string]*lifetime{}
 	var lts []*lifetime
 	for _, s := range ks.Sends {
@@ -204,7 +206,7 @@ func (v *violations) report() {
 // after it ended everywhere; no lifetime before the last one's key TTL
 // passed; and the total is initial plus each number once per lifetime,
 // the ledger row each key's last answer.
-func checkLifetimes(t testing.TB, c *Cluster, res *Results, initial *big.Int) {
+func checkLifetimes(t testing.TB, c *harness.Cluster, res *harness.Results, initial *big.Int) {
 	t.Helper()
 	twice := &violations{t: t, what: "added twice in one lifetime"}
 	unseen := &violations{t: t, what: "a lifetime without a fresh answer"}
@@ -213,9 +215,9 @@ func checkLifetimes(t testing.TB, c *Cluster, res *Results, initial *big.Int) {
 	early := &violations{t: t, what: "a new lifetime before the key TTL passed"}
 	failed := &violations{t: t, what: "no 200"}
 	want := new(big.Int).Set(initial)
-	ledger := ledgerTotals(t, c)
+	ledger := harness.LedgerTotals(t, c)
 	lifetimesSeen := 0
-	res.Each(func(ks *KeyState) {
+	res.Each(func(ks *harness.KeyState) {
 		uncertain := false
 		for _, s := range ks.Sends {
 			uncertain = uncertain || s.Uncertain()
@@ -227,7 +229,7 @@ func checkLifetimes(t testing.TB, c *Cluster, res *Results, initial *big.Int) {
 		lifetimesSeen += len(lts)
 		want.Add(want, new(big.Int).Mul(new(big.Int).SetUint64(ks.Number), big.NewInt(int64(len(lts)))))
 		for i, lt := range lts {
-			if _, err := parseTotal([]byte(lt.body)); err != nil {
+			if _, err := harness.ParseTotal([]byte(lt.body)); err != nil {
 				t.Errorf("key %s: %v", ks.Name, err)
 			}
 			switch {
@@ -266,7 +268,7 @@ func checkLifetimes(t testing.TB, c *Cluster, res *Results, initial *big.Int) {
 		v.report()
 	}
 	for _, in := range c.Live() {
-		if got := getTotal(t, in); got.Cmp(want) != 0 {
+		if got := harness.GetTotal(t, in); got.Cmp(want) != 0 {
 			t.Errorf("GET /sum on %s = %v, want %v: initial %v + each key's number once per lifetime (%d lifetimes of %d keys); off by %v",
 				in.Name, got, want, initial, lifetimesSeen, res.Len(), new(big.Int).Sub(got, want))
 		}
@@ -279,10 +281,10 @@ func checkLifetimes(t testing.TB, c *Cluster, res *Results, initial *big.Int) {
 // has ended everywhere, to a random instance, which must add it anew,
 // then to every instance, each of which must replay that answer. Every
 // answer joins res.
-func probeExpired(t testing.TB, c *Cluster, res *Results, keys []Key) {
+func probeExpired(t testing.TB, c *harness.Cluster, res *harness.Results, keys []harness.Key) {
 	t.Helper()
 	last := map[string]time.Time{}
-	res.Each(func(ks *KeyState) {
+	res.Each(func(ks *harness.KeyState) {
 		lts := lifetimes(ks)
 		last[ks.Name] = lts[len(lts)-1].first
 	})
@@ -293,7 +295,7 @@ func probeExpired(t testing.TB, c *Cluster, res *Results, keys []Key) {
 	for _, k := range keys {
 		wg.Go(func() {
 			ended := last[k.Name].Add(expiredBound)
-			if !waitFor(t.Context(), time.Until(ended)+time.Second, func() bool { return time.Now().After(ended) }) {
+			if !harness.WaitFor(t.Context(), time.Until(ended)+time.Second, func() bool { return time.Now().After(ended) }) {
 				return // the test is over
 			}
 			first := rand.IntN(len(c.Instances))
@@ -323,33 +325,30 @@ func probeExpired(t testing.TB, c *Cluster, res *Results, keys []Key) {
 
 // probe sends k to instance inst once and records a 200 in res; it fails
 // t and returns nil for anything else.
-func probe(t testing.TB, client *http.Client, c *Cluster, res *Results, k Key, inst int) *Response {
+func probe(t testing.TB, client *http.Client, c *harness.Cluster, res *harness.Results, k harness.Key, inst int) *harness.Response {
 	t.Helper()
 	sent := time.Now()
-	resp, err := sendOne(t.Context(), client, c.Instances[inst], k)
+	resp, err := harness.SendOne(t.Context(), client, c.Instances[inst], k)
 	if err != nil || resp.Status != http.StatusOK {
 		t.Errorf("key %s on sumd%d: got %v %+v, want 200", k.Name, inst, err, resp)
 		return nil
 	}
-	ks := res.state(k)
-	s := &Send{Start: sent, End: time.Now(), OK: true, Body: resp.Body, Replayed: resp.Replayed, Inst: inst}
-	s.Attempts = []*Attempt{{Inst: inst, Start: s.Start, End: s.End, Status: resp.Status}}
-	res.mu.Lock()
-	ks.Sends = append(ks.Sends, s)
-	res.mu.Unlock()
+	s := &harness.Send{Start: sent, End: time.Now(), OK: true, Body: resp.Body, Replayed: resp.Replayed, Inst: inst}
+	s.Attempts = []*harness.Attempt{{Inst: inst, Start: s.Start, End: s.End, Status: resp.Status}}
+	res.Add(k, s)
 	return resp
 }
 
 // checkRecordTTLs fails t for a record in c's Redis that expires later
 // than ttl from now.
-func checkRecordTTLs(t testing.TB, c *Cluster, ttl time.Duration) {
+func checkRecordTTLs(t testing.TB, c *harness.Cluster, ttl time.Duration) {
 	t.Helper()
-	ttls, err := scanTTLs(t.Context(), c.Redis, c.Prefix)
+	ttls, err := harness.ScanTTLs(t.Context(), c.Redis, c.Prefix)
 	if err != nil {
 		t.Fatalf("%v", err)
 	}
 	for k, d := range ttls {
-		if n, ok := parseRedisName(k); ok && n.Kind == "rec" && d > ttl {
+		if n, ok := harness.ParseRedisName(k); ok && n.Kind == "rec" && d > ttl {
 			t.Errorf("Redis record %q: PTTL %v, want at most the key TTL %v", k, d, ttl)
 		}
 	}

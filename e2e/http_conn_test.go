@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"idemsum/e2e/harness"
 )
 
 // The limits of sumd's http.Server at its default flags (cmd/sumd): the
@@ -40,14 +42,14 @@ const (
 // add nothing for any request it refused.
 func TestHostileConnections(t *testing.T) {
 	t.Parallel()
-	c := StartCluster(t, Options{Instances: 1})
+	c := harness.StartCluster(t, harness.Options{Instances: 1})
 	in := c.Instances[0]
-	initial := getTotal(t, in)
-	res := newResults()
+	initial := harness.GetTotal(t, in)
+	res := harness.NewResults()
 	p := startProber(t, c, res)
 	var seq atomic.Int64
-	key := func(tag string) Key {
-		return Key{fmt.Sprintf("e2e-conn-%s-%s-%d", tag, c.Prefix[len("idemsum:e2e:"):len(c.Prefix)-1], seq.Add(1)), 5}
+	key := func(tag string) harness.Key {
+		return harness.Key{Name: fmt.Sprintf("e2e-conn-%s-%s-%d", tag, c.Prefix[len("idemsum:e2e:"):len(c.Prefix)-1], seq.Add(1)), Number: 5}
 	}
 	attacks := map[string]func(t *testing.T){
 		"header over the limit": func(t *testing.T) { checkHeaderLimit(t, in, res, key) },
@@ -64,7 +66,7 @@ func TestHostileConnections(t *testing.T) {
 	}
 	wg.Wait()
 	p.stop(t)
-	checkAll(t, c, res, initial)
+	harness.CheckAll(t, c, res, initial)
 }
 
 // prober adds a fresh key and reads /healthz every 100ms until stopped;
@@ -77,9 +79,9 @@ type prober struct {
 	errs    chan string
 }
 
-func startProber(t testing.TB, c *Cluster, res *Results) *prober {
+func startProber(t testing.TB, c *harness.Cluster, res *harness.Results) *prober {
 	p := &prober{done: make(chan struct{}), errs: make(chan string, 100)}
-	client := &http.Client{Timeout: clientTimeout}
+	client := &http.Client{Timeout: harness.ClientTimeout}
 	in := c.Instances[0]
 	p.wg.Go(func() {
 		for i := 0; ; i++ {
@@ -89,14 +91,14 @@ func startProber(t testing.TB, c *Cluster, res *Results) *prober {
 			case <-time.After(100 * time.Millisecond): // the pace of the probes
 			}
 			t0 := time.Now()
-			k := newKeys("probe", 1)[0]
-			resp, err := sendOne(t.Context(), client, in, k)
+			k := harness.NewKeys("probe", 1)[0]
+			resp, err := harness.SendOne(t.Context(), client, in, k)
 			if err == nil && resp.Status == http.StatusOK && !resp.Replayed {
 				res.Record(k, 0, resp)
 				h, herr := client.Get(in.URL() + "/healthz")
 				if err = herr; err == nil {
 					h.Body.Close()
-					resp = &Response{Status: h.StatusCode}
+					resp = &harness.Response{Status: h.StatusCode}
 				}
 			}
 			if err != nil || resp.Status != http.StatusOK {
@@ -132,7 +134,7 @@ func (p *prober) stop(t testing.TB) {
 
 // rawRequest returns a keyed POST /sum of k with a JSON body, as bytes,
 // with extra header lines (each ending in \r\n) and the target's query.
-func rawRequest(target string, k Key, extra string) []byte {
+func rawRequest(target string, k harness.Key, extra string) []byte {
 	body := fmt.Sprintf(`{"number":%d}`, k.Number)
 	return fmt.Appendf(nil, "POST %s HTTP/1.1\r\nHost: sumd\r\nIdempotency-Key: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s\r\n%s",
 		target, k.Name, len(body), extra, body)
@@ -141,7 +143,7 @@ func rawRequest(target string, k Key, extra string) []byte {
 // dialRaw opens a connection to in for a client that speaks raw HTTP,
 // failing after d. On error it reports to t (from any goroutine) and
 // returns nil.
-func dialRaw(t testing.TB, in *Instance, d time.Duration) net.Conn {
+func dialRaw(t testing.TB, in *harness.Instance, d time.Duration) net.Conn {
 	conn, err := net.Dial("tcp", strings.TrimPrefix(in.URL(), "http://"))
 	if err != nil {
 		t.Errorf("dial %s: %v", in.Name, err)
@@ -154,7 +156,7 @@ func dialRaw(t testing.TB, in *Instance, d time.Duration) net.Conn {
 // exchange sends req on a new connection to in while it reads the answer,
 // as a client that keeps writing while the server answers, and returns
 // the response with its body read, within d.
-func exchange(t testing.TB, in *Instance, req []byte, d time.Duration) (*Response, error) {
+func exchange(t testing.TB, in *harness.Instance, req []byte, d time.Duration) (*harness.Response, error) {
 	t.Helper()
 	conn := dialRaw(t, in, d)
 	if conn == nil {
@@ -168,13 +170,13 @@ func exchange(t testing.TB, in *Instance, req []byte, d time.Duration) (*Respons
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
-	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: body}, err
+	return &harness.Response{Status: resp.StatusCode, Header: resp.Header, Body: body}, err
 }
 
 // checkHeaderLimit sends keyed additions whose headers are over the limit
 // (one huge header, many small ones): each must be refused with 431
 // whatever its size, while one just under MaxHeaderBytes is served.
-func checkHeaderLimit(t *testing.T, in *Instance, res *Results, key func(string) Key) {
+func checkHeaderLimit(t *testing.T, in *harness.Instance, res *harness.Results, key func(string) harness.Key) {
 	over := maxHeaderBytes + headerSlop + 1<<10
 	many := strings.Repeat(fmt.Sprintf("X-Pad: %s\r\n", strings.Repeat("p", 90)), over/100+1)
 	cases := []struct {
@@ -197,12 +199,12 @@ func checkHeaderLimit(t *testing.T, in *Instance, res *Results, key func(string)
 	if err != nil {
 		t.Fatalf("a header of 15 KiB: %v", err)
 	}
-	want200(t, res, k, 0, "a keyed addition with a header of 15 KiB", resp, false)
+	harness.Want200(t, res, k, 0, "a keyed addition with a header of 15 KiB", resp, false)
 }
 
 // checkLongURL sends URLs over the header limit (431) and long ones under
 // it (a problem, 400 or 404): nothing is added.
-func checkLongURL(t *testing.T, in *Instance, key func(string) Key) {
+func checkLongURL(t *testing.T, in *harness.Instance, key func(string) harness.Key) {
 	k := key("url")
 	pad := func(n int) string { return strings.Repeat("a", n) }
 	over := "/sum?key=" + k.Name + "&number=5&pad=" + pad(maxHeaderBytes+headerSlop)
@@ -227,7 +229,7 @@ func checkLongURL(t *testing.T, in *Instance, key func(string) Key) {
 			t.Errorf("a URL of %d bytes: %v", len(tc.target), err)
 			continue
 		}
-		checkProblem(t, fmt.Sprintf("a URL of %d bytes", len(tc.target)), resp, tc.want)
+		harness.CheckProblem(t, fmt.Sprintf("a URL of %d bytes", len(tc.target)), resp, tc.want)
 	}
 }
 
@@ -251,7 +253,7 @@ func trickle(conn net.Conn, b []byte, pace time.Duration, stop <-chan struct{}) 
 // server must hang up on each once ReadHeaderTimeout has passed and not
 // much later (net/http first writes a plain "400 Bad Request"). A client
 // as slow whose headers end within the timeout is served.
-func checkSlowHeaders(t *testing.T, in *Instance, res *Results, key func(string) Key) {
+func checkSlowHeaders(t *testing.T, in *harness.Instance, res *harness.Results, key func(string) harness.Key) {
 	const slowHeaderConns = 20
 	var wg sync.WaitGroup
 	for range slowHeaderConns {
@@ -296,7 +298,7 @@ func checkSlowHeaders(t *testing.T, in *Instance, res *Results, key func(string)
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	want200(t, res, k, 0, "headers slow but in time", &Response{Status: resp.StatusCode, Header: resp.Header, Body: body}, false)
+	harness.Want200(t, res, k, 0, "headers slow but in time", &harness.Response{Status: resp.StatusCode, Header: resp.Header, Body: body}, false)
 	wg.Wait()
 	t.Logf("%d connections sending their headers a byte every 200ms were each closed after about %v", slowHeaderConns, readHeaderTimeout)
 }
@@ -305,7 +307,7 @@ func checkSlowHeaders(t *testing.T, in *Instance, res *Results, key func(string)
 // body of 60 bytes comes a byte every 300ms: at ReadTimeout the server
 // must answer a 408 problem (and add nothing) or hang up. One whose body
 // ends in time is served.
-func checkSlowBody(t *testing.T, in *Instance, res *Results, key func(string) Key) {
+func checkSlowBody(t *testing.T, in *harness.Instance, res *harness.Results, key func(string) harness.Key) {
 	const slowBodyConns = 5
 	var wg sync.WaitGroup
 	for range slowBodyConns {
@@ -334,7 +336,7 @@ func checkSlowBody(t *testing.T, in *Instance, res *Results, key func(string) Ke
 			case err == nil:
 				b, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
-				checkProblem(t, fmt.Sprintf("slow body, answered after %v", took.Round(time.Millisecond)), &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}, http.StatusRequestTimeout)
+				harness.CheckProblem(t, fmt.Sprintf("slow body, answered after %v", took.Round(time.Millisecond)), &harness.Response{Status: resp.StatusCode, Header: resp.Header, Body: b}, http.StatusRequestTimeout)
 			}
 		})
 	}
@@ -354,7 +356,7 @@ func checkSlowBody(t *testing.T, in *Instance, res *Results, key func(string) Ke
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	want200(t, res, k, 0, "body slow but in time", &Response{Status: resp.StatusCode, Header: resp.Header, Body: body}, false)
+	harness.Want200(t, res, k, 0, "body slow but in time", &harness.Response{Status: resp.StatusCode, Header: resp.Header, Body: body}, false)
 	wg.Wait()
 }
 
@@ -363,7 +365,7 @@ func checkSlowBody(t *testing.T, in *Instance, res *Results, key func(string) Ke
 // the server's writes block once the socket buffers are full, which the
 // kernel's send queue shows. After a while the client hangs up. The addition was made once (a retry of k is
 // a replay) and the server served the others all along (the prober).
-func checkNeverRead(t *testing.T, in *Instance, res *Results, k Key) {
+func checkNeverRead(t *testing.T, in *harness.Instance, res *harness.Results, k harness.Key) {
 	const neverReadPages = 3000 // × 3.6 KiB: far more than the socket buffers
 	conn, err := net.Dial("tcp", strings.TrimPrefix(in.URL(), "http://"))
 	if err != nil {
@@ -379,7 +381,7 @@ func checkNeverRead(t *testing.T, in *Instance, res *Results, k Key) {
 	conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	go conn.Write(pipeline.Bytes()) // blocks too once the server stops reading
 	server, client := strings.TrimPrefix(in.URL(), "http://"), conn.LocalAddr().String()
-	blocked := waitFor(t.Context(), 5*time.Second, func() bool { return sendQueue(server, client) >= 1<<20 })
+	blocked := harness.WaitFor(t.Context(), 5*time.Second, func() bool { return sendQueue(server, client) >= 1<<20 })
 	time.Sleep(2 * time.Second) // the server stays blocked on this client
 	if q := sendQueue(server, client); !blocked || q < 1<<20 {
 		t.Errorf("the server's socket to the client holds %d bytes unsent, want ≥ 1 MiB: its writes blocked", q)
@@ -387,7 +389,7 @@ func checkNeverRead(t *testing.T, in *Instance, res *Results, k Key) {
 	conn.Close()
 
 	// Resolve k: its first request was answered unseen.
-	resp, err := sendOne(t.Context(), hostileClient, in, k)
+	resp, err := harness.SendOne(t.Context(), harness.Client, in, k)
 	if err != nil {
 		t.Fatalf("retry of the unread addition: %v", err)
 	}

@@ -3,7 +3,6 @@ package e2e_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -14,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"idemsum/e2e/harness"
 )
 
 // badRequest is a request that must be refused with a 4xx problem and
@@ -131,12 +132,9 @@ var badRequests = []badRequest{
 	{name: "unknown route", method: "POST", target: "/sums?key={key}&number=5", want: 404},
 }
 
-// hostileClient is the HTTP client of hostile requests.
-var hostileClient = &http.Client{Timeout: 10 * time.Second}
-
 // sendBad sends b to in with the fresh key and checks the answer: the
 // wanted status and an RFC 9457 problem body.
-func sendBad(t testing.TB, in *Instance, b badRequest, key string) {
+func sendBad(t testing.TB, in *harness.Instance, b badRequest, key string) {
 	t.Helper()
 	fill := func(s string) string { return strings.ReplaceAll(s, "{key}", key) }
 	var body io.Reader
@@ -159,42 +157,22 @@ func sendBad(t testing.TB, in *Instance, b badRequest, key string) {
 	if b.ctype != "" {
 		req.Header.Set("Content-Type", b.ctype)
 	}
-	resp, err := do(hostileClient, req)
+	resp, err := in.Do(harness.Client, req)
 	if err != nil {
 		t.Errorf("%s: %v", b.name, err)
 		return
 	}
-	checkProblem(t, b.name, resp, b.want)
+	harness.CheckProblem(t, b.name, resp, b.want)
 	if b.allow && !strings.Contains(resp.Header.Get("Allow"), "GET") {
 		t.Errorf("%s: got Allow %q, want the allowed methods", b.name, resp.Header.Get("Allow"))
 	}
 }
 
-// checkProblem asserts resp is status want with an RFC 9457 problem body.
-func checkProblem(t testing.TB, name string, resp *Response, want int) {
-	t.Helper()
-	if resp.Status != want {
-		t.Errorf("%s: got status %d, want %d; body %s", name, resp.Status, want, resp.Body)
-		return
-	}
-	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
-		t.Errorf("%s: got Content-Type %q, want application/problem+json", name, ct)
-	}
-	var p struct {
-		Type, Title, Detail string
-		Status              int
-	}
-	dec := json.NewDecoder(bytes.NewReader(resp.Body))
-	if err := dec.Decode(&p); err != nil || p.Type == "" || p.Title == "" || p.Detail == "" || p.Status != want {
-		t.Errorf("%s: got problem %s (%v), want type, title, detail and status %d", name, resp.Body, err, want)
-	}
-}
-
 func TestHostileInputChangesNothing(t *testing.T) {
 	t.Parallel()
-	c := StartCluster(t, Options{Instances: 2})
-	initial := getTotal(t, c.Instances[0])
-	res := newResults()
+	c := harness.StartCluster(t, harness.Options{Instances: 2})
+	initial := harness.GetTotal(t, c.Instances[0])
+	res := harness.NewResults()
 	var seq atomic.Int64
 	key := func() string {
 		return fmt.Sprintf("e2e-hostile-%s-%d", c.Prefix[len("idemsum:e2e:"):len(c.Prefix)-1], seq.Add(1))
@@ -205,11 +183,11 @@ func TestHostileInputChangesNothing(t *testing.T) {
 			sendBad(t, c.Instances[0], b, key())
 		}
 		for _, in := range c.Instances {
-			if got := getTotal(t, in); got.Cmp(initial) != 0 {
+			if got := harness.GetTotal(t, in); got.Cmp(initial) != 0 {
 				t.Errorf("after %d bad requests: GET /sum on %s = %v, want %v unchanged", len(badRequests), in.Name, got, initial)
 			}
 		}
-		checkLedger(t, c, res, initial)
+		harness.CheckLedger(t, c, res, initial)
 	})
 	t.Run("reads change nothing", func(t *testing.T) {
 		checkReads(t, c.Instances[0], key(), initial)
@@ -217,8 +195,8 @@ func TestHostileInputChangesNothing(t *testing.T) {
 	t.Run("legacy URL", func(t *testing.T) { checkLegacy(t, c, res, key()) })
 	t.Run("valid extremes", func(t *testing.T) { checkExtremes(t, c, res, key) })
 	t.Run("bad requests under load", func(t *testing.T) {
-		d := newDriver(t, c, res)
-		done := d.Go(newKeys("hostile", loadKeys))
+		d := harness.NewDriver(t, c, res)
+		done := d.Go(harness.NewKeys("hostile", harness.LoadKeys))
 		var wg sync.WaitGroup
 		rounds := atomic.Int64{}
 		for w := range 2 {
@@ -234,16 +212,16 @@ func TestHostileInputChangesNothing(t *testing.T) {
 				}
 			})
 		}
-		waitDone(t, done, 90*time.Second)
+		harness.WaitDone(t, done, 90*time.Second)
 		wg.Wait()
 		t.Logf("%d bad requests interleaved with %d keys × %d copies: %s", rounds.Load(), d.Total, d.Dup, &d.Stats)
 	})
-	checkAll(t, c, res, initial)
+	harness.CheckAll(t, c, res, initial)
 }
 
 // checkReads sends requests without a number: each reads the total and
 // changes nothing, with or without a key.
-func checkReads(t testing.TB, in *Instance, key string, want fmt.Stringer) {
+func checkReads(t testing.TB, in *harness.Instance, key string, want fmt.Stringer) {
 	t.Helper()
 	reads := []struct {
 		name, method, target, ctype, body string
@@ -267,7 +245,7 @@ func checkReads(t testing.TB, in *Instance, key string, want fmt.Stringer) {
 		if r.ctype != "" {
 			req.Header.Set("Content-Type", r.ctype)
 		}
-		resp, err := do(hostileClient, req)
+		resp, err := in.Do(harness.Client, req)
 		if err != nil {
 			t.Fatalf("%s: %v", r.name, err)
 		}
@@ -280,74 +258,74 @@ func checkReads(t testing.TB, in *Instance, key string, want fmt.Stringer) {
 // checkLegacy drives GET/POST /test-sum-action?ikey=K&number=N: it adds
 // once, replays byte for byte on every instance, shares its key space
 // with POST /sum, and refuses the key with another number (422).
-func checkLegacy(t testing.TB, c *Cluster, res *Results, key string) {
+func checkLegacy(t testing.TB, c *harness.Cluster, res *harness.Results, key string) {
 	t.Helper()
-	k := Key{key, 1 + rand.Uint64N(1e12)}
+	k := harness.Key{Name: key, Number: 1 + rand.Uint64N(1e12)}
 	target := fmt.Sprintf("/test-sum-action?ikey=%s&number=%d", url.QueryEscape(k.Name), k.Number)
-	first := call(t, c.Instances[0], "GET", target, nil, "", "")
-	want200(t, res, k, 0, "legacy GET", first, false)
+	first := harness.Call(t, c.Instances[0], "GET", target, nil, "", "")
+	harness.Want200(t, res, k, 0, "legacy GET", first, false)
 	for i, in := range c.Instances {
 		for _, method := range []string{"GET", "POST"} {
-			resp := call(t, in, method, target, nil, "", "")
-			want200(t, res, k, i, "legacy "+method+" again on "+in.Name, resp, true)
+			resp := harness.Call(t, in, method, target, nil, "", "")
+			harness.Want200(t, res, k, i, "legacy "+method+" again on "+in.Name, resp, true)
 			if !bytes.Equal(resp.Body, first.Body) {
 				t.Errorf("legacy %s again on %s: body %q, want the first body %q", method, in.Name, resp.Body, first.Body)
 			}
 		}
-		resp, err := sendOne(t.Context(), hostileClient, in, k)
+		resp, err := harness.SendOne(t.Context(), harness.Client, in, k)
 		if err != nil {
 			t.Fatalf("POST /sum with the legacy key: %v", err)
 		}
-		want200(t, res, k, i, "POST /sum with the legacy key on "+in.Name, resp, true)
+		harness.Want200(t, res, k, i, "POST /sum with the legacy key on "+in.Name, resp, true)
 		other := fmt.Sprintf("/test-sum-action?ikey=%s&number=%d", url.QueryEscape(k.Name), k.Number+1)
-		checkProblem(t, "legacy key with another number on "+in.Name, call(t, in, "GET", other, nil, "", ""), http.StatusUnprocessableEntity)
+		harness.CheckProblem(t, "legacy key with another number on "+in.Name, harness.Call(t, in, "GET", other, nil, "", ""), http.StatusUnprocessableEntity)
 	}
 }
 
 // checkExtremes makes valid additions at the edges of the input rules;
 // each must add exactly once.
-func checkExtremes(t testing.TB, c *Cluster, res *Results, key func() string) {
+func checkExtremes(t testing.TB, c *harness.Cluster, res *harness.Results, key func() string) {
 	t.Helper()
 	in := c.Instances[0]
-	add := func(what string, k Key, header http.Header, target, ctype, body string) *Response {
+	add := func(what string, k harness.Key, header http.Header, target, ctype, body string) *harness.Response {
 		t.Helper()
-		resp := call(t, in, "POST", target, header, ctype, body)
-		want200(t, res, k, 0, what, resp, false)
+		resp := harness.Call(t, in, "POST", target, header, ctype, body)
+		harness.Want200(t, res, k, 0, what, resp, false)
 		return resp
 	}
 	jsonN := func(n uint64) string { return fmt.Sprintf(`{"number":%d}`, n) }
 
-	k := Key{key() + "-" + strings.Repeat("x", 200), 3}
+	k := harness.Key{Name: key() + "-" + strings.Repeat("x", 200), Number: 3}
 	k.Name += strings.Repeat("y", 255-len(k.Name))
-	add("key of 255 chars", k, hdr("Idempotency-Key", k.Name), "/sum", "application/json", jsonN(k.Number))
+	add("key of 255 chars", k, harness.Hdr("Idempotency-Key", k.Name), "/sum", "application/json", jsonN(k.Number))
 
-	k = Key{key() + `-a'b"c\d;e%f--`, 4}
-	add("key with quotes and backslashes", k, hdr("Idempotency-Key", k.Name), "/sum", "application/json", jsonN(k.Number))
+	k = harness.Key{Name: key() + `-a'b"c\d;e%f--`, Number: 4}
+	add("key with quotes and backslashes", k, harness.Hdr("Idempotency-Key", k.Name), "/sum", "application/json", jsonN(k.Number))
 
-	k = Key{`q"k\` + key(), 5}
+	k = harness.Key{Name: `q"k\` + key(), Number: 5}
 	quoted := `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(k.Name) + `"`
-	first := add("structured-field quoted key", k, hdr("Idempotency-Key", quoted), "/sum", "application/json", jsonN(k.Number))
-	again := call(t, in, "POST", "/sum?key="+url.QueryEscape(k.Name), nil, "application/json", jsonN(k.Number))
-	want200(t, res, k, 0, "the quoted key again as a query field", again, true)
+	first := add("structured-field quoted key", k, harness.Hdr("Idempotency-Key", quoted), "/sum", "application/json", jsonN(k.Number))
+	again := harness.Call(t, in, "POST", "/sum?key="+url.QueryEscape(k.Name), nil, "application/json", jsonN(k.Number))
+	harness.Want200(t, res, k, 0, "the quoted key again as a query field", again, true)
 	if !bytes.Equal(first.Body, again.Body) {
 		t.Errorf("the quoted key again as a query field: body %q, want %q", again.Body, first.Body)
 	}
 
 	base := key()
 	for _, name := range []string{base + "-Case", base + "-case"} {
-		k = Key{name, 6}
-		add("keys differing in case only: "+name, k, hdr("Idempotency-Key", name), "/sum", "application/json", jsonN(k.Number))
+		k = harness.Key{Name: name, Number: 6}
+		add("keys differing in case only: "+name, k, harness.Hdr("Idempotency-Key", name), "/sum", "application/json", jsonN(k.Number))
 	}
 	for i := range 3 {
-		k = Key{fmt.Sprintf("%s-max-%d", key(), i), 1<<63 - 1}
-		add("number 2^63-1", k, hdr("Idempotency-Key", k.Name), "/sum", "application/json", jsonN(k.Number))
+		k = harness.Key{Name: fmt.Sprintf("%s-max-%d", key(), i), Number: 1<<63 - 1}
+		add("number 2^63-1", k, harness.Hdr("Idempotency-Key", k.Name), "/sum", "application/json", jsonN(k.Number))
 	}
-	k = Key{key(), 7}
+	k = harness.Key{Name: key(), Number: 7}
 	add("form body", k, nil, "/sum", "application/x-www-form-urlencoded", "key="+url.QueryEscape(k.Name)+"&number=7")
-	k = Key{key(), 8}
+	k = harness.Key{Name: key(), Number: 8}
 	add("query number", k, nil, "/sum?number=8&key="+url.QueryEscape(k.Name), "", "")
-	k = Key{key(), 9}
-	add("JSON with charset and spaces", k, hdr("Idempotency-Key", k.Name), "/sum", "application/json; charset=utf-8", " {\n \"number\" : 9 } \n")
-	k = Key{key(), 10}
-	add("key header with surrounding spaces", k, hdr("Idempotency-Key", " "+k.Name+" "), "/sum", "application/json", jsonN(k.Number))
+	k = harness.Key{Name: key(), Number: 9}
+	add("JSON with charset and spaces", k, harness.Hdr("Idempotency-Key", k.Name), "/sum", "application/json; charset=utf-8", " {\n \"number\" : 9 } \n")
+	k = harness.Key{Name: key(), Number: 10}
+	add("key header with surrounding spaces", k, harness.Hdr("Idempotency-Key", " "+k.Name+" "), "/sum", "application/json", jsonN(k.Number))
 }

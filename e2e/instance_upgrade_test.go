@@ -18,6 +18,7 @@ import (
 
 	mysqldrv "github.com/go-sql-driver/mysql"
 
+	"idemsum/e2e/harness"
 	"idemsum/internal/testenv"
 )
 
@@ -63,24 +64,6 @@ func buildPrevious(t *testing.T) string {
 	return bin
 }
 
-// addInstance starts one more instance of c, with the flags of its first,
-// from bin ("" for this release), healthy on return.
-func addInstance(t testing.TB, c *Cluster, bin string) *Instance {
-	t.Helper()
-	first := c.Instances[0]
-	in := &Instance{t: t, Name: fmt.Sprintf("sumd%d", len(c.Instances)), args: first.args, log: &logBuffer{}, bin: bin}
-	t.Cleanup(in.cleanup)
-	in.start()
-	return in
-}
-
-// setBinary makes the next start of in run bin ("" for this release).
-func setBinary(in *Instance, bin string) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.bin = bin
-}
-
 // TestRollingUpgradeFromThePreviousRelease upgrades a running deployment
 // from the previous release (built from git) to this one, under load, the
 // way an operator would: two old instances take load on a ledger with
@@ -98,12 +81,12 @@ func TestRollingUpgradeFromThePreviousRelease(t *testing.T) {
 	began := time.Now()
 	old := buildPrevious(t)
 	built := time.Since(began)
-	c := StartCluster(t, Options{Instances: 2, InstanceBinary: map[int]string{0: old, 1: old}})
+	c := harness.StartCluster(t, harness.Options{Instances: 2, InstanceBinary: map[int]string{0: old, 1: old}})
 	if hasClientColumn(t, c) {
 		t.Fatalf("the previous release %s made sum_ledger with a client column: not the release before #13", previousRelease)
 	}
 	filled := fillLedger(t, c, upgradeFiller)
-	initial := getTotal(t, c.Instances[0])
+	initial := harness.GetTotal(t, c.Instances[0])
 
 	f := &fleet{}
 	for _, in := range c.Instances {
@@ -115,7 +98,7 @@ func TestRollingUpgradeFromThePreviousRelease(t *testing.T) {
 	dbName := dsnDatabase(t, c.DSN)
 	watch := watchAlter(t, c, dbName)
 	t0 := time.Now()
-	in2 := addInstance(t, c, "")
+	in2 := c.AddInstance(t, "")
 	startup := time.Since(t0)
 	alterFrom, alterTo, polls := watch()
 	c.Instances = append(c.Instances, in2)
@@ -133,8 +116,8 @@ func TestRollingUpgradeFromThePreviousRelease(t *testing.T) {
 		if st := in.Terminate(15 * time.Second); !st.Success() {
 			t.Errorf("%s (the previous release) on SIGTERM exited %v, want 0", in.Name, st)
 		}
-		setBinary(in, "")
-		in.start()
+		in.SetBinary("")
+		in.Restart()
 		f.up(i, false)
 		replaced = append(replaced, time.Since(t0))
 		load.waitKeys(t, load.resolved.Load()+200)
@@ -150,8 +133,8 @@ func TestRollingUpgradeFromThePreviousRelease(t *testing.T) {
 	t.Logf("old instances replaced (drain, SIGTERM, start) in %v", replaced)
 	t.Logf("load: %d keys × 2 copies, %d answered by the previous release and %d by this one; %d keys answered by both; attempts %v",
 		load.resolved.Load(), load.byOld.Load(), load.byNew.Load(), load.mixed(), load.statuses())
-	if load.failed.Load() > 0 {
-		t.Errorf("%d copies failed, want none; the first: %s", load.failed.Load(), load.firstFail())
+	if load.N.Load() > 0 {
+		t.Errorf("%d copies failed, want none; the first: %s", load.N.Load(), load.First())
 	}
 	if alterFrom.IsZero() {
 		t.Errorf("the migration's ALTER TABLE was never seen running in %d polls of the processlist", polls)
@@ -166,9 +149,9 @@ func TestRollingUpgradeFromThePreviousRelease(t *testing.T) {
 			t.Errorf("%d attempts answered %d, want only 200 and 409", n, st)
 		}
 	}
-	want := checkScoped(t, c, map[string]*Results{"": load.res}, initial, fillerPrefix)
+	want := harness.CheckScoped(t, c, map[string]*harness.Results{"": load.res}, initial, fillerPrefix)
 	for _, in := range c.Instances {
-		if got := getTotal(t, in); got.Cmp(want) != 0 {
+		if got := harness.GetTotal(t, in); got.Cmp(want) != 0 {
 			t.Errorf("GET /sum on %s = %v, want %v", in.Name, got, want)
 		}
 	}
@@ -177,7 +160,7 @@ func TestRollingUpgradeFromThePreviousRelease(t *testing.T) {
 }
 
 // hasClientColumn reports whether c's sum_ledger has the client column.
-func hasClientColumn(t testing.TB, c *Cluster) bool {
+func hasClientColumn(t testing.TB, c *harness.Cluster) bool {
 	t.Helper()
 	var n int
 	q := "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'sum_ledger' AND COLUMN_NAME = 'client'"
@@ -189,7 +172,7 @@ func hasClientColumn(t testing.TB, c *Cluster) bool {
 
 // fillLedger inserts n rows of history (keys fillerPrefix + i, numbers
 // not in the total) into sum_ledger, and returns how long it took.
-func fillLedger(t testing.TB, c *Cluster, n int) time.Duration {
+func fillLedger(t testing.TB, c *harness.Cluster, n int) time.Duration {
 	t.Helper()
 	t0 := time.Now()
 	const batch = 100_000
@@ -224,7 +207,7 @@ func dsnDatabase(t testing.TB, dsn string) string {
 // watchAlter polls the processlist for an ALTER TABLE sum_ledger in
 // database db until the returned function is called, which returns when
 // it was first and last seen, and how many polls were made.
-func watchAlter(t testing.TB, c *Cluster, db string) func() (from, to time.Time, polls int) {
+func watchAlter(t testing.TB, c *harness.Cluster, db string) func() (from, to time.Time, polls int) {
 	ctx, cancel := context.WithCancel(t.Context())
 	var from, to time.Time
 	polls := 0
@@ -255,7 +238,7 @@ func watchAlter(t testing.TB, c *Cluster, db string) func() (from, to time.Time,
 
 // checkAnonymousRows checks that sum_ledger holds want rows, all of the
 // anonymous client (client = "").
-func checkAnonymousRows(t testing.TB, c *Cluster, want int) {
+func checkAnonymousRows(t testing.TB, c *harness.Cluster, want int) {
 	t.Helper()
 	var all, anonymous int
 	if err := c.DB.QueryRowContext(t.Context(), "SELECT COUNT(*), COALESCE(SUM(client = ''), 0) FROM sum_ledger").Scan(&all, &anonymous); err != nil {
@@ -271,13 +254,13 @@ func checkAnonymousRows(t testing.TB, c *Cluster, want int) {
 // instance is drained before it is stopped.
 type fleet struct {
 	mu       sync.Mutex
-	ins      []*Instance
+	ins      []*harness.Instance
 	live     []bool
 	old      []bool
 	inflight []int
 }
 
-func (f *fleet) add(in *Instance, old bool) {
+func (f *fleet) add(in *harness.Instance, old bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.ins, f.live, f.old, f.inflight = append(f.ins, in), append(f.live, true), append(f.old, old), append(f.inflight, 0)
@@ -287,7 +270,7 @@ func (f *fleet) add(in *Instance, old bool) {
 // there is one, else one running the new release if there is one, else
 // any live one, other than not when possible; and counts an attempt in
 // flight to it.
-func (f *fleet) acquire(old bool, not int) (i int, isOld bool, in *Instance) {
+func (f *fleet) acquire(old bool, not int) (i int, isOld bool, in *harness.Instance) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var pref, other []int
@@ -322,7 +305,7 @@ func (f *fleet) drain(t testing.TB, i int) {
 	f.mu.Lock()
 	f.live[i] = false
 	f.mu.Unlock()
-	if !waitFor(t.Context(), 30*time.Second, func() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.inflight[i] == 0 }) {
+	if !harness.WaitFor(t.Context(), 30*time.Second, func() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.inflight[i] == 0 }) {
 		t.Fatalf("%s: attempts still in flight after 30s", f.ins[i].Name)
 	}
 }
@@ -338,9 +321,9 @@ func (f *fleet) up(i int, old bool) {
 // for an old instance, one for a new), each copy retried on 409 until a
 // 200, until stopped.
 type upgradeLoad struct {
-	failures
+	harness.Failures
 	f        *fleet
-	res      *Results
+	res      *harness.Results
 	client   *http.Client
 	resolved atomic.Int64
 	byOld    atomic.Int64
@@ -364,7 +347,7 @@ type upgradeAnswer struct {
 }
 
 func startUpgradeLoad(t *testing.T, f *fleet, workers int) *upgradeLoad {
-	l := &upgradeLoad{f: f, res: newResults(), done: make(chan struct{}), sts: map[int]int{}, kinds: map[string]int{},
+	l := &upgradeLoad{f: f, res: harness.NewResults(), done: make(chan struct{}), sts: map[int]int{}, kinds: map[string]int{},
 		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 32}}}
 	u := testenv.Unique()
 	for w := range workers {
@@ -375,7 +358,7 @@ func startUpgradeLoad(t *testing.T, f *fleet, workers int) *upgradeLoad {
 					return
 				default:
 				}
-				k := Key{Name: fmt.Sprintf("e2e-upgrade-%s-%d-%d", u, w, i), Number: 1 + rand.Uint64N(1e12)}
+				k := harness.Key{Name: fmt.Sprintf("e2e-upgrade-%s-%d-%d", u, w, i), Number: 1 + rand.Uint64N(1e12)}
 				var wg sync.WaitGroup
 				first := make(chan int, 1)
 				wg.Go(func() { l.sendCopy(t, k, true, -1, first) })
@@ -392,7 +375,7 @@ func startUpgradeLoad(t *testing.T, f *fleet, workers int) *upgradeLoad {
 // sendCopy sends one copy of k until a 200, to an old instance if old and
 // one runs, never to instance not if another runs; it sends its first
 // instance to first, if not nil.
-func (l *upgradeLoad) sendCopy(t *testing.T, k Key, old bool, not int, first chan<- int) {
+func (l *upgradeLoad) sendCopy(t *testing.T, k harness.Key, old bool, not int, first chan<- int) {
 	deadline := time.Now().Add(30 * time.Second)
 	backoff := 5 * time.Millisecond
 	for {
@@ -402,24 +385,24 @@ func (l *upgradeLoad) sendCopy(t *testing.T, k Key, old bool, not int, first cha
 			first = nil
 		}
 		start := time.Now()
-		resp, err := sendOne(t.Context(), l.client, in, k)
+		resp, err := harness.SendOne(t.Context(), l.client, in, k)
 		end := time.Now()
 		l.f.release(i)
 		switch {
 		case err != nil:
-			l.fail(fmt.Sprintf("key %s on %s: %v", k.Name, in.Name, err))
+			l.Fail(fmt.Sprintf("key %s on %s: %v", k.Name, in.Name, err))
 			return
 		case resp.Status == http.StatusOK:
 			l.answered(k, i, in, isOld, start, end, resp)
 			return
 		case resp.Status != http.StatusConflict:
 			l.status(resp.Status)
-			l.fail(fmt.Sprintf("key %s on %s: status %d %s", k.Name, in.Name, resp.Status, resp.Body))
+			l.Fail(fmt.Sprintf("key %s on %s: status %d %s", k.Name, in.Name, resp.Status, resp.Body))
 			return
 		}
 		l.status(resp.Status)
 		if time.Now().After(deadline) {
-			l.fail(fmt.Sprintf("key %s: 409 for 30s", k.Name))
+			l.Fail(fmt.Sprintf("key %s: 409 for 30s", k.Name))
 			return
 		}
 		time.Sleep(backoff/2 + rand.N(backoff/2+1))
@@ -433,7 +416,7 @@ func (l *upgradeLoad) status(st int) {
 	l.sts[st]++
 }
 
-func (l *upgradeLoad) answered(k Key, i int, in *Instance, old bool, start, end time.Time, resp *Response) {
+func (l *upgradeLoad) answered(k harness.Key, i int, in *harness.Instance, old bool, start, end time.Time, resp *harness.Response) {
 	l.res.Record(k, i, resp)
 	kind := 2
 	if old {
@@ -486,7 +469,7 @@ func (l *upgradeLoad) freshOldWithin(from, to time.Time) int {
 // waitKeys waits until n keys are resolved, failing t after 30s.
 func (l *upgradeLoad) waitKeys(t testing.TB, n int64) {
 	t.Helper()
-	if !waitFor(t.Context(), 30*time.Second, func() bool { return l.resolved.Load() >= n || l.failed.Load() > 0 }) {
+	if !harness.WaitFor(t.Context(), 30*time.Second, func() bool { return l.resolved.Load() >= n || l.N.Load() > 0 }) {
 		t.Fatalf("the load resolved %d keys in 30s, want %d", l.resolved.Load(), n)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"idemsum/e2e/harness"
 	"idemsum/internal/mariadbtopo"
 )
 
@@ -37,14 +38,14 @@ const linkLatency = 20 * time.Millisecond
 // linearizable totals, no key stuck).
 func TestFailoverSemiSync(t *testing.T) {
 	t.Parallel()
-	tp := startTopology(t, true, linkLatency)
+	tp := harness.StartTopology(t, true, linkLatency)
 	f := runFailover(t, tp, func(ctx context.Context) {
 		// The hardest moment: a commit is in the primary's binary log,
 		// waiting for the replica's acknowledgement, its client not told.
 		var ss mariadbtopo.SemiSync
-		waitFor(ctx, 10*time.Second, func() bool {
+		harness.WaitFor(ctx, 10*time.Second, func() bool {
 			var err error
-			ss, err = tp.primary.SemiSync(ctx)
+			ss, err = tp.Primary.SemiSync(ctx)
 			return err != nil || ss.Waiting > 0
 		})
 		t.Logf("semi-sync on the primary just before it died: %+v", ss)
@@ -55,8 +56,8 @@ func TestFailoverSemiSync(t *testing.T) {
 	if f.loss.lost() > 0 {
 		t.Errorf("%d acknowledged additions lost across the failover with semi-synchronous replication, want 0: %s", f.loss.lost(), f.loss)
 	}
-	checkHealed(t, tp.c, f.res)
-	checkAll(t, tp.c, f.res, f.initial)
+	harness.CheckHealed(t, tp.C, f.res)
+	harness.CheckAll(t, tp.C, f.res, f.initial)
 }
 
 // TestFailoverAsync is TestFailoverSemiSync with asynchronous replication,
@@ -69,18 +70,18 @@ func TestFailoverAsync(t *testing.T) {
 	t.Parallel()
 	for _, latency := range []time.Duration{time.Millisecond, linkLatency} {
 		t.Run("latency="+latency.String(), func(t *testing.T) {
-			tp := startTopology(t, false, latency)
+			tp := harness.StartTopology(t, false, latency)
 			f := runFailover(t, tp, func(context.Context) {})
 			t.Logf("asynchronous replication, %v each way: %s", latency, f.loss)
 			checkResolved(t, f.res)
-			checkHealed(t, tp.c, f.res)
+			harness.CheckHealed(t, tp.C, f.res)
 		})
 	}
 }
 
 // failoverRun is what runFailover did and saw.
 type failoverRun struct {
-	res     *Results
+	res     *harness.Results
 	initial *big.Int
 	killed  time.Time // the primary's SIGKILL
 	moved   time.Time // the address points at the promoted replica
@@ -102,38 +103,38 @@ func gtidSeq(pos string) int64 {
 // address, waits for every key to resolve, and reports the outage and
 // what of the acknowledged additions the promoted server lacks. before
 // runs just before the kill.
-func runFailover(t *testing.T, tp *topology, before func(context.Context)) *failoverRun {
+func runFailover(t *testing.T, tp *harness.Topology, before func(context.Context)) *failoverRun {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	c := tp.c
-	f := &failoverRun{res: newResults(), initial: getTotal(t, c.Instances[0])}
-	d := newDriver(t, c, f.res)
+	c := tp.C
+	f := &failoverRun{res: harness.NewResults(), initial: harness.GetTotal(t, c.Instances[0])}
+	d := harness.NewDriver(t, c, f.res)
 	d.Workers = failoverWorkers
 	start := time.Now()
-	done := d.Go(newKeys("failover", failoverKeys))
-	if !waitFor(ctx, time.Minute, func() bool { return d.Progress() >= failoverAt }) {
+	done := d.Go(harness.NewKeys("failover", failoverKeys))
+	if !harness.WaitFor(ctx, time.Minute, func() bool { return d.Progress() >= failoverAt }) {
 		t.Fatalf("no progress to %v", failoverAt)
 	}
 	before(ctx)
 	f.killed = time.Now()
-	tp.crash()
-	p, err := mariadbtopo.Promote(ctx, tp.replica)
+	tp.Crash()
+	p, err := mariadbtopo.Promote(ctx, tp.Replica)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tp.moveTo(tp.replica)
+	tp.MoveTo(tp.Replica)
 	f.moved = time.Now()
-	c.DB = tp.checkDB(t, tp.replica)
+	c.DB = harness.RootPool(t, tp.Replica)
 	t.Logf("primary killed at %.0f%%; replica promoted in %v (received %s, applied %s); address moved %v after the kill",
 		100*d.Progress(), p.Took.Round(time.Millisecond), p.Received, p.Applied, f.moved.Sub(f.killed).Round(time.Millisecond))
-	if last, err := tp.primary.LastGTID(ctx); err != nil {
+	if last, err := tp.Primary.LastGTID(ctx); err != nil {
 		t.Logf("the dead primary's binary log: %v", err)
 	} else {
 		f.unreplicated = gtidSeq(last) - gtidSeq(p.Received)
 		t.Logf("the dead primary's binary log ends at %s: %d transactions committed there never reached the replica", last, f.unreplicated)
 	}
-	waitDone(t, done, 90*time.Second)
+	harness.WaitDone(t, done, 90*time.Second)
 	t.Logf("%d keys × %d copies in %v: %s", d.Total, d.Dup, time.Since(start).Round(time.Millisecond), &d.Stats)
 	logOutage(t, f.res, f.killed)
 	f.loss = acknowledgedLoss(t, c, f.res, f.moved)
@@ -143,12 +144,12 @@ func runFailover(t *testing.T, tp *topology, before func(context.Context)) *fail
 // logOutage reports the window in which attempts failed (503 or a
 // transport error) after the kill, and how long the keys in flight at the
 // kill took to resolve.
-func logOutage(t testing.TB, res *Results, killed time.Time) {
+func logOutage(t testing.TB, res *harness.Results, killed time.Time) {
 	t.Helper()
 	var first, last time.Time
 	var n503, transport, unseen int
 	var slowest time.Duration
-	res.Each(func(ks *KeyState) {
+	res.Each(func(ks *harness.KeyState) {
 		if committedUnseen(ks, killed) {
 			unseen++
 		}
@@ -183,7 +184,7 @@ func logOutage(t testing.TB, res *Results, killed time.Time) {
 // committedUnseen reports whether ks had an attempt fail after killed and
 // every 200 it got was a replay: its addition was committed by a
 // transaction whose answer never reached a client.
-func committedUnseen(ks *KeyState, killed time.Time) bool {
+func committedUnseen(ks *harness.KeyState, killed time.Time) bool {
 	failed := false
 	for _, s := range ks.Sends {
 		if s.OK && !s.Replayed {
@@ -204,9 +205,9 @@ func maxTime(a, b time.Time) time.Time {
 }
 
 // checkResolved fails t unless every Send of every key got a 200.
-func checkResolved(t testing.TB, res *Results) {
+func checkResolved(t testing.TB, res *harness.Results) {
 	t.Helper()
-	res.Each(func(ks *KeyState) {
+	res.Each(func(ks *harness.KeyState) {
 		for _, s := range ks.Sends {
 			if !s.OK {
 				t.Errorf("key %s stuck: %s", ks.Name, s.Fail)
@@ -234,11 +235,11 @@ func (l lossReport) String() string {
 
 // acknowledgedLoss returns which of the keys answered 200 before moved
 // (the first such answer of each) the promoted server, c.DB, lacks.
-func acknowledgedLoss(t testing.TB, c *Cluster, res *Results, moved time.Time) lossReport {
+func acknowledgedLoss(t testing.TB, c *harness.Cluster, res *harness.Results, moved time.Time) lossReport {
 	t.Helper()
-	ledger := ledgerTotals(t, c)
+	ledger := harness.LedgerTotals(t, c)
 	l := lossReport{amount: new(big.Int)}
-	res.Each(func(ks *KeyState) {
+	res.Each(func(ks *harness.KeyState) {
 		var body []byte
 		replayedAfter := false
 		for _, s := range ks.Sends {
@@ -251,7 +252,7 @@ func acknowledgedLoss(t testing.TB, c *Cluster, res *Results, moved time.Time) l
 			return
 		}
 		l.acked++
-		answered, err := parseTotal(body)
+		answered, err := harness.ParseTotal(body)
 		if err != nil {
 			t.Errorf("key %s: %v", ks.Name, err)
 			return

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"idemsum/e2e/harness"
 )
 
 // TestSlowMySQL slows MySQL down step by step until one round trip of a
@@ -28,16 +30,16 @@ func TestSlowMySQL(t *testing.T) {
 // there are answered by the unique key; with them, claims expire under
 // holders waiting on MySQL (lease overruns) and duplicates take over.
 func slowMySQL(t *testing.T, claims bool) {
-	opts := Options{Instances: 3, MySQLProxy: true}
+	opts := harness.Options{Instances: 3, MySQLProxy: true}
 	if claims {
 		opts.Args = []string{"-redis-claims"}
 	}
-	s := startScenario(t, opts)
-	c, d := s.c, s.d
+	s := harness.StartScenario(t, opts)
+	c, d := s.C, s.D
 	d.Workers = 24
-	done := s.send(newKeys("slowmysql", loadKeys/2))
+	done := s.Go(harness.NewKeys("slowmysql", harness.LoadKeys/2))
 	p := c.MySQLProxy
-	s.progress(0.1)
+	s.Progress(0.1)
 	for _, lat := range []time.Duration{300 * time.Millisecond, 500 * time.Millisecond, 800 * time.Millisecond} {
 		p.SetLatency(lat)
 		before := d.Resolved.Load()
@@ -46,22 +48,22 @@ func slowMySQL(t *testing.T, claims bool) {
 	}
 	healed := time.Now()
 	p.Heal()
-	waitDone(t, done, 60*time.Second)
-	t.Logf("%v after healing: %s", time.Since(healed).Round(time.Millisecond), s.summary())
-	fence := metricSum(t, c, "idemsum_fence_replays_total")
+	harness.WaitDone(t, done, 60*time.Second)
+	t.Logf("%v after healing: %s", time.Since(healed).Round(time.Millisecond), s.Summary())
+	fence := harness.MetricSum(t, c, "idemsum_fence_replays_total")
 	t.Logf("%v keyed additions found already recorded by MySQL's unique key (duplicates that reached MySQL while their first copy waited there)", fence)
 	if fence == 0 {
 		t.Errorf("no duplicate reached MySQL while its first copy waited there (idemsum_fence_replays_total = 0); MySQL was not slow enough to test anything")
 	}
 	if claims {
-		overruns := metricSum(t, c, "idemsum_lease_overruns_total")
+		overruns := harness.MetricSum(t, c, "idemsum_lease_overruns_total")
 		t.Logf("%v keyed additions finished after their claim's lease ran out", overruns)
 		if overruns == 0 {
 			t.Errorf("idemsum_lease_overruns_total = 0, want the holders that waited on MySQL past the lease counted")
 		}
 	}
-	checkNoStuck(t, s.res, healed, resolveBound)
-	checkNoUnavailable(t, c, s.res)
-	checkHealed(t, c, s.res)
-	s.check()
+	harness.CheckNoStuck(t, s.Res, healed, harness.ResolveBound)
+	harness.CheckNoUnavailable(t, c, s.Res)
+	harness.CheckHealed(t, c, s.Res)
+	s.Check()
 }

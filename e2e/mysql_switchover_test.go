@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"idemsum/e2e/harness"
 	"idemsum/internal/mariadbtopo"
 )
 
@@ -30,18 +31,18 @@ func TestFailoverSwitchoverToReadOnly(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	tp := startTopology(t, false, 0, "lock_wait_timeout=2")
-	c := tp.c
-	initial := getTotal(t, c.Instances[0])
-	res := newResults()
-	d := newDriver(t, c, res)
+	tp := harness.StartTopology(t, false, 0, "lock_wait_timeout=2")
+	c := tp.C
+	initial := harness.GetTotal(t, c.Instances[0])
+	res := harness.NewResults()
+	d := harness.NewDriver(t, c, res)
 	d.Workers = failoverWorkers
-	done := d.Go(newKeys("switchover", failoverKeys))
-	if !waitFor(ctx, time.Minute, func() bool { return d.Progress() >= failoverAt }) {
+	done := d.Go(harness.NewKeys("switchover", failoverKeys))
+	if !harness.WaitFor(ctx, time.Minute, func() bool { return d.Progress() >= failoverAt }) {
 		t.Fatalf("no progress to %v", failoverAt)
 	}
 	demoted := time.Now()
-	if err := tp.primary.Exec(ctx, "SET GLOBAL read_only = ON"); err != nil {
+	if err := tp.Primary.Exec(ctx, "SET GLOBAL read_only = ON"); err != nil {
 		t.Fatal(err)
 	}
 	// SET GLOBAL read_only waits for the backup lock, behind a statement
@@ -52,36 +53,36 @@ func TestFailoverSwitchoverToReadOnly(t *testing.T) {
 	// trip did.
 	setRO := time.Since(demoted)
 	checkReadOnly(t, c)
-	if err := mariadbtopo.CaughtUp(ctx, tp.primary, tp.replica); err != nil {
+	if err := mariadbtopo.CaughtUp(ctx, tp.Primary, tp.Replica); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := mariadbtopo.Promote(ctx, tp.replica); err != nil {
+	if _, err := mariadbtopo.Promote(ctx, tp.Replica); err != nil {
 		t.Fatal(err)
 	}
-	tp.vip.SetTarget(tp.replica.Addr)
+	tp.VIP.SetTarget(tp.Replica.Addr)
 	moved := time.Now()
-	c.DB = tp.checkDB(t, tp.replica)
+	c.DB = harness.RootPool(t, tp.Replica)
 	t.Logf("primary read-only at %.0f%% (SET GLOBAL read_only took %v), address moved %v later",
 		100*d.Progress(), setRO.Round(time.Millisecond), moved.Sub(demoted).Round(time.Millisecond))
-	waitDone(t, done, 90*time.Second)
-	t.Logf("%d keys × %d copies: %s; %d connections of sumd still open on the old primary", d.Total, d.Dup, &d.Stats, sessions(t, tp.primary))
+	harness.WaitDone(t, done, 90*time.Second)
+	t.Logf("%d keys × %d copies: %s; %d connections of sumd still open on the old primary", d.Total, d.Dup, &d.Stats, sessions(t, tp.Primary))
 	if d.Stats.Unavailable.Load() == 0 {
 		t.Errorf("no 503 while the primary was read-only; the scenario tested nothing")
 	}
 	checkNo503After(t, res, moved.Add(switchoverBound))
-	checkHealed(t, c, res)
-	checkAll(t, c, res, initial)
+	harness.CheckHealed(t, c, res)
+	harness.CheckAll(t, c, res, initial)
 }
 
 // checkReadOnly checks every instance while their MySQL is read-only:
 // /readyz is 503 with "mysql":"readonly" (within a few probes), GET /sum
 // and a new keyed addition are 503 problems with Retry-After.
-func checkReadOnly(t testing.TB, c *Cluster) {
+func checkReadOnly(t testing.TB, c *harness.Cluster) {
 	t.Helper()
 	for _, in := range c.Instances {
-		var last *Response
-		ok := waitFor(t.Context(), 10*time.Second, func() bool {
-			last = call(t, in, "GET", "/readyz", nil, "", "")
+		var last *harness.Response
+		ok := harness.WaitFor(t.Context(), 10*time.Second, func() bool {
+			last = harness.Call(t, in, "GET", "/readyz", nil, "", "")
 			var rd struct{ MySQL string }
 			json.Unmarshal(last.Body, &rd)
 			return last.Status == http.StatusServiceUnavailable && rd.MySQL == "readonly" && last.Header.Get("Retry-After") != ""
@@ -89,14 +90,14 @@ func checkReadOnly(t testing.TB, c *Cluster) {
 		if !ok {
 			t.Errorf("GET /readyz on %s while MySQL is read-only: got %d %s, want 503 with \"mysql\":\"readonly\" and Retry-After", in.Name, last.Status, last.Body)
 		}
-		checkProblem(t, "GET /sum on "+in.Name+" while MySQL is read-only", call(t, in, "GET", "/sum", nil, "", ""), http.StatusServiceUnavailable)
-		k := newKeys("readonly", 1)[0] // never retried: checkAll proves it added nothing
-		resp, err := sendOne(t.Context(), hostileClient, in, k)
+		harness.CheckProblem(t, "GET /sum on "+in.Name+" while MySQL is read-only", harness.Call(t, in, "GET", "/sum", nil, "", ""), http.StatusServiceUnavailable)
+		k := harness.NewKeys("readonly", 1)[0] // never retried: checkAll proves it added nothing
+		resp, err := harness.SendOne(t.Context(), harness.Client, in, k)
 		if err != nil {
 			t.Fatalf("POST /sum on %s while MySQL is read-only: %v", in.Name, err)
 		}
-		checkProblem(t, "POST /sum on "+in.Name+" while MySQL is read-only", resp, http.StatusServiceUnavailable)
-		if _, err := retryAfter(resp); err != nil {
+		harness.CheckProblem(t, "POST /sum on "+in.Name+" while MySQL is read-only", resp, http.StatusServiceUnavailable)
+		if _, err := harness.RetryAfter(resp); err != nil {
 			t.Errorf("POST /sum on %s while MySQL is read-only: %v", in.Name, err)
 		}
 	}
@@ -104,11 +105,11 @@ func checkReadOnly(t testing.TB, c *Cluster) {
 
 // checkNo503After fails t if any attempt that started after at was
 // answered 503.
-func checkNo503After(t testing.TB, res *Results, at time.Time) {
+func checkNo503After(t testing.TB, res *harness.Results, at time.Time) {
 	t.Helper()
 	n := 0
 	var last time.Time
-	res.Each(func(ks *KeyState) {
+	res.Each(func(ks *harness.KeyState) {
 		for _, s := range ks.Sends {
 			for _, a := range s.Attempts {
 				if a.Status == http.StatusServiceUnavailable {
@@ -133,7 +134,7 @@ func sessions(t testing.TB, s *mariadbtopo.Server) int {
 	t.Helper()
 	var n int
 	q := "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = ?"
-	if err := s.Root().QueryRowContext(context.Background(), q, failoverUser).Scan(&n); err != nil {
+	if err := s.Root().QueryRowContext(context.Background(), q, harness.AppUser).Scan(&n); err != nil {
 		t.Fatalf("%s: count sessions: %v", s.Name, err)
 	}
 	return n

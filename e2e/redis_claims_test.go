@@ -9,12 +9,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"idemsum/e2e/harness"
 )
 
 // claim takes key's in-flight claim directly in Redis, the way an
 // instance does (at redisstore.ClaimName, holding a token, with PX), so
 // that the key is deterministically "being processed" for ttl.
-func claim(t testing.TB, c *Cluster, key string, ttl time.Duration) {
+func claim(t testing.TB, c *harness.Cluster, key string, ttl time.Duration) {
 	t.Helper()
 	ok, err := c.Redis.SetNX(t.Context(), c.ClaimName(key), "e2e-holder", ttl).Result()
 	if err != nil || !ok {
@@ -26,10 +28,10 @@ func claim(t testing.TB, c *Cluster, key string, ttl time.Duration) {
 // renewing it every 100ms: a live holder that is still working. (A single
 // claim with a longer expiry than the instances' lease is cut to one lease
 // by the first instance that meets it: no claim blocks longer than that.)
-func holdClaim(t testing.TB, c *Cluster, key string) (release func()) {
+func holdClaim(t testing.TB, c *harness.Cluster, key string) (release func()) {
 	t.Helper()
 	name := c.ClaimName(key)
-	claim(t, c, key, leaseTTL)
+	claim(t, c, key, harness.LeaseTTL)
 	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
@@ -41,7 +43,7 @@ func holdClaim(t testing.TB, c *Cluster, key string) (release func()) {
 				c.Redis.Del(context.Background(), name)
 				return
 			case <-tick.C:
-				c.Redis.Set(context.Background(), name, "e2e-holder", leaseTTL)
+				c.Redis.Set(context.Background(), name, "e2e-holder", harness.LeaseTTL)
 			}
 		}
 	}()
@@ -53,11 +55,11 @@ func holdClaim(t testing.TB, c *Cluster, key string) (release func()) {
 // (their duplicates in flight wait in MySQL; see the scenarios).
 func TestKeyReuseAndInFlight(t *testing.T) {
 	t.Parallel()
-	s := startScenario(t, Options{Instances: 3, Args: []string{"-redis-claims"}})
-	c, res := s.c, s.res
-	keys := newKeys("reuse", loadKeys)
-	s.run(keys, 90*time.Second)
-	t.Log(s.summary())
+	s := harness.StartScenario(t, harness.Options{Instances: 3, Args: []string{"-redis-claims"}})
+	c, res := s.C, s.Res
+	keys := harness.NewKeys("reuse", harness.LoadKeys)
+	s.Run(keys, 90*time.Second)
+	t.Log(s.Summary())
 
 	t.Run("reused with another number", func(t *testing.T) {
 		// Half of the keys lose their Redis record first, so that their 422
@@ -74,12 +76,12 @@ func TestKeyReuseAndInFlight(t *testing.T) {
 				for i := range work {
 					k := keys[i]
 					in := c.Instances[(i+1)%len(c.Instances)]
-					resp, err := sendOne(t.Context(), hostileClient, in, Key{k.Name, k.Number + 1 + uint64(i%3)})
+					resp, err := harness.SendOne(t.Context(), harness.Client, in, harness.Key{Name: k.Name, Number: k.Number + 1 + uint64(i%3)})
 					if err != nil {
 						t.Errorf("reuse %s on %s: %v", k.Name, in.Name, err)
 						continue
 					}
-					checkProblem(t, fmt.Sprintf("key %s reused with another number on %s (record in Redis: %v)", k.Name, in.Name, i%2 == 1), resp, http.StatusUnprocessableEntity)
+					harness.CheckProblem(t, fmt.Sprintf("key %s reused with another number on %s (record in Redis: %v)", k.Name, in.Name, i%2 == 1), resp, http.StatusUnprocessableEntity)
 				}
 			})
 		}
@@ -91,27 +93,27 @@ func TestKeyReuseAndInFlight(t *testing.T) {
 	})
 
 	t.Run("in flight", func(t *testing.T) {
-		for _, k := range newKeys("inflight", 10) {
+		for _, k := range harness.NewKeys("inflight", 10) {
 			claim(t, c, k.Name, 5*time.Second)
 			for _, in := range c.Instances {
 				for _, n := range []uint64{k.Number, k.Number + 1} {
-					resp, err := sendOne(t.Context(), hostileClient, in, Key{k.Name, n})
+					resp, err := harness.SendOne(t.Context(), harness.Client, in, harness.Key{Name: k.Name, Number: n})
 					if err != nil {
 						t.Fatalf("POST %s on %s: %v", k.Name, in.Name, err)
 					}
 					name := fmt.Sprintf("key %s in flight, number %d, on %s", k.Name, n, in.Name)
-					checkProblem(t, name, resp, http.StatusConflict)
-					if _, err := retryAfter(resp); err != nil || resp.Header.Get("Retry-After") == "" {
+					harness.CheckProblem(t, name, resp, http.StatusConflict)
+					if _, err := harness.RetryAfter(resp); err != nil || resp.Header.Get("Retry-After") == "" {
 						t.Errorf("%s: %v", name, err)
 					}
 				}
 			}
 			c.Redis.Del(t.Context(), c.ClaimName(k.Name)) // released without a record
-			resp, err := sendOne(t.Context(), hostileClient, c.Instances[0], k)
+			resp, err := harness.SendOne(t.Context(), harness.Client, c.Instances[0], k)
 			if err != nil {
 				t.Fatalf("POST %s after the release: %v", k.Name, err)
 			}
-			want200(t, res, k, 0, "after the claim was released", resp, false)
+			harness.Want200(t, res, k, 0, "after the claim was released", resp, false)
 		}
 	})
 
@@ -120,7 +122,7 @@ func TestKeyReuseAndInFlight(t *testing.T) {
 		// usable again and adds once (DESIGN.md §4.6).
 		const lease = 1500 * time.Millisecond
 		var wg sync.WaitGroup
-		for i, k := range newKeys("expiry", 5) {
+		for i, k := range harness.NewKeys("expiry", 5) {
 			claim(t, c, k.Name, lease)
 			wg.Go(func() { awaitExpiry(t, c, res, k, i, lease) })
 		}
@@ -128,11 +130,11 @@ func TestKeyReuseAndInFlight(t *testing.T) {
 	})
 
 	t.Run("Prefer wait", func(t *testing.T) {
-		k := newKeys("prefer", 1)[0]
+		k := harness.NewKeys("prefer", 1)[0]
 		release := holdClaim(t, c, k.Name)
 		// A short wait runs out while the claim lives: still 409.
 		resp := postPrefer(t, c.Instances[1], k, "wait=1")
-		checkProblem(t, "Prefer: wait=1 on a key held throughout", resp, http.StatusConflict)
+		harness.CheckProblem(t, "Prefer: wait=1 on a key held throughout", resp, http.StatusConflict)
 		// A long wait sees the claim released and takes it over.
 		released := make(chan time.Time, 1)
 		go func() {
@@ -142,7 +144,7 @@ func TestKeyReuseAndInFlight(t *testing.T) {
 		}()
 		resp = postPrefer(t, c.Instances[2], k, "wait=4")
 		done := time.Now()
-		want200(t, res, k, 2, "Prefer: wait=4, claim released after 300ms", resp, false)
+		harness.Want200(t, res, k, 2, "Prefer: wait=4, claim released after 300ms", resp, false)
 		if at := <-released; done.Before(at) || done.Sub(at) > 2*time.Second {
 			t.Errorf("Prefer: wait=4: answered %v after the release, want soon after it", done.Sub(at))
 		}
@@ -154,7 +156,7 @@ func TestKeyReuseAndInFlight(t *testing.T) {
 	t.Run("conflicts are not logged as errors", func(t *testing.T) {
 		for _, in := range c.Instances {
 			var errs []string
-			for _, line := range strings.Split(in.log.Tail(maxLog), "\n") {
+			for _, line := range strings.Split(in.Log(), "\n") {
 				if strings.Contains(line, `"level":"ERROR"`) {
 					errs = append(errs, line)
 				}
@@ -165,27 +167,27 @@ func TestKeyReuseAndInFlight(t *testing.T) {
 			}
 		}
 	})
-	s.check()
+	s.Check()
 }
 
 // postPrefer posts k to in with a Prefer header.
-func postPrefer(t testing.TB, in *Instance, k Key, prefer string) *Response {
+func postPrefer(t testing.TB, in *harness.Instance, k harness.Key, prefer string) *harness.Response {
 	t.Helper()
-	h := hdr("Idempotency-Key", k.Name, "Prefer", prefer)
-	return call(t, in, "POST", "/sum", h, "application/json", fmt.Sprintf(`{"number":%d}`, k.Number))
+	h := harness.Hdr("Idempotency-Key", k.Name, "Prefer", prefer)
+	return harness.Call(t, in, "POST", "/sum", h, "application/json", fmt.Sprintf(`{"number":%d}`, k.Number))
 }
 
 // awaitExpiry polls k, claimed for lease by a holder that never comes
 // back, until a 200: it must see 409 first and succeed soon after the
 // claim expires.
-func awaitExpiry(t testing.TB, c *Cluster, res *Results, k Key, first int, lease time.Duration) {
+func awaitExpiry(t testing.TB, c *harness.Cluster, res *harness.Results, k harness.Key, first int, lease time.Duration) {
 	start := time.Now()
 	conflicts, inst := 0, 0
-	var resp *Response
+	var resp *harness.Response
 	var err error
-	waitFor(t.Context(), 10*lease, func() bool {
+	harness.WaitFor(t.Context(), 10*lease, func() bool {
 		inst = (first + conflicts) % len(c.Instances)
-		resp, err = sendOne(t.Context(), hostileClient, c.Instances[inst], k)
+		resp, err = harness.SendOne(t.Context(), harness.Client, c.Instances[inst], k)
 		if err != nil || resp.Status != http.StatusConflict {
 			return true
 		}
@@ -196,7 +198,7 @@ func awaitExpiry(t testing.TB, c *Cluster, res *Results, k Key, first int, lease
 		t.Errorf("POST %s: %v", k.Name, err)
 		return
 	}
-	want200(t, res, k, inst, "after the claim expired", resp, false)
+	harness.Want200(t, res, k, inst, "after the claim expired", resp, false)
 	if took := time.Since(start); conflicts == 0 || took > lease+2*time.Second {
 		t.Errorf("key %s: resolved after %v and %d conflicts, want 409 while the claim lives and 200 once it expires (%v)", k.Name, took, conflicts, lease)
 	}
@@ -216,20 +218,20 @@ func awaitExpiry(t testing.TB, c *Cluster, res *Results, k Key, first int, lease
 // scenarios' SIGSTOP cases cover).
 func TestClaimExpiresUnderStalledHolder(t *testing.T) {
 	t.Parallel()
-	s := startScenario(t, Options{Instances: 2, MySQLProxyEach: true, Args: []string{"-redis-claims"}})
-	c, res := s.c, s.res
-	s.run(newKeys("holder-load", loadKeys), 90*time.Second)
-	t.Log(s.summary())
+	s := harness.StartScenario(t, harness.Options{Instances: 2, MySQLProxyEach: true, Args: []string{"-redis-claims"}})
+	c, res := s.C, s.Res
+	s.Run(harness.NewKeys("holder-load", harness.LoadKeys), 90*time.Second)
+	t.Log(s.Summary())
 
 	a := c.Instances[0]
 	t.Run("transaction held", func(t *testing.T) {
-		stallHolder(t, c, res, newKeys("held", 20), func() { a.MySQLProxy.Blackhole(true) }, false)
+		stallHolder(t, c, res, harness.NewKeys("held", 20), func() { a.MySQLProxy.Blackhole(true) }, false)
 	})
 	t.Run("reply held", func(t *testing.T) {
-		stallHolder(t, c, res, newKeys("replyheld", 20), func() { a.MySQLProxy.SetLatency(replyDelay) }, true)
+		stallHolder(t, c, res, harness.NewKeys("replyheld", 20), func() { a.MySQLProxy.SetLatency(replyDelay) }, true)
 	})
-	checkHealed(t, c, res)
-	s.check()
+	harness.CheckHealed(t, c, res)
+	s.Check()
 }
 
 // replyDelay is the latency of A's MySQL proxy in the "reply held" case:
@@ -243,56 +245,56 @@ const replyDelay = 2 * time.Second
 // stallHolder runs one case of TestClaimExpiresUnderStalledHolder with
 // instances 0 (A, the stalled holder) and 1 (B); stall stalls A's MySQL
 // proxy, and reaches tells whether MySQL still gets what A sends.
-func stallHolder(t *testing.T, c *Cluster, res *Results, keys []Key, stall func(), reaches bool) {
+func stallHolder(t *testing.T, c *harness.Cluster, res *harness.Results, keys []harness.Key, stall func(), reaches bool) {
 	a, b := c.Instances[0], c.Instances[1]
 	stall()
 	defer a.MySQLProxy.Heal()
-	answers := make([]chan *Response, len(keys))
+	answers := make([]chan *harness.Response, len(keys))
 	slow := &http.Client{Timeout: 30 * time.Second}
 	for i, k := range keys {
-		answers[i] = make(chan *Response, 1)
+		answers[i] = make(chan *harness.Response, 1)
 		go func() {
-			resp, err := sendOne(context.Background(), slow, a, k)
+			resp, err := harness.SendOne(context.Background(), slow, a, k)
 			if err != nil {
-				resp = &Response{Body: []byte(err.Error())}
+				resp = &harness.Response{Body: []byte(err.Error())}
 			}
 			answers[i] <- resp
 		}()
 	}
-	if !waitFor(t.Context(), 5*time.Second, claimed(t, c, keys, true)) {
+	if !harness.WaitFor(t.Context(), 5*time.Second, claimed(t, c, keys, true)) {
 		t.Fatalf("%s did not claim all %d keys", a.Name, len(keys))
 	}
-	if reaches && !waitFor(t.Context(), 5*time.Second, func() bool { return len(inLedger(t, c, keys)) > 0 }) {
+	if reaches && !harness.WaitFor(t.Context(), 5*time.Second, func() bool { return len(inLedger(t, c, keys)) > 0 }) {
 		t.Fatalf("MySQL committed none of the transactions %s sent", a.Name)
 	}
-	if !waitFor(t.Context(), 3*leaseTTL, claimed(t, c, keys, false)) {
-		t.Fatalf("the claims of the stalled %s did not expire within %v", a.Name, 3*leaseTTL)
+	if !harness.WaitFor(t.Context(), 3*harness.LeaseTTL, claimed(t, c, keys, false)) {
+		t.Fatalf("the claims of the stalled %s did not expire within %v", a.Name, 3*harness.LeaseTTL)
 	}
 	committed := inLedger(t, c, keys) // by A, whose replies are held
 	if !reaches && len(committed) > 0 {
 		t.Fatalf("%d of %s's keys are in the ledger although its transactions are held", len(committed), a.Name)
 	}
 	t.Logf("%d of %d keys committed by %s before its claims expired", len(committed), len(keys), a.Name)
-	fast := &http.Client{Timeout: clientTimeout}
+	fast := &http.Client{Timeout: harness.ClientTimeout}
 	bodies := map[string][]byte{}
-	for _, k := range append(keys, newKeys("fresh", 1)...) {
+	for _, k := range append(keys, harness.NewKeys("fresh", 1)...) {
 		t0 := time.Now()
-		resp, err := sendOne(t.Context(), fast, b, k)
+		resp, err := harness.SendOne(t.Context(), fast, b, k)
 		if err != nil {
 			t.Fatalf("POST %s on %s while %s is stalled: %v (after %v)", k.Name, b.Name, a.Name, err, time.Since(t0))
 		}
-		want200(t, res, k, 1, "key taken over by "+b.Name, resp, committed[k.Name])
+		harness.Want200(t, res, k, 1, "key taken over by "+b.Name, resp, committed[k.Name])
 		bodies[k.Name] = resp.Body
 	}
 	a.MySQLProxy.Heal()
 	for i, k := range keys {
-		var resp *Response
+		var resp *harness.Response
 		select {
 		case resp = <-answers[i]:
 		case <-time.After(20 * time.Second):
 			t.Fatalf("%s did not answer %s once its MySQL came back", a.Name, k.Name)
 		}
-		want200(t, res, k, 0, "the stalled holder's answer", resp, !committed[k.Name])
+		harness.Want200(t, res, k, 0, "the stalled holder's answer", resp, !committed[k.Name])
 		if !bytes.Equal(resp.Body, bodies[k.Name]) {
 			t.Errorf("key %s: the stalled %s answered %q, %s %q", k.Name, a.Name, resp.Body, b.Name, bodies[k.Name])
 		}
@@ -300,7 +302,7 @@ func stallHolder(t *testing.T, c *Cluster, res *Results, keys []Key, stall func(
 }
 
 // inLedger returns which of keys have a committed ledger row.
-func inLedger(t testing.TB, c *Cluster, keys []Key) map[string]bool {
+func inLedger(t testing.TB, c *harness.Cluster, keys []harness.Key) map[string]bool {
 	args := make([]any, len(keys))
 	for i, k := range keys {
 		args[i] = k.Name
@@ -324,7 +326,7 @@ func inLedger(t testing.TB, c *Cluster, keys []Key) map[string]bool {
 
 // claimed returns a condition: every key's claim exists in Redis (want),
 // or none does.
-func claimed(t testing.TB, c *Cluster, keys []Key, want bool) func() bool {
+func claimed(t testing.TB, c *harness.Cluster, keys []harness.Key, want bool) func() bool {
 	return func() bool {
 		for _, k := range keys {
 			n, err := c.Redis.Exists(t.Context(), c.ClaimName(k.Name)).Result()

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"idemsum/e2e/harness"
 )
 
 // degradedBound is how long a keyed addition may take while Redis
@@ -23,10 +25,10 @@ const degradedBound = time.Second
 // connections held its requests for ~1.7s.
 func TestRedisDownFailsFast(t *testing.T) {
 	t.Parallel()
-	c := StartCluster(t, Options{Instances: 1, RedisURL: "redis://" + closedPort(t) + "/0"})
+	c := harness.StartCluster(t, harness.Options{Instances: 1, RedisURL: "redis://" + harness.ClosedPort(t) + "/0"})
 	in := c.Instances[0]
-	initial := getTotal(t, in)
-	res := newResults()
+	initial := harness.GetTotal(t, in)
+	res := harness.NewResults()
 	client := &http.Client{Timeout: 10 * time.Second}
 	var mu sync.Mutex
 	var slowest time.Duration
@@ -35,16 +37,16 @@ func TestRedisDownFailsFast(t *testing.T) {
 	defer waves.Stop()
 	for end := time.Now().Add(4 * time.Second); time.Now().Before(end); <-waves.C {
 		var wg sync.WaitGroup
-		for _, k := range newKeys("redisdown", 16) {
+		for _, k := range harness.NewKeys("redisdown", 16) {
 			wg.Go(func() {
 				t0 := time.Now()
-				resp, err := sendOne(t.Context(), client, in, k)
+				resp, err := harness.SendOne(t.Context(), client, in, k)
 				took := time.Since(t0)
 				if err != nil {
 					t.Errorf("key %s: %v after %v", k.Name, err, took)
 					return
 				}
-				want200(t, res, k, 0, "an addition while Redis refuses connections", resp, false)
+				harness.Want200(t, res, k, 0, "an addition while Redis refuses connections", resp, false)
 				mu.Lock()
 				defer mu.Unlock()
 				slowest = max(slowest, took)
@@ -59,7 +61,7 @@ func TestRedisDownFailsFast(t *testing.T) {
 	if slow > 0 {
 		t.Errorf("%d of %d additions took over %v (the slowest %v), want each within %v while Redis refuses connections", slow, res.Len(), degradedBound, slowest.Round(time.Millisecond), degradedBound)
 	}
-	checkAll(t, c, res, initial)
+	harness.CheckAll(t, c, res, initial)
 }
 
 func TestRedisUnreachable(t *testing.T) {
@@ -75,19 +77,19 @@ func TestRedisUnreachable(t *testing.T) {
 			t.Parallel()
 			url := tt.redisURL
 			if url == "" {
-				url = "redis://" + closedPort(t) + "/0"
+				url = "redis://" + harness.ClosedPort(t) + "/0"
 			}
-			s := startScenario(t, Options{Instances: 3, RedisURL: url})
-			checkReady(t, s.c, tt.ready)
+			s := harness.StartScenario(t, harness.Options{Instances: 3, RedisURL: url})
+			harness.CheckReady(t, s.C, tt.ready)
 			// Without claims, duplicates meet in MySQL only: three copies of
 			// each key from many workers make them meet often.
-			s.d.Dup, s.d.Workers = 3, 32
-			done := s.send(newKeys("noredis", loadKeys))
-			waitFor(t.Context(), time.Minute, func() bool { return s.d.Progress() >= 0.5 })
-			checkReady(t, s.c, tt.ready) // mid-run, under load
-			waitDone(t, done, 90*time.Second)
-			t.Logf("redis %s: %s", url, s.summary())
-			s.check()
+			s.D.Dup, s.D.Workers = 3, 32
+			done := s.Go(harness.NewKeys("noredis", harness.LoadKeys))
+			harness.WaitFor(t.Context(), time.Minute, func() bool { return s.D.Progress() >= 0.5 })
+			harness.CheckReady(t, s.C, tt.ready) // mid-run, under load
+			harness.WaitDone(t, done, 90*time.Second)
+			t.Logf("redis %s: %s", url, s.Summary())
+			s.Check()
 		})
 	}
 }

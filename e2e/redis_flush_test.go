@@ -3,14 +3,16 @@ package e2e_test
 import (
 	"testing"
 	"time"
+
+	"idemsum/e2e/harness"
 )
 
 func TestRedisFlushedMidRun(t *testing.T) {
 	t.Parallel()
 	// This database is the test's alone: FLUSHDB wipes all of it.
-	s := startScenario(t, Options{Instances: 3, RedisDB: redisDBFlush})
-	c := s.c
-	done := s.send(newKeys("flush", loadKeys))
+	s := harness.StartScenario(t, harness.Options{Instances: 3, RedisDB: harness.RedisDBFlush})
+	c := s.C
+	done := s.Go(harness.NewKeys("flush", harness.LoadKeys))
 	flushes, wiped := 0, int64(0)
 	for loop := true; loop; {
 		select {
@@ -27,10 +29,10 @@ func TestRedisFlushedMidRun(t *testing.T) {
 			flushes, wiped = flushes+1, wiped+n
 		}
 	}
-	t.Logf("%d FLUSHDB wiping %d Redis keys: %s", flushes, wiped, s.summary())
+	t.Logf("%d FLUSHDB wiping %d Redis keys: %s", flushes, wiped, s.Summary())
 	if flushes < 3 || wiped == 0 {
 		t.Errorf("got %d flushes wiping %d keys, want at least 3 flushes mid-run that wiped claims or records", flushes, wiped)
 	}
-	checkHealed(t, c, s.res)
-	s.check()
+	harness.CheckHealed(t, c, s.Res)
+	s.Check()
 }

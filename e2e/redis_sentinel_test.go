@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"idemsum/e2e/harness"
 	"idemsum/internal/redistopo"
 )
 
@@ -17,21 +18,21 @@ import (
 // TestRedisCluster).
 func TestRedisSentinel(t *testing.T) {
 	topo := redistopo.StartSentinel(t, 1, 3)
-	c := StartCluster(t, Options{Instances: 3, RedisURL: topo.URL(), Redis: topo.Client()})
-	initial := getTotal(t, c.Instances[0])
-	res := newResults()
+	c := harness.StartCluster(t, harness.Options{Instances: 3, RedisURL: topo.URL(), Redis: topo.Client()})
+	initial := harness.GetTotal(t, c.Instances[0])
+	res := harness.NewResults()
 	first, err := topo.Master(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	var second *redistopo.Node
-	res.Merge(failoverUnderLoad(t, c, "SENTINEL FAILOVER of master "+first.Addr, func() {
+	res.Merge(harness.FailoverUnderLoad(t, c, "SENTINEL FAILOVER of master "+first.Addr, func() {
 		if second, err = topo.Failover(30 * time.Second); err != nil {
 			t.Fatal(err)
 		}
 	}))
-	checkRedisUsed(t, c, res)
-	res.Merge(failoverUnderLoad(t, c, "SIGKILL of master "+second.Addr, func() {
+	harness.CheckRedisUsed(t, c, res)
+	res.Merge(harness.FailoverUnderLoad(t, c, "SIGKILL of master "+second.Addr, func() {
 		second.Kill()
 		third, err := topo.WaitMaster(30*time.Second, second)
 		if err != nil {
@@ -41,6 +42,6 @@ func TestRedisSentinel(t *testing.T) {
 			t.Errorf("after the SIGKILL the master is %s, want %s (the only replica)", third.Addr, first.Addr)
 		}
 	}))
-	checkRedisUsed(t, c, res)
-	checkAll(t, c, res, initial)
+	harness.CheckRedisUsed(t, c, res)
+	harness.CheckAll(t, c, res, initial)
 }

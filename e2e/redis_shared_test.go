@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"idemsum/e2e/harness"
 	"idemsum/internal/testenv"
 )
 
@@ -22,27 +23,27 @@ import (
 func TestTwoDeploymentsShareRedis(t *testing.T) {
 	t.Parallel()
 	prefix := "idemsum:e2e:" + testenv.Unique() + ":"
-	deps := []*Cluster{
-		StartCluster(t, Options{Instances: 2, Prefix: prefix}),
-		StartCluster(t, Options{Instances: 2, Prefix: prefix}),
+	deps := []*harness.Cluster{
+		harness.StartCluster(t, harness.Options{Instances: 2, Prefix: prefix}),
+		harness.StartCluster(t, harness.Options{Instances: 2, Prefix: prefix}),
 	}
-	keysA := newKeys("twodeps", 300)
-	keysB := make([]Key, len(keysA))
+	keysA := harness.NewKeys("twodeps", 300)
+	keysB := make([]harness.Key, len(keysA))
 	for i, k := range keysA {
-		keysB[i] = Key{Name: k.Name, Number: k.Number}
+		keysB[i] = harness.Key{Name: k.Name, Number: k.Number}
 		if i%2 == 1 {
 			keysB[i].Number = 1 + rand.Uint64N(1e12)
 		}
 	}
-	keys := [][]Key{keysA, keysB}
+	keys := [][]harness.Key{keysA, keysB}
 	var initial [2]*big.Int
-	var res [2]*Results
-	var drivers [2]*Driver
+	var res [2]*harness.Results
+	var drivers [2]*harness.Driver
 	var dones [2]<-chan struct{}
 	for i, c := range deps {
-		initial[i] = getTotal(t, c.Instances[0])
-		res[i] = newResults()
-		drivers[i] = newDriver(t, c, res[i])
+		initial[i] = harness.GetTotal(t, c.Instances[0])
+		res[i] = harness.NewResults()
+		drivers[i] = harness.NewDriver(t, c, res[i])
 		drivers[i].GiveUp = 15 * time.Second
 	}
 	start := time.Now()
@@ -50,19 +51,19 @@ func TestTwoDeploymentsShareRedis(t *testing.T) {
 		dones[i] = drivers[i].Go(keys[i])
 	}
 	for i := range deps {
-		waitDone(t, dones[i], 50*time.Second)
+		harness.WaitDone(t, dones[i], 50*time.Second)
 	}
 	for i, c := range deps {
 		name := string(rune('A' + i))
 		t.Logf("deployment %s: %d keys × %d copies in %v: %s", name, drivers[i].Total, drivers[i].Dup, time.Since(start).Round(time.Millisecond), &drivers[i].Stats)
-		checkNo5xx(t, res[i], "deployment "+name)
-		if n := statusCounts(res[i])[http.StatusUnprocessableEntity]; n > 0 {
+		harness.CheckNo5xx(t, res[i], "deployment "+name)
+		if n := harness.StatusCounts(res[i])[http.StatusUnprocessableEntity]; n > 0 {
 			t.Errorf("deployment %s: %d answers were 422, want none: each key was sent with one number to it", name, n)
 		}
-		checkAnswersAreMySQLs(t, c, res[i], nil, "deployment "+name)
-		checkTotalOfAnswered(t, c, res[i], initial[i])
+		harness.CheckAnswersAreMySQLs(t, c, res[i], nil, "deployment "+name)
+		harness.CheckTotalOfAnswered(t, c, res[i], initial[i])
 	}
 	for i, c := range deps {
-		t.Run(string(rune('A'+i)), func(t *testing.T) { checkAll(t, c, res[i], initial[i]) })
+		t.Run(string(rune('A'+i)), func(t *testing.T) { harness.CheckAll(t, c, res[i], initial[i]) })
 	}
 }

@@ -8,10 +8,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/big"
 	"math/rand/v2"
 	"net/http"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -22,59 +20,24 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"idemsum/e2e/harness"
 	"idemsum/idempotency/redisstore"
 )
-
-// redisName is the name of one of sumd's Redis keys, split at its last
-// "claim:" or "rec:" marker into NS (the -redis-prefix, and whatever sumd
-// puts after it, such as a deployment id), Kind ("claim" or "rec") and
-// Key, the idempotency key.
-type redisName struct {
-	Name, NS, Kind, Key string
-}
-
-// parseRedisName splits name; ok is false for a name without a marker.
-func parseRedisName(name string) (redisName, bool) {
-	c, r := strings.LastIndex(name, "claim:"), strings.LastIndex(name, "rec:")
-	switch {
-	case c < 0 && r < 0:
-		return redisName{}, false
-	case c > r:
-		return redisName{name, name[:c], "claim", name[c+len("claim:"):]}, true
-	default:
-		return redisName{name, name[:r], "rec", name[r+len("rec:"):]}, true
-	}
-}
-
-// scanNames returns sumd's keys under prefix in rdb.
-func scanNames(ctx context.Context, rdb *redis.Client, prefix string) ([]redisName, error) {
-	var names []redisName
-	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-	for iter.Next(ctx) {
-		if n, ok := parseRedisName(iter.Val()); ok {
-			names = append(names, n)
-		}
-	}
-	if err := iter.Err(); err != nil {
-		return nil, fmt.Errorf("SCAN %s*: %w", prefix, err)
-	}
-	return names, nil
-}
 
 // learnNamespace sends k to sumd0, then finds its record in Redis and
 // returns the part of the record's name before its hash tag and "rec:":
 // the namespace (the redisstore prefix) of every key of the Cluster's
 // deployment.
-func learnNamespace(t testing.TB, c *Cluster, res *Results, k Key) string {
+func learnNamespace(t testing.TB, c *harness.Cluster, res *harness.Results, k harness.Key) string {
 	t.Helper()
-	resp, err := sendOne(t.Context(), probeClient, c.Instances[0], k)
+	resp, err := harness.SendOne(t.Context(), probeClient, c.Instances[0], k)
 	if err != nil {
 		t.Fatalf("first key %s: %v", k.Name, err)
 	}
-	want200(t, res, k, 0, "the first key "+k.Name, resp, false)
+	harness.Want200(t, res, k, 0, "the first key "+k.Name, resp, false)
 	ns, found := "", ""
-	waitFor(t.Context(), 5*time.Second, func() bool {
-		names, err := scanNames(t.Context(), c.Redis, c.Prefix)
+	harness.WaitFor(t.Context(), 5*time.Second, func() bool {
+		names, err := harness.ScanNames(t.Context(), c.Redis, c.Prefix)
 		for _, n := range names {
 			if err == nil && n.Kind == "rec" && n.Key == k.Name {
 				ns, found = n.NS, n.Name
@@ -153,11 +116,11 @@ type tamperer struct {
 	rdb    *redis.Client
 	prefix string
 	ns     string // where sumd keeps the keys: learnNamespace
-	byName map[string]Key
-	names  []redisName     // the last SCAN
-	scope  map[string]bool // the keys of the phase, which loop tampers with
+	byName map[string]harness.Key
+	names  []harness.RedisName // the last SCAN
+	scope  map[string]bool     // the keys of the phase, which loop tampers with
 	// inflight returns the keys being sent now, whose claims are live.
-	inflight func() []Key
+	inflight func() []harness.Key
 
 	// claimed are the keys whose claim was tampered with: each gets one
 	// such tamper at most, since a writer that keeps forging a key's claim
@@ -169,8 +132,8 @@ type tamperer struct {
 	hits   map[string][]string // kinds written at each key
 }
 
-func newTamperer(rdb *redis.Client, prefix, ns string, keys []Key) *tamperer {
-	tc := &tamperer{rdb: rdb, prefix: prefix, ns: ns, byName: map[string]Key{},
+func newTamperer(rdb *redis.Client, prefix, ns string, keys []harness.Key) *tamperer {
+	tc := &tamperer{rdb: rdb, prefix: prefix, ns: ns, byName: map[string]harness.Key{},
 		claimed: map[string]bool{}, counts: map[string]int{}, hits: map[string][]string{}}
 	for _, k := range keys {
 		tc.byName[k.Name] = k
@@ -187,22 +150,22 @@ func (tc *tamperer) name(kind, key string) string {
 
 // scan refreshes tc.names.
 func (tc *tamperer) scan(ctx context.Context) {
-	if names, err := scanNames(ctx, tc.rdb, tc.prefix); err == nil {
+	if names, err := harness.ScanNames(ctx, tc.rdb, tc.prefix); err == nil {
 		tc.names = names
 	}
 }
 
 // existing returns a random key of the last SCAN of kind ("" for any),
 // or for kind "claim" a claim of a key whose claim was not tampered with.
-func (tc *tamperer) existing(kind string) (redisName, bool) {
-	var ns []redisName
+func (tc *tamperer) existing(kind string) (harness.RedisName, bool) {
+	var ns []harness.RedisName
 	for _, n := range tc.names {
 		if tc.scope[n.Key] && (kind == "" || n.Kind == kind) && (kind != "claim" || !tc.claimed[n.Key]) {
 			ns = append(ns, n)
 		}
 	}
 	if len(ns) == 0 {
-		return redisName{}, false
+		return harness.RedisName{}, false
 	}
 	return ns[rand.IntN(len(ns))], true
 }
@@ -229,7 +192,7 @@ func (tc *tamperer) write(ctx context.Context, kind, k string) (string, error) {
 	r := tc.rdb
 	expiry := time.Duration(0) // none
 	if rand.IntN(2) == 0 {
-		expiry = keyTTL
+		expiry = harness.KeyTTL
 	}
 	switch kind {
 	case tUndecodable:
@@ -271,7 +234,7 @@ func (tc *tamperer) write(ctx context.Context, kind, k string) (string, error) {
 		}
 		return k, r.Set(ctx, tc.name("claim", k), "forged-1h", time.Hour).Err()
 	case tForged:
-		return k, r.Set(ctx, tc.name("rec", k), forgeRecord(tc.byName[k].Number, "{\"total\":123}\n"), keyTTL).Err()
+		return k, r.Set(ctx, tc.name("rec", k), forgeRecord(tc.byName[k].Number, "{\"total\":123}\n"), harness.KeyTTL).Err()
 	case tPersist:
 		return tc.persistLive(ctx)
 	case tCopied:
@@ -327,7 +290,7 @@ func (tc *tamperer) copyRecord(ctx context.Context, k string) (string, error) {
 	if err != nil {
 		return "", ignoreNil(err)
 	}
-	return k, tc.rdb.Set(ctx, tc.name("rec", k), v, keyTTL).Err()
+	return k, tc.rdb.Set(ctx, tc.name("rec", k), v, harness.KeyTTL).Err()
 }
 
 // alterRecord changes an existing record that sumd wrote, keeping its TTL:
@@ -377,7 +340,7 @@ const tamperPause = 10 * time.Millisecond
 // loop tampers until stop is closed: every tamperPause one tamper of a
 // random one of kinds, at a key not sent yet (unsent) or one of tc.scope
 // in Redis, and every fifth a PERSIST of the live claims.
-func (tc *tamperer) loop(ctx context.Context, stop <-chan struct{}, kinds []string, unsent func() []Key) {
+func (tc *tamperer) loop(ctx context.Context, stop <-chan struct{}, kinds []string, unsent func() []harness.Key) {
 	tick := time.NewTicker(tamperPause)
 	defer tick.Stop()
 	for i := 0; ; i++ {
@@ -408,13 +371,13 @@ func (tc *tamperer) loop(ctx context.Context, stop <-chan struct{}, kinds []stri
 // blockBound is how long a key may take from its first send to its last
 // answer, however its claim was forged: one lease, and slack for the
 // retries and a loaded machine.
-const blockBound = leaseTTL + 2*time.Second
+const blockBound = harness.LeaseTTL + 2*time.Second
 
 // tamperPhase is a part of TestRedisTamper's load with the tampers of its
 // own kinds.
 type tamperPhase struct {
 	name  string
-	keys  []Key
+	keys  []harness.Key
 	kinds []string
 }
 
@@ -459,14 +422,14 @@ func TestRedisTamper(t *testing.T) {
 }
 
 func redisTamper(t *testing.T, claims bool) {
-	opts := Options{Instances: 3}
+	opts := harness.Options{Instances: 3}
 	if claims {
 		opts.Args = []string{"-redis-claims"}
 	}
-	c := StartCluster(t, opts)
-	initial := getTotal(t, c.Instances[0])
-	res := newResults()
-	keys := newKeys("tamper", 801)
+	c := harness.StartCluster(t, opts)
+	initial := harness.GetTotal(t, c.Instances[0])
+	res := harness.NewResults()
+	keys := harness.NewKeys("tamper", 801)
 	ns := learnNamespace(t, c, res, keys[0])
 	tc := newTamperer(c.Redis, c.Prefix, ns, keys)
 	quiet, all := quietKinds, tamperKinds
@@ -483,7 +446,7 @@ func redisTamper(t *testing.T, claims bool) {
 		tc.preplant(t, p)
 	}
 	for _, p := range phases {
-		pres := newResults()
+		pres := harness.NewResults()
 		tc.runPhase(t, c, p, pres)
 		res.Merge(pres)
 	}
@@ -491,20 +454,20 @@ func redisTamper(t *testing.T, claims bool) {
 
 	// One more round of every key, with Redis left alone: sumd sees each
 	// key's Redis content once more and must leave none without expiry.
-	final := newResults()
-	again := newDriver(t, c, final)
+	final := harness.NewResults()
+	again := harness.NewDriver(t, c, final)
 	again.Dup, again.Workers, again.GiveUp = 1, 16, 6*time.Second
-	waitDone(t, again.Go(keys), 40*time.Second)
+	harness.WaitDone(t, again.Go(keys), 40*time.Second)
 	t.Logf("again, every key once: %s", &again.Stats)
-	checkNo5xx(t, final, "again")
-	checkAnswersAreMySQLs(t, c, final, tc.hits, "again")
+	harness.CheckNo5xx(t, final, "again")
+	harness.CheckAnswersAreMySQLs(t, c, final, tc.hits, "again")
 	res.Merge(final)
 
 	if !claims {
 		tc.removeClaims(t)
 	}
-	checkTotalOfAnswered(t, c, res, initial)
-	checkAll(t, c, res, initial)
+	harness.CheckTotalOfAnswered(t, c, res, initial)
+	harness.CheckAll(t, c, res, initial)
 	logBadTTLs(t, c, tc.hits)
 }
 
@@ -521,7 +484,7 @@ func (tc *tamperer) removeClaims(t testing.TB) {
 	n := 0
 	iter := tc.rdb.Scan(ctx, 0, tc.ns+"*", 1000).Iterator()
 	for iter.Next(ctx) {
-		if rn, ok := parseRedisName(iter.Val()); ok && rn.Kind == "claim" {
+		if rn, ok := harness.ParseRedisName(iter.Val()); ok && rn.Kind == "claim" {
 			if err := tc.rdb.Del(ctx, iter.Val()).Err(); err != nil {
 				t.Fatal(err)
 			}
@@ -537,19 +500,19 @@ func (tc *tamperer) removeClaims(t testing.TB) {
 // logBadTTLs logs what was written at the keys of the Redis keys that
 // checkRedisTTLs fails: none or a longer expiry than a claim's lease or
 // the key TTL.
-func logBadTTLs(t testing.TB, c *Cluster, hits map[string][]string) {
+func logBadTTLs(t testing.TB, c *harness.Cluster, hits map[string][]string) {
 	t.Helper()
-	ttls, err := scanTTLs(t.Context(), c.Redis, c.Prefix)
+	ttls, err := harness.ScanTTLs(t.Context(), c.Redis, c.Prefix)
 	if err != nil {
 		t.Fatalf("%v", err)
 	}
 	kinds := map[string]int{}
 	var bad []string
 	for name, ttl := range ttls {
-		n, ok := parseRedisName(name)
-		limit := keyTTL
+		n, ok := harness.ParseRedisName(name)
+		limit := harness.KeyTTL
 		if ok && n.Kind == "claim" {
-			limit = leaseTTL
+			limit = harness.LeaseTTL
 		}
 		if ttl > 0 && ttl <= limit {
 			continue
@@ -562,7 +525,7 @@ func logBadTTLs(t testing.TB, c *Cluster, hits map[string][]string) {
 		}
 	}
 	if len(bad) > 0 {
-		t.Logf("Redis keys without a fitting expiry: tampers at their keys %s; for example %s", formatCounts(kinds), strings.Join(bad, "; "))
+		t.Logf("Redis keys without a fitting expiry: tampers at their keys %s; for example %s", harness.FormatCounts(kinds), strings.Join(bad, "; "))
 	}
 }
 
@@ -570,7 +533,7 @@ func logBadTTLs(t testing.TB, c *Cluster, hits map[string][]string) {
 // TTL, each at the claims of three keys completed with their genuine
 // records: sumd must leave such a claim an expiry within a lease once it
 // sees the key again.
-func (tc *tamperer) strayClaims(t testing.TB, keys []Key) {
+func (tc *tamperer) strayClaims(t testing.TB, keys []harness.Key) {
 	t.Helper()
 	clear(tc.counts)
 	kinds := []string{tNoTTLClaim, tTypeClaim, tLongClaim}
@@ -582,7 +545,7 @@ func (tc *tamperer) strayClaims(t testing.TB, keys []Key) {
 		tc.tamper(t.Context(), kinds[n%len(kinds)], k.Name)
 		n++
 	}
-	t.Logf("at keys completed with genuine records, after the load: %s", formatCounts(tc.counts))
+	t.Logf("at keys completed with genuine records, after the load: %s", harness.FormatCounts(tc.counts))
 }
 
 // preplant writes content at the keys of p sent last, before any load:
@@ -599,22 +562,22 @@ func (tc *tamperer) preplant(t testing.TB, p tamperPhase) {
 	for i, k := range p.keys[len(p.keys)-3*len(kinds):] {
 		tc.tamper(t.Context(), kinds[i%len(kinds)], k.Name)
 	}
-	t.Logf("%s: before any load, %s", p.name, formatCounts(tc.counts))
+	t.Logf("%s: before any load, %s", p.name, harness.FormatCounts(tc.counts))
 }
 
 // runPhase sends p's keys, three copies of each at once to the three
 // instances, a chunk at a time, while the tamper loop runs with p's kinds.
-func (tc *tamperer) runPhase(t testing.TB, c *Cluster, p tamperPhase, res *Results) {
+func (tc *tamperer) runPhase(t testing.TB, c *harness.Cluster, p tamperPhase, res *harness.Results) {
 	t.Helper()
 	tc.scope = map[string]bool{}
 	for _, k := range p.keys {
 		tc.scope[k.Name] = true
 	}
 	clear(tc.counts)
-	d := newDriver(t, c, res)
+	d := harness.NewDriver(t, c, res)
 	d.Dup, d.Workers, d.GiveUp = 3, 2, 6*time.Second
 	var started atomic.Int64 // p.keys before this are given to d
-	tc.inflight = func() []Key {
+	tc.inflight = func() []harness.Key {
 		j := int(started.Load())
 		return p.keys[max(0, j-2*tamperChunk):j]
 	}
@@ -622,9 +585,9 @@ func (tc *tamperer) runPhase(t testing.TB, c *Cluster, p tamperPhase, res *Resul
 	stop, stopped := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(stopped)
-		tc.loop(t.Context(), stop, p.kinds, func() []Key { return p.keys[started.Load():] })
+		tc.loop(t.Context(), stop, p.kinds, func() []harness.Key { return p.keys[started.Load():] })
 	}()
-	redisErrs := metricSum(t, c, "idemsum_redis_errors_total")
+	redisErrs := harness.MetricSum(t, c, "idemsum_redis_errors_total")
 	start := time.Now()
 	var dones []<-chan struct{}
 	tick := time.NewTicker(tamperChunkEvery) // the pace of the load
@@ -636,27 +599,27 @@ func (tc *tamperer) runPhase(t testing.TB, c *Cluster, p tamperPhase, res *Resul
 	}
 	tick.Stop()
 	for _, done := range dones {
-		waitDone(t, done, 30*time.Second)
+		harness.WaitDone(t, done, 30*time.Second)
 	}
 	close(stop)
 	<-stopped
 	t.Logf("%s: %d keys × %d copies in %v: %s", p.name, d.Total, d.Dup, time.Since(start).Round(time.Millisecond), &d.Stats)
 	t.Logf("%s: %d tampers during the load %s; %d Redis errors of the tamperer; sumd counted %.0f Redis errors (idemsum_redis_errors_total)",
-		p.name, sumCounts(tc.counts), formatCounts(tc.counts), tc.errs, metricSum(t, c, "idemsum_redis_errors_total")-redisErrs)
+		p.name, harness.SumCounts(tc.counts), harness.FormatCounts(tc.counts), tc.errs, harness.MetricSum(t, c, "idemsum_redis_errors_total")-redisErrs)
 	for _, kind := range p.kinds {
 		if tc.counts[kind] == 0 {
 			t.Errorf("%s: no tamper of kind %q during the load; the scenario tested less than it says", p.name, kind)
 		}
 	}
 	checkResolution(t, res, blockBound, tc.hits, p.name)
-	checkNo5xx(t, res, p.name)
-	checkAnswersAreMySQLs(t, c, res, tc.hits, p.name)
+	harness.CheckNo5xx(t, res, p.name)
+	harness.CheckAnswersAreMySQLs(t, c, res, tc.hits, p.name)
 }
 
 // checkResolution fails t for each key whose Sends took longer than bound
 // from the first one's start to the last one's end, quoting the tampers
 // written at it (hits).
-func checkResolution(t testing.TB, res *Results, bound time.Duration, hits map[string][]string, what string) {
+func checkResolution(t testing.TB, res *harness.Results, bound time.Duration, hits map[string][]string, what string) {
 	t.Helper()
 	type slow struct {
 		key  string
@@ -665,7 +628,7 @@ func checkResolution(t testing.TB, res *Results, bound time.Duration, hits map[s
 	}
 	var slows []slow
 	var slowest time.Duration
-	res.Each(func(ks *KeyState) {
+	res.Each(func(ks *harness.KeyState) {
 		var first, last time.Time
 		sts := map[int]int{}
 		for _, s := range ks.Sends {
@@ -695,148 +658,5 @@ func checkResolution(t testing.TB, res *Results, bound time.Duration, hits map[s
 	t.Logf("%s: %d of %d keys took over %v from first send to last answer; the slowest %v", what, len(slows), res.Len(), bound, slowest.Round(time.Millisecond))
 	if len(slows) > 8 {
 		t.Errorf("%s: %d keys in all took over %v", what, len(slows), bound)
-	}
-}
-
-// statusCounts returns how many attempts in res got each status (0: no
-// response).
-func statusCounts(res *Results) map[int]int {
-	n := map[int]int{}
-	res.Each(func(ks *KeyState) {
-		for _, s := range ks.Sends {
-			for _, a := range s.Attempts {
-				n[a.Status]++
-			}
-		}
-	})
-	return n
-}
-
-// attemptsN is the part of a Send's Fail that differs between Sends.
-var attemptsN = regexp.MustCompile(` after \d+ attempts`)
-
-// checkNo5xx fails t if any attempt in res got a 5xx, and logs every
-// status and every reason a Send failed.
-func checkNo5xx(t testing.TB, res *Results, what string) {
-	t.Helper()
-	sts := statusCounts(res)
-	fivexx := 0
-	for st, n := range sts {
-		if st >= 500 {
-			fivexx += n
-		}
-	}
-	fails := map[string]int{}
-	res.Each(func(ks *KeyState) {
-		for _, s := range ks.Sends {
-			if !s.OK {
-				why, _, _ := strings.Cut(s.Fail, " from ")
-				fails[attemptsN.ReplaceAllString(why, "")]++
-			}
-		}
-	})
-	t.Logf("%s: statuses of all attempts %v; Sends without a 200: %d %s", what, sts, sumCounts(fails), formatCounts(fails))
-	if fivexx > 0 {
-		t.Errorf("%s: %d attempts were answered 5xx (%v), want none: Redis content must never cause a 5xx", what, fivexx, sts)
-	}
-}
-
-// ledgerTotals returns sum_ledger's total of each key in c's MySQL.
-func ledgerTotals(t testing.TB, c *Cluster) map[string]string {
-	t.Helper()
-	rows, err := c.DB.QueryContext(t.Context(), "SELECT idem_key, total FROM sum_ledger")
-	if err != nil {
-		t.Fatalf("read ledger: %v", err)
-	}
-	defer rows.Close()
-	totals := map[string]string{}
-	for rows.Next() {
-		var k []byte
-		var total string
-		if err := rows.Scan(&k, &total); err != nil {
-			t.Fatalf("scan ledger: %v", err)
-		}
-		totals[string(k)] = total
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatalf("read ledger: %v", err)
-	}
-	return totals
-}
-
-// checkAnswersAreMySQLs fails t unless every 200 body of every key in res
-// is {"total":T} and a newline, T the key's total in c's sum_ledger. It
-// quotes the tampers written at a key (hits; nil for none) and returns
-// the number of keys with another answer.
-func checkAnswersAreMySQLs(t testing.TB, c *Cluster, res *Results, hits map[string][]string, what string) int {
-	t.Helper()
-	ledger := ledgerTotals(t, c)
-	bad, answered, replays := 0, 0, 0
-	kinds := map[string]int{}
-	res.Each(func(ks *KeyState) {
-		total, inMySQL := ledger[ks.Name]
-		want := "{\"total\":" + total + "}\n"
-		var wrong []string
-		for _, s := range ks.Sends {
-			if !s.OK {
-				continue
-			}
-			answered++
-			if !inMySQL || string(s.Body) != want {
-				wrong = append(wrong, fmt.Sprintf("%q from sumd%d (replayed=%v)", s.Body, s.Inst, s.Replayed))
-				if s.Replayed {
-					replays++
-				}
-			}
-		}
-		if len(wrong) == 0 {
-			return
-		}
-		for _, k := range slices.Compact(slices.Sorted(slices.Values(hits[ks.Name]))) {
-			kinds[k]++
-		}
-		if bad++; bad <= 8 {
-			tampered := ""
-			if hits != nil {
-				tampered = fmt.Sprintf("; tampers at it %q", hits[ks.Name])
-			}
-			t.Errorf("%s: key %s: %d answers are not MySQL's (sum_ledger row %v, total %q%s): %s",
-				what, ks.Name, len(wrong), inMySQL, total, tampered, strings.Join(wrong[:min(3, len(wrong))], ", "))
-		}
-	})
-	if bad > 0 {
-		tampered := ""
-		if hits != nil {
-			tampered = "; tampers at those keys " + formatCounts(kinds)
-		}
-		t.Errorf("%s: %d keys got a 200 that is not MySQL's answer (%d such answers were replays, of %d answers)%s",
-			what, bad, replays, answered, tampered)
-	}
-	return bad
-}
-
-// checkTotalOfAnswered fails t unless MySQL's total is initial plus the
-// number of each key in res that got a 200, once.
-func checkTotalOfAnswered(t testing.TB, c *Cluster, res *Results, initial *big.Int) {
-	t.Helper()
-	want := new(big.Int).Set(initial)
-	answered := 0
-	res.Each(func(ks *KeyState) {
-		for _, s := range ks.Sends {
-			if s.OK {
-				want.Add(want, new(big.Int).SetUint64(ks.Number))
-				answered++
-				return
-			}
-		}
-	})
-	var total string
-	if err := c.DB.QueryRowContext(t.Context(), "SELECT total FROM sum_total WHERE id = 1").Scan(&total); err != nil {
-		t.Fatalf("read sum_total: %v", err)
-	}
-	if total != want.String() {
-		got, _ := new(big.Int).SetString(total, 10)
-		t.Errorf("sum_total.total = %s, want %v: initial %v + the numbers of the %d of %d keys answered 200, once each (off by %v)",
-			total, want, initial, answered, res.Len(), new(big.Int).Sub(got, want))
 	}
 }

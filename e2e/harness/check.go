@@ -1,4 +1,4 @@
-package e2e_test
+package harness
 
 import (
 	"bytes"
@@ -8,46 +8,13 @@ import (
 	"maps"
 	"math/big"
 	"net/http"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 )
 
-// totalBody is the exact shape of every 200 body: {"total":N} and a newline.
-var totalBody = regexp.MustCompile(`^\{"total":(0|[1-9][0-9]*)\}\n$`)
-
-// parseTotal returns N of a {"total":N} body.
-func parseTotal(body []byte) (*big.Int, error) {
-	m := totalBody.FindSubmatch(body)
-	if m == nil {
-		return nil, fmt.Errorf(`body %q is not {"total":N} and a newline`, body)
-	}
-	n, _ := new(big.Int).SetString(string(m[1]), 10)
-	return n, nil
-}
-
-// getTotal reads GET /sum from in.
-func getTotal(t testing.TB, in *Instance) *big.Int {
-	t.Helper()
-	c := &http.Client{Timeout: 10 * time.Second}
-	req, _ := http.NewRequest(http.MethodGet, in.URL()+"/sum", nil)
-	resp, err := do(c, req)
-	if err != nil {
-		t.Fatalf("GET /sum on %s: %v", in.Name, err)
-	}
-	if resp.Status != http.StatusOK {
-		t.Fatalf("GET /sum on %s: got status %d, want 200; body %s", in.Name, resp.Status, resp.Body)
-	}
-	n, err := parseTotal(resp.Body)
-	if err != nil {
-		t.Fatalf("GET /sum on %s: %v", in.Name, err)
-	}
-	return n
-}
-
-// checkAll asserts every invariant over the keyed additions in res, made
+// CheckAll asserts every invariant over the keyed additions in res, made
 // on c starting from the total initial, once the load is over:
 //
 //	(a) GET /sum on every live instance == initial + Σ numbers, each key once;
@@ -62,38 +29,38 @@ func getTotal(t testing.TB, in *Instance) *big.Int {
 //	(e) every Redis key under c's prefix has an expiry, at most the lease
 //	    for a claim and the key TTL for anything else;
 //	(f) no answer was 503 unless the test took MySQL away: 503 means
-//	    "MySQL unreachable" (DESIGN.md §2), never a lost race or Redis.
-func checkAll(t testing.TB, c *Cluster, res *Results, initial *big.Int) {
+//	    "MySQL unreachable" (docs/api.md), never a lost race or Redis.
+func CheckAll(t testing.TB, c *Cluster, res *Results, initial *big.Int) {
 	t.Helper()
 	want := new(big.Int).Set(initial)
-	var entries []serialEntry
+	var entries []SerialEntry
 	var sends, replays int
 	res.Each(func(ks *KeyState) {
 		want.Add(want, new(big.Int).SetUint64(ks.Number))
 		total, n, r := checkKey(t, ks)
 		sends, replays = sends+n, replays+r
 		if total != nil {
-			entries = append(entries, serialEntry{"key " + ks.Name, ks.Number, total})
+			entries = append(entries, SerialEntry{Name: "key " + ks.Name, Number: ks.Number, Total: total})
 		}
 	})
 	// (a)
 	for _, in := range c.Live() {
-		if got := getTotal(t, in); got.Cmp(want) != 0 {
+		if got := GetTotal(t, in); got.Cmp(want) != 0 {
 			t.Errorf("(a) GET /sum on %s = %v, want %v (initial %v + each key's number once; off by %v)",
 				in.Name, got, want, initial, new(big.Int).Sub(got, want))
 		}
 	}
 	// (c)
-	prev := checkSerial(t, "(c) ", entries, initial)
+	prev := CheckSerial(t, "(c) ", entries, initial)
 	if len(entries) == res.Len() && prev.Cmp(want) != 0 {
 		t.Errorf("(c) the last total in the serial order is %v, want the final total %v", prev, want)
 	}
 	// (d), (e)
-	checkLedger(t, c, res, want)
+	CheckLedger(t, c, res, want)
 	checkNoRoutines(t, c)
-	checkRedisTTLs(t, c)
+	CheckRedisTTLs(t, c)
 	if c.MySQLProxy == nil {
-		checkNoUnavailable(t, c, res)
+		CheckNoUnavailable(t, c, res)
 	}
 	t.Logf("checked %d keys, %d sends (%d replayed): total %v = initial %v + %v",
 		res.Len(), sends, replays, want, initial, new(big.Int).Sub(want, initial))
@@ -125,15 +92,15 @@ func checkKey(t testing.TB, ks *KeyState) (total *big.Int, sends, replays int) {
 	if fresh > 1 || (fresh == 0 && !uncertain) {
 		t.Errorf("(b) key %s: %d responses without Idempotent-Replayed, want exactly 1 (or 0 when an attempt failed unseen)", ks.Name, fresh)
 	}
-	total, err := parseTotal(body)
+	total, err := ParseTotal(body)
 	if err != nil {
 		t.Errorf("(b) key %s: %v", ks.Name, err)
 	}
 	return total, len(ks.Sends), replays
 }
 
-// checkLedger checks (d): the ledger rows and the total in MySQL.
-func checkLedger(t testing.TB, c *Cluster, res *Results, want *big.Int) {
+// CheckLedger checks (d): the ledger rows and the total in MySQL.
+func CheckLedger(t testing.TB, c *Cluster, res *Results, want *big.Int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -178,7 +145,7 @@ func checkLedger(t testing.TB, c *Cluster, res *Results, want *big.Int) {
 				body = s.Body
 			}
 		}
-		wantTotal, _ := parseTotal(body)
+		wantTotal, _ := ParseTotal(body)
 		switch {
 		case !ok:
 			bad++
@@ -195,7 +162,7 @@ func checkLedger(t testing.TB, c *Cluster, res *Results, want *big.Int) {
 }
 
 // checkNoRoutines checks that the test database has no stored procedure,
-// function, trigger or event (DESIGN.md §1).
+// function, trigger or event (docs/design.md#constraints).
 func checkNoRoutines(t testing.TB, c *Cluster) {
 	t.Helper()
 	queries := map[string]string{
@@ -214,24 +181,24 @@ func checkNoRoutines(t testing.TB, c *Cluster) {
 	}
 }
 
-// checkRedisTTLs checks (e): every key under c's prefix has an expiry
+// CheckRedisTTLs checks (e): every key under c's prefix has an expiry
 // (on every master of a cluster).
-func checkRedisTTLs(t testing.TB, c *Cluster) {
+func CheckRedisTTLs(t testing.TB, c *Cluster) {
 	t.Helper()
-	rdb := c.redisClient()
+	rdb := c.RedisClient()
 	if rdb == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	ttls, err := scanTTLs(ctx, rdb, c.Prefix)
+	ttls, err := ScanTTLs(ctx, rdb, c.Prefix)
 	if err != nil {
 		t.Fatalf("(e) %v", err)
 	}
 	for k, ttl := range ttls {
-		limit := keyTTL // a record, or any other key: at most the key TTL
-		if n, ok := parseRedisName(k); ok && n.Kind == "claim" {
-			limit = leaseTTL
+		limit := KeyTTL // a record, or any other key: at most the key TTL
+		if n, ok := ParseRedisName(k); ok && n.Kind == "claim" {
+			limit = LeaseTTL
 		}
 		if ttl <= 0 || ttl > limit {
 			t.Errorf("(e) Redis key %q: PTTL %v, want an expiry in (0, %v]", k, ttl, limit)
@@ -239,9 +206,9 @@ func checkRedisTTLs(t testing.TB, c *Cluster) {
 	}
 }
 
-// checkNoUnavailable checks (f): no attempt in res was answered 503. It
+// CheckNoUnavailable checks (f): no attempt in res was answered 503. It
 // quotes what the instances logged at level ERROR.
-func checkNoUnavailable(t testing.TB, c *Cluster, res *Results) {
+func CheckNoUnavailable(t testing.TB, c *Cluster, res *Results) {
 	t.Helper()
 	n := 0
 	res.Each(func(ks *KeyState) {
@@ -258,7 +225,7 @@ func checkNoUnavailable(t testing.TB, c *Cluster, res *Results) {
 	}
 	seen := map[string]bool{}
 	for _, in := range c.Instances {
-		for _, line := range strings.Split(in.log.Tail(maxLog), "\n") {
+		for _, line := range strings.Split(in.Log(), "\n") {
 			var l struct{ Level, Msg, Err string }
 			if json.Unmarshal([]byte(line), &l) == nil && l.Level == "ERROR" && !strings.Contains(l.Err, "idempotency:") && len(seen) < 5 {
 				seen[l.Msg+": "+l.Err] = true
@@ -268,30 +235,43 @@ func checkNoUnavailable(t testing.TB, c *Cluster, res *Results) {
 	t.Errorf("(f) %d answers were 503 while MySQL was up all along, want none; the instances logged: %q", n, slices.Sorted(maps.Keys(seen)))
 }
 
-// serialEntry is one addition's answer for checkSerial.
-type serialEntry struct {
-	name   string // what an error calls it, such as "key K"
-	number uint64
-	total  *big.Int // the total its 200 answer carried
+// SerialEntry is one addition's answer for CheckSerial.
+type SerialEntry struct {
+	Name   string // what an error calls it, such as "key K"
+	Number uint64
+	Total  *big.Int // the total its 200 answer carried
 }
 
-// checkSerial sorts entries by total and fails t unless they form one
+// CheckSerial sorts entries by total and fails t unless they form one
 // serial order from initial: each total minus its number is the previous
 // total. It returns the last total (initial for none). prefix starts each
 // error.
-func checkSerial(t testing.TB, prefix string, entries []serialEntry, initial *big.Int) *big.Int {
+func CheckSerial(t testing.TB, prefix string, entries []SerialEntry, initial *big.Int) *big.Int {
 	t.Helper()
-	slices.SortFunc(entries, func(a, b serialEntry) int { return a.total.Cmp(b.total) })
+	slices.SortFunc(entries, func(a, b SerialEntry) int { return a.Total.Cmp(b.Total) })
 	prev := new(big.Int).Set(initial)
 	bad := 0
 	for _, e := range entries {
-		before := new(big.Int).Sub(e.total, new(big.Int).SetUint64(e.number))
+		before := new(big.Int).Sub(e.Total, new(big.Int).SetUint64(e.Number))
 		if before.Cmp(prev) != 0 {
 			if bad++; bad <= 5 {
-				t.Errorf("%s%s: total %v − number %d = %v, want the previous total %v", prefix, e.name, e.total, e.number, before, prev)
+				t.Errorf("%s%s: total %v − number %d = %v, want the previous total %v", prefix, e.Name, e.Total, e.Number, before, prev)
 			}
 		}
-		prev = e.total
+		prev = e.Total
 	}
 	return prev
+}
+
+// CheckReady asserts GET /readyz on every instance: 200, MySQL up, and
+// Redis in state redis.
+func CheckReady(t testing.TB, c *Cluster, redis string) {
+	t.Helper()
+	for _, in := range c.Live() {
+		resp := Call(t, in, http.MethodGet, "/readyz", nil, "", "")
+		var got struct{ Status, MySQL, Redis string }
+		if err := json.Unmarshal(resp.Body, &got); err != nil || resp.Status != http.StatusOK || got.MySQL != "up" || got.Redis != redis {
+			t.Errorf("GET /readyz on %s: got %d %s, want 200 with \"mysql\":\"up\", \"redis\":%q", in.Name, resp.Status, resp.Body, redis)
+		}
+	}
 }
