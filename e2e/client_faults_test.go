@@ -14,10 +14,6 @@ import (
 	"idemsum/e2e/harness"
 )
 
-// redisDBClient is TestClientUnderFaults' own Redis database: it runs
-// FLUSHDB.
-const redisDBClient = 9
-
 // clientKeys is how many keys TestClientUnderFaults adds, each from two
 // goroutines at once.
 const clientKeys = 1500
@@ -29,7 +25,7 @@ const clientKeys = 1500
 // and still add each key exactly once.
 func TestClientUnderFaults(t *testing.T) {
 	t.Parallel()
-	c := harness.StartCluster(t, harness.Options{Instances: 3, RedisDB: redisDBClient})
+	c := harness.StartCluster(t, harness.Options{Instances: 3, RedisDB: harness.RedisDBClient})
 	initial := harness.GetTotal(t, c.Instances[0])
 	cl := harness.ClientOf(t, c)
 	res := harness.NewResults()
