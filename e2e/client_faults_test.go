@@ -106,9 +106,7 @@ func faultLoop(t testing.TB, c *harness.Cluster, done <-chan struct{}) (kills, f
 			kills++
 			continue
 		}
-		if err := c.Redis.FlushDB(t.Context()).Err(); err != nil {
-			t.Fatalf("FLUSHDB: %v", err)
-		}
+		c.FlushRedis(t)
 		flushes++
 	}
 }

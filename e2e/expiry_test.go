@@ -52,9 +52,7 @@ func TestExpiryAgreesEverywhere(t *testing.T) {
 	args := append([]string{"-key-ttl", expiryKeyTTL.String(), "-purge-interval", expiryPurge.String()}, maxClockSkewArgs...)
 	c := harness.StartCluster(t, harness.Options{Instances: 3, RedisDB: harness.RedisDBExpiry, RedisProxy: true, Args: args,
 		InstanceArgs: map[int][]string{mysqlOnly: {"-redis-url", "off"}}})
-	if err := c.Redis.FlushDB(t.Context()).Err(); err != nil { // the test's own database
-		t.Fatalf("FLUSHDB: %v", err)
-	}
+	c.FlushRedis(t) // the test's own database
 	initial := harness.GetTotal(t, c.Instances[0])
 	res := harness.NewResults()
 	keys := harness.NewKeys("expiry", expiryKeys)
@@ -132,9 +130,7 @@ func redisFaults(t testing.TB, c *harness.Cluster, end time.Time) map[string]int
 		}
 		switch rand.IntN(4) {
 		case 0, 1:
-			if err := c.Redis.FlushDB(t.Context()).Err(); err != nil {
-				t.Fatalf("FLUSHDB: %v", err)
-			}
+			c.FlushRedis(t)
 			counts["FLUSHDB"]++
 		case 2:
 			c.RedisProxy.Blackhole(true)

@@ -23,9 +23,7 @@ func TestRedisFlushedMidRun(t *testing.T) {
 			if err != nil {
 				t.Fatalf("DBSIZE: %v", err)
 			}
-			if err := c.Redis.FlushDB(t.Context()).Err(); err != nil {
-				t.Fatalf("FLUSHDB: %v", err)
-			}
+			c.FlushRedis(t)
 			flushes, wiped = flushes+1, wiped+n
 		}
 	}

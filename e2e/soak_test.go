@@ -31,9 +31,7 @@ func TestSoak(t *testing.T) {
 		t.Fatalf("IDEMSUM_SOAK=%q: want a duration such as 5m", v)
 	}
 	c := harness.StartCluster(t, harness.Options{Instances: 3, RedisDB: harness.RedisDBSoak, MySQLProxy: true, RedisProxy: true})
-	if err := c.Redis.FlushDB(t.Context()).Err(); err != nil { // the soak's own database
-		t.Fatalf("FLUSHDB: %v", err)
-	}
+	c.FlushRedis(t) // the soak's own database
 	initial := harness.GetTotal(t, c.Instances[0])
 	res := harness.NewResults()
 	d := harness.NewDriver(t, c, res)
@@ -94,9 +92,7 @@ func soakFault(t *testing.T, c *harness.Cluster, step int) string {
 		in.Cont()
 		return "SIGSTOP 2×lease"
 	case 2:
-		if err := c.Redis.FlushDB(t.Context()).Err(); err != nil {
-			t.Fatalf("FLUSHDB: %v", err)
-		}
+		c.FlushRedis(t)
 		return "FLUSHDB"
 	case 3:
 		for range 3 {

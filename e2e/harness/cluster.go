@@ -83,6 +83,7 @@ type Cluster struct {
 	MySQLProxy, RedisProxy *faultproxy.Proxy // with Options.MySQLProxy, RedisProxy
 
 	t   testing.TB
+	db  int     // the database of the test Redis; 0 for another Redis
 	api *apiLog // the exchanges server/openapi.json does not allow
 }
 
@@ -102,7 +103,9 @@ func StartCluster(t testing.TB, opts Options) *Cluster {
 	c.Prefix = cmp.Or(opts.Prefix, "idemsum:e2e:"+testenv.Unique()+":")
 	if c.RedisURL == "" {
 		testenv.Redis(t) // skips (or fails in CI) when Redis is absent
-		c.RedisURL = redisURLDB(cmp.Or(opts.RedisDB, RedisDBShared))
+		c.db = cmp.Or(opts.RedisDB, RedisDBShared)
+		c.RedisURL = redisURLDB(c.db)
+		useDB(t, c.db)
 		c.Redis = NewRedisClient(t, c.RedisURL)
 		// Registered before the instances' Cleanup, so it runs after it:
 		// once they are dead nothing writes under the prefix any more.

@@ -69,6 +69,58 @@ func redisURLDB(db int) string {
 	return u.String()
 }
 
+// dbTests counts the live Clusters on each database of the test Redis by
+// the (top-level) test that started them, for FlushRedis.
+var dbTests = struct {
+	sync.Mutex
+	m map[int]map[string]int
+}{m: map[int]map[string]int{}}
+
+// useDB notes a Cluster of t's on database db until t's Cleanup.
+func useDB(t testing.TB, db int) {
+	name, _, _ := strings.Cut(t.Name(), "/")
+	dbTests.Lock()
+	defer dbTests.Unlock()
+	if dbTests.m[db] == nil {
+		dbTests.m[db] = map[string]int{}
+	}
+	dbTests.m[db][name]++
+	t.Cleanup(func() {
+		dbTests.Lock()
+		defer dbTests.Unlock()
+		if dbTests.m[db][name]--; dbTests.m[db][name] == 0 {
+			delete(dbTests.m[db], name)
+		}
+	})
+}
+
+// FlushRedis runs FLUSHDB on c's database of the test Redis, failing t
+// (Fatal) instead when a Cluster of another test runs on that database
+// now: a FLUSHDB would wipe that test's keys under its feet. A test that
+// flushes needs a database of its own (the list above).
+func (c *Cluster) FlushRedis(t testing.TB) {
+	t.Helper()
+	if c.db == 0 {
+		t.Fatalf("FLUSHDB: %s is not on the test Redis", c.RedisURL)
+	}
+	name, _, _ := strings.Cut(t.Name(), "/")
+	dbTests.Lock()
+	var others []string
+	for n := range dbTests.m[c.db] {
+		if n != name {
+			others = append(others, n)
+		}
+	}
+	dbTests.Unlock()
+	if len(others) > 0 {
+		sort.Strings(others)
+		t.Fatalf("FLUSHDB of Redis database %d would wipe the keys of %v, which run beside %s on it: give %s a database of its own (harness/redis.go)", c.db, others, name, name)
+	}
+	if err := c.Redis.FlushDB(t.Context()).Err(); err != nil {
+		t.Fatalf("FLUSHDB: %v", err)
+	}
+}
+
 // sweep fails t for every key under prefix in rdb that has no expiry,
 // then deletes every key under prefix. StartCluster runs it in Cleanup,
 // once the instances are dead; a Redis that does not answer fails t, as
