@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -53,7 +54,8 @@ func TestKill9MidRun(t *testing.T) {
 	for i, k := range steps {
 		kills[i] = k.kill(t, c, d, res)
 		if k.restartAt > 0 {
-			harness.WaitFor(t.Context(), time.Minute, func() bool { return d.Progress() >= k.restartAt })
+			harness.Await(t, time.Minute, fmt.Sprintf("progress to %.0f%% of the keys to restart sumd%d", 100*k.restartAt, k.inst),
+				func() bool { return d.Progress() >= k.restartAt })
 			restarts[k.inst] = time.Now() // answers from sumd<inst> after this come from the new run
 			c.Instances[k.inst].Restart()
 			t.Logf("sumd%d restarted at %.0f%%", k.inst, 100*d.Progress())

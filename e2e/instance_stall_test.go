@@ -20,11 +20,11 @@ func TestStalledInstance(t *testing.T) {
 
 	// More than 3 lease TTLs into the freeze, fresh additions sent straight
 	// to the others must each succeed at the first try.
-	harness.WaitFor(t.Context(), time.Minute, func() bool { return time.Since(stop) > 3*harness.LeaseTTL+200*time.Millisecond })
+	harness.Await(t, time.Minute, "3 lease TTLs into the freeze", func() bool { return time.Since(stop) > 3*harness.LeaseTTL+200*time.Millisecond })
 	probeFrozen(t, c, res, frozen)
 	// Stay frozen until every request cut off by the freeze was answered
-	// by another instance, or resolveBound.
-	harness.WaitFor(t.Context(), harness.ResolveBound-time.Since(stop), func() bool {
+	// by another instance, or ResolveBound.
+	resolved := harness.WaitFor(t.Context(), harness.ResolveBound-time.Since(stop), func() bool {
 		ok := true
 		res.Locked(func() {
 			for _, s := range stuck {
@@ -33,6 +33,9 @@ func TestStalledInstance(t *testing.T) {
 		})
 		return ok
 	})
+	if !resolved {
+		t.Errorf("the requests in flight on the frozen sumd%d were not all answered by the others within %v of the freeze", frozen, harness.ResolveBound)
+	}
 	cont := time.Now()
 	c.Instances[frozen].Cont()
 	t.Logf("SIGCONT sumd%d after %v", frozen, cont.Sub(stop).Round(time.Millisecond))

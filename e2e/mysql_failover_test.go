@@ -43,11 +43,17 @@ func TestFailoverSemiSync(t *testing.T) {
 		// The hardest moment: a commit is in the primary's binary log,
 		// waiting for the replica's acknowledgement, its client not told.
 		var ss mariadbtopo.SemiSync
-		harness.WaitFor(ctx, 10*time.Second, func() bool {
-			var err error
+		var err error
+		waiting := harness.WaitFor(ctx, 10*time.Second, func() bool {
 			ss, err = tp.Primary.SemiSync(ctx)
 			return err != nil || ss.Waiting > 0
 		})
+		switch {
+		case err != nil:
+			t.Fatalf("semi-sync status of the primary: %v", err)
+		case !waiting:
+			t.Fatalf("no commit waited for the replica's acknowledgement within 10s (%+v): the kill would not land at the moment this test is for", ss)
+		}
 		t.Logf("semi-sync on the primary just before it died: %+v", ss)
 		if !ss.On || ss.NoTx != 0 || ss.NoTimes != 0 || ss.YesTx == 0 {
 			t.Errorf("semi-sync status %+v: want on, never fallen back to asynchronous (no_tx 0, no_times 0), some commits acknowledged", ss)
