@@ -37,17 +37,18 @@ const upgradeFiller = 300_000
 const fillerPrefix = "filler-"
 
 // buildPrevious builds the sumd of previousRelease from this clone's
-// history into a temporary directory, or skips t when the clone has no
-// such commit (a shallow clone).
+// history into a temporary directory. Without that history (not a git
+// clone, or a shallow one) it skips t, or fails it under
+// IDEMSUM_REQUIRE_SERVICES=1 (CI), where the upgrade must be tested.
 func buildPrevious(t *testing.T) string {
 	t.Helper()
 	out, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
 	if err != nil {
-		t.Skipf("not in a git clone (%v): cannot build the previous release %s", err, previousRelease)
+		testenv.Missing(t, fmt.Sprintf("not in a git clone (%v): cannot build the previous release %s", err, previousRelease))
 	}
 	root := strings.TrimSpace(string(out))
 	if err := exec.Command("git", "-C", root, "rev-parse", "--verify", previousRelease+"^{commit}").Run(); err != nil {
-		t.Skipf("this clone lacks the history of the previous release %s (shallow clone?): git rev-parse: %v", previousRelease, err)
+		testenv.Missing(t, fmt.Sprintf("this clone lacks the history of the previous release %s (a shallow clone? git fetch --unshallow): git rev-parse: %v", previousRelease, err))
 	}
 	dir := t.TempDir()
 	archive := exec.Command("sh", "-c", `git -C "$1" archive "$2" | tar -x -C "$3"`, "sh", root, previousRelease, dir)

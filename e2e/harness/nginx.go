@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"idemsum/internal/testenv"
 )
 
 // LookNginx returns the path of the nginx binary, or skips the test when
@@ -20,15 +22,12 @@ func LookNginx(t *testing.T) string {
 	t.Helper()
 	nginx, err := exec.LookPath("nginx")
 	if err != nil {
-		if os.Getenv("IDEMSUM_REQUIRE_SERVICES") == "1" {
-			t.Fatal("nginx is required (IDEMSUM_REQUIRE_SERVICES=1) but not installed: scripts/tools.sh installs it")
-		}
-		t.Skip("nginx is not installed (scripts/tools.sh installs it)")
+		testenv.Missing(t, "nginx is not installed (scripts/tools.sh installs it)")
 	}
 	return nginx
 }
 
-// NginxFront is an nginx started by startNginx.
+// NginxFront is an nginx started by StartNginx.
 type NginxFront struct {
 	URL       string // such as http://127.0.0.1:4711
 	ErrorLog  string // the path of nginx's stderr, its error log
