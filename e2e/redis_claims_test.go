@@ -119,12 +119,14 @@ func TestKeyReuseAndInFlight(t *testing.T) {
 
 	t.Run("claim expires", func(t *testing.T) {
 		// A holder that died leaves its claim; within the lease the key is
-		// usable again and adds once (DESIGN.md §4.6).
+		// usable again and adds once (docs/design.md#invariants, 6: no
+		// stuck keys).
 		const lease = 1500 * time.Millisecond
 		var wg sync.WaitGroup
 		for i, k := range harness.NewKeys("expiry", 5) {
 			claim(t, c, k.Name, lease)
-			wg.Go(func() { awaitExpiry(t, c, res, k, i, lease) })
+			expires := time.Now().Add(lease) // Redis's expiry of the claim is no later
+			wg.Go(func() { awaitExpiry(t, c, res, k, i, expires) })
 		}
 		wg.Wait()
 	})
@@ -145,8 +147,11 @@ func TestKeyReuseAndInFlight(t *testing.T) {
 		resp = postPrefer(t, c.Instances[2], k, "wait=4")
 		done := time.Now()
 		harness.Want200(t, res, k, 2, "Prefer: wait=4, claim released after 300ms", resp, false)
-		if at := <-released; done.Before(at) || done.Sub(at) > 2*time.Second {
-			t.Errorf("Prefer: wait=4: answered %v after the release, want soon after it", done.Sub(at))
+		// The 200 itself shows that the waiter saw the release within its
+		// wait (one that missed it would answer 409 when the wait ran out);
+		// how soon after the release is the machine's business.
+		if at := <-released; done.Before(at) {
+			t.Errorf("Prefer: wait=4: answered %v before the release, want after it", at.Sub(done))
 		}
 		if got := resp.Header.Get("Preference-Applied"); !strings.HasPrefix(got, "wait") {
 			t.Errorf("Prefer: wait=4: got Preference-Applied %q, want wait=...", got)
@@ -177,45 +182,57 @@ func postPrefer(t testing.TB, in *harness.Instance, k harness.Key, prefer string
 	return harness.Call(t, in, "POST", "/sum", h, "application/json", fmt.Sprintf(`{"number":%d}`, k.Number))
 }
 
-// awaitExpiry polls k, claimed for lease by a holder that never comes
-// back, until a 200: it must see 409 first and succeed soon after the
-// claim expires.
-func awaitExpiry(t testing.TB, c *harness.Cluster, res *harness.Results, k harness.Key, first int, lease time.Duration) {
-	start := time.Now()
+// awaitExpiry polls k, claimed by a holder that never comes back until
+// expires (an upper bound of Redis's expiry of the claim, which the
+// instances may only shorten), until a 200: it must be refused (409)
+// first, and no attempt sent after expires may be refused, however long
+// the attempts take on a loaded machine: the claim is gone then.
+func awaitExpiry(t testing.TB, c *harness.Cluster, res *harness.Results, k harness.Key, first int, expires time.Time) {
 	conflicts, inst := 0, 0
 	var resp *harness.Response
 	var err error
-	harness.WaitFor(t.Context(), 10*lease, func() bool {
+	var late time.Duration // how long after expires the last refused attempt was sent
+	done := harness.WaitFor(t.Context(), time.Minute, func() bool {
 		inst = (first + conflicts) % len(c.Instances)
+		sent := time.Now()
 		resp, err = harness.SendOne(t.Context(), harness.Client, c.Instances[inst], k)
 		if err != nil || resp.Status != http.StatusConflict {
 			return true
 		}
 		conflicts++
+		late = max(late, sent.Sub(expires))
 		return false
 	})
-	if err != nil {
+	switch {
+	case !done:
+		t.Errorf("key %s: still refused (409) a minute after its claim expired", k.Name)
+		return
+	case err != nil:
 		t.Errorf("POST %s: %v", k.Name, err)
 		return
 	}
 	harness.Want200(t, res, k, inst, "after the claim expired", resp, false)
-	if took := time.Since(start); conflicts == 0 || took > lease+2*time.Second {
-		t.Errorf("key %s: resolved after %v and %d conflicts, want 409 while the claim lives and 200 once it expires (%v)", k.Name, took, conflicts, lease)
+	if conflicts == 0 {
+		t.Errorf("key %s: a 200 at once, want 409 while its claim lives", k.Name)
+	}
+	if late > 0 {
+		t.Errorf("key %s: an attempt sent %v after its claim expired was refused (409), want the key usable once the claim is gone", k.Name, late.Round(time.Millisecond))
 	}
 }
 
-// TestClaimExpiresUnderStalledHolder makes DESIGN.md §4.1's last case
-// and §4.7 happen on purpose. Instance A claims keys and sends their
-// transactions, and its own MySQL proxy then either holds the
-// transactions themselves (blackholed: A is stalled before MySQL saw
-// anything) or delays every chunk by replyDelay (MySQL commits what A
-// sent, and its reply takes replyDelay to come back, so A looks stalled
-// to it; what A queued behind stays in A). A's claims expire and B takes
-// the keys over: B must answer at once, without waiting on a lock A
-// holds, and the unique key must make one of the two the adder and the
+// TestClaimExpiresUnderStalledHolder makes two cases of
+// docs/design.md#invariants happen on purpose: a claim that expired while
+// its holder still ran (1) and a stalled instance (7). Instance A claims
+// keys and sends their transactions, and its own MySQL proxy then either
+// holds the transactions themselves (blackholed: A is stalled before
+// MySQL saw anything) or delays every chunk by replyDelay (MySQL commits
+// what A sent, and its reply takes replyDelay to come back, so A looks
+// stalled to it; what A queued behind stays in A). A's claims expire and
+// B takes the keys over: B must answer at once, without waiting on a lock
+// A holds, and the unique key must make one of the two the adder and the
 // other a byte-identical replay. It runs with -redis-claims (without
 // claims nothing waits for a lease: B takes the keys at once, which the
-// scenarios' SIGSTOP cases cover).
+// SIGSTOP tests, instance_*_test.go, cover).
 func TestClaimExpiresUnderStalledHolder(t *testing.T) {
 	t.Parallel()
 	s := harness.StartScenario(t, harness.Options{Instances: 2, MySQLProxyEach: true, Args: []string{"-redis-claims"}})
