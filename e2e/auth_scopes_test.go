@@ -20,7 +20,8 @@ const clientsKeys = 600
 // file of two clients, alice and bob, who send the same key names at the
 // same time, each key twice at once to two instances (so that copies meet
 // in flight: 409s, retried) and then once more twice (replays), bob with
-// alice's number + 1000. Keys are scoped per client (issue #13): each
+// alice's number + 1000. Keys are scoped per client
+// (docs/design.md#key-scope): each
 // client's key is added once, on its own, and neither client's record may
 // answer, replay or refuse (422) the other's key.
 func TestClientsWithTheSameKeys(t *testing.T) {

@@ -20,7 +20,7 @@ import (
 // badRequest is a request that must be refused with a 4xx problem and
 // change nothing. {key} in target, header values and body is replaced by
 // a fresh valid key each time, so that a request wrongly accepted leaves
-// a ledger row that checkAll notices.
+// a ledger row that CheckAll notices.
 type badRequest struct {
 	name    string
 	method  string

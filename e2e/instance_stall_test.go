@@ -91,7 +91,7 @@ func probeFrozen(t testing.TB, c *harness.Cluster, res *harness.Results, frozen 
 }
 
 // checkFirstSentDuringFreeze fails t unless every Send whose attempt went
-// to the frozen instance during the freeze resolved within resolveBound of
+// to the frozen instance during the freeze resolved within ResolveBound of
 // that attempt.
 func checkFirstSentDuringFreeze(t testing.TB, res *harness.Results, frozen int, stop, cont time.Time) {
 	t.Helper()

@@ -23,7 +23,7 @@ import (
 )
 
 // previousRelease is the last commit before keys were scoped per client
-// (issue #13): its sumd knows no client column.
+// (docs/design.md#key-scope): its sumd knows no client column.
 const previousRelease = "41a82a9"
 
 // upgradeFiller is how many rows of history TestRollingUpgradeFromThe-
@@ -84,7 +84,7 @@ func TestRollingUpgradeFromThePreviousRelease(t *testing.T) {
 	built := time.Since(began)
 	c := harness.StartCluster(t, harness.Options{Instances: 2, InstanceBinary: map[int]string{0: old, 1: old}})
 	if hasClientColumn(t, c) {
-		t.Fatalf("the previous release %s made sum_ledger with a client column: not the release before #13", previousRelease)
+		t.Fatalf("the previous release %s made sum_ledger with a client column: not the release before keys were scoped per client", previousRelease)
 	}
 	filled := fillLedger(t, c, upgradeFiller)
 	initial := harness.GetTotal(t, c.Instances[0])

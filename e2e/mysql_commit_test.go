@@ -137,7 +137,7 @@ func cutAfterCommit(t *testing.T, c *harness.Cluster, res *harness.Results) {
 
 // checkUnknownOutcomes fails t unless some key's first answer was a 503
 // or a transport error, each such key is in the MySQL ledger with its
-// number exactly once (checkAll checks the totals), and at least one of
+// number exactly once (CheckAll checks the totals), and at least one of
 // them was added by a transaction whose answer never reached a client:
 // all its 200s are replays.
 func checkUnknownOutcomes(t testing.TB, c *harness.Cluster, res *harness.Results) {

@@ -33,7 +33,7 @@ const linkLatency = 20 * time.Millisecond
 // acknowledgement, promotes its semi-synchronous replica (AFTER_SYNC, a
 // timeout it never reaches), moves the address the instances use to it,
 // and keeps the load going until every key is resolved. On the promoted
-// server every addition that got a 200 is there exactly once: checkAll
+// server every addition that got a 200 is there exactly once: CheckAll
 // against its database (totals, ledger rows, byte-identical replays,
 // linearizable totals, no key stuck).
 func TestFailoverSemiSync(t *testing.T) {

@@ -52,7 +52,7 @@ func TestMySQLOutage(t *testing.T) {
 
 // checkDown checks every instance while MySQL is down: /readyz is 503,
 // GET /sum and a new keyed addition are 503 problems with Retry-After.
-// The addition is never retried: checkAll's ledger check then proves it
+// The addition is never retried: CheckAll's ledger check then proves it
 // added nothing.
 func checkDown(t testing.TB, c *harness.Cluster) {
 	t.Helper()

@@ -91,7 +91,7 @@ func checkReadOnly(t testing.TB, c *harness.Cluster) {
 			t.Errorf("GET /readyz on %s while MySQL is read-only: got %d %s, want 503 with \"mysql\":\"readonly\" and Retry-After", in.Name, last.Status, last.Body)
 		}
 		harness.CheckProblem(t, "GET /sum on "+in.Name+" while MySQL is read-only", harness.Call(t, in, "GET", "/sum", nil, "", ""), http.StatusServiceUnavailable)
-		k := harness.NewKeys("readonly", 1)[0] // never retried: checkAll proves it added nothing
+		k := harness.NewKeys("readonly", 1)[0] // never retried: CheckAll proves it added nothing
 		resp, err := harness.SendOne(t.Context(), harness.Client, in, k)
 		if err != nil {
 			t.Fatalf("POST /sum on %s while MySQL is read-only: %v", in.Name, err)

@@ -34,7 +34,8 @@ const (
 // TestNginxNeverResendsAnAddition sends keyless legacy GETs
 // (/test-sum-action?number=N, which add) through deploy/nginx.conf while
 // instances are killed and restarted, and checks that no request was
-// added more often than its client sent it (DESIGN.md invariant 9): a
+// added more often than its client sent it (docs/design.md#invariants,
+// 9): a
 // proxy that re-sends a request whose first instance committed and died
 // before answering makes it add twice, while its client sees one 200.
 //

@@ -52,7 +52,7 @@ func holdClaim(t testing.TB, c *harness.Cluster, key string) (release func()) {
 
 // TestKeyReuseAndInFlight runs with -redis-claims: it holds keys in
 // flight by planting claims, which instances without claims never look at
-// (their duplicates in flight wait in MySQL; see the scenarios).
+// (their duplicates in flight wait in MySQL; see duplicates_test.go).
 func TestKeyReuseAndInFlight(t *testing.T) {
 	t.Parallel()
 	s := harness.StartScenario(t, harness.Options{Instances: 3, Args: []string{"-redis-claims"}})
@@ -253,7 +253,7 @@ func TestClaimExpiresUnderStalledHolder(t *testing.T) {
 
 // replyDelay is the latency of A's MySQL proxy in the "reply held" case:
 // A's first transaction reaches MySQL after replyDelay and commits, and
-// the reply takes replyDelay more, while A's claims (leaseTTL) expire and
+// the reply takes replyDelay more, while A's claims (harness.LeaseTTL) expire and
 // B takes the keys over; what A queued behind waits for that reply, so
 // it reaches MySQL no sooner than 3 × replyDelay. Less than the 5s the
 // test waits for the commit.

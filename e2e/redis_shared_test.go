@@ -16,8 +16,8 @@ import (
 // -redis-prefix (a staging and a production sharing a Redis, or two
 // copies of one configuration), and sends the same key names to both at
 // once: half of the keys with the same number in both, half with another.
-// Redis is only a cache of each deployment's MySQL (DESIGN.md §4,
-// invariant 8): every answer of each deployment must be its own MySQL's,
+// Redis is only a cache of each deployment's MySQL (docs/design.md#
+// invariants, 8): every answer of each deployment must be its own MySQL's,
 // each total its own numbers once, and the other deployment's records
 // must neither replay nor turn a key into a 422.
 func TestTwoDeploymentsShareRedis(t *testing.T) {

@@ -535,7 +535,7 @@ func (tc *tamperer) removeClaims(t testing.TB) {
 }
 
 // logBadTTLs logs what was written at the keys of the Redis keys that
-// checkRedisTTLs fails: none or a longer expiry than a claim's lease or
+// CheckRedisTTLs fails: none or a longer expiry than a claim's lease or
 // the key TTL.
 func logBadTTLs(t testing.TB, c *harness.Cluster, hits map[string][]string) {
 	t.Helper()

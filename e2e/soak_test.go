@@ -20,7 +20,7 @@ const faultEvery = 3 * time.Second
 // every MySQL connection, Redis restarted (its connections cut and
 // refused for a second), and MySQL latency for a few seconds. Then it
 // heals everything, checks that a fresh round gets no 5xx and every
-// invariant (checkAll), and logs one summary line.
+// invariant (CheckAll), and logs one summary line.
 func TestSoak(t *testing.T) {
 	v := os.Getenv("IDEMSUM_SOAK")
 	if v == "" {

@@ -123,13 +123,13 @@ func CheckNoStuck(t testing.TB, res *Results, healed time.Time, bound time.Durat
 	t.Logf("the slowest key took %v to resolve", slowest.Round(time.Millisecond))
 }
 
-// healedKeys is the number of fresh keys checkHealed sends.
+// healedKeys is the number of fresh keys CheckHealed sends.
 const healedKeys = 60
 
 // CheckHealed sends a fresh round of keys once every fault is healed,
 // each twice at once to two live instances, and fails t unless every
 // attempt was answered 200 or 409 (the two copies meeting): no 5xx and
-// no transport error after healing. The keys join res, for checkAll. It
+// no transport error after healing. The keys join res, for CheckAll. It
 // returns the number of 5xx answers.
 func CheckHealed(t testing.TB, c *Cluster, res *Results) int {
 	t.Helper()
