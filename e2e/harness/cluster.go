@@ -58,7 +58,8 @@ type Options struct {
 	// example {2: {"-redis-url", "off"}} makes sumd2 MySQL-only.
 	InstanceArgs map[int][]string
 	// InstanceBinary runs single instances, by index, from another sumd
-	// binary than the one Main built (another release of it).
+	// binary than the one Main built (another release of it); their
+	// exchanges are not checked against this release's description.
 	InstanceBinary map[int]string
 }
 

@@ -203,7 +203,7 @@ func (d *Driver) attempt(s *Send, inst int, key string, body []byte) (*Attempt, 
 	req, _ := http.NewRequest(http.MethodPost, in.URL()+"/sum", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Idempotency-Key", key)
-	resp, err := d.c.Do(d.Client, req)
+	resp, err := in.Do(d.Client, req)
 	d.update(func() {
 		a.End = time.Now()
 		if err == nil {

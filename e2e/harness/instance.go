@@ -30,6 +30,7 @@ type Instance struct {
 
 	mu      sync.Mutex
 	bin     string // the binary of the next start; "" means the one Main built
+	other   bool   // the current run is of another binary (another release)
 	cmd     *exec.Cmd
 	addr    string
 	done    chan struct{} // closed when the process has exited
@@ -77,7 +78,7 @@ func (in *Instance) start() {
 	}
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
-	in.cmd, in.done, in.killed, in.stopped = cmd, done, false, false
+	in.cmd, in.done, in.killed, in.stopped, in.other = cmd, done, false, false, in.bin != ""
 	in.mu.Unlock()
 
 	select {

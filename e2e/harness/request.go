@@ -35,6 +35,28 @@ type Response struct {
 // c.Do too.
 func (c *Cluster) Do(client *http.Client, req *http.Request) (*Response, error) {
 	reqBody := requestBody(req)
+	resp, err := do(client, req)
+	if err == nil {
+		c.api.check(req, reqBody, resp)
+	}
+	return resp, err
+}
+
+// Do is in's Cluster's Do, except that the exchanges with a run of
+// another sumd binary (Options.InstanceBinary, SetBinary: another
+// release) are not checked: that release answers by its own description.
+func (in *Instance) Do(client *http.Client, req *http.Request) (*Response, error) {
+	in.mu.Lock()
+	other := in.other
+	in.mu.Unlock()
+	if other {
+		return do(client, req)
+	}
+	return in.c.Do(client, req)
+}
+
+// do sends req with client and reads the whole response (up to 64 KiB).
+func do(client *http.Client, req *http.Request) (*Response, error) {
 	hr, err := client.Do(req)
 	if err != nil {
 		return nil, err
@@ -44,19 +66,12 @@ func (c *Cluster) Do(client *http.Client, req *http.Request) (*Response, error) 
 	if err != nil {
 		return nil, err
 	}
-	resp := &Response{
+	return &Response{
 		Status:   hr.StatusCode,
 		Header:   hr.Header,
 		Body:     body,
 		Replayed: hr.Header.Get("Idempotent-Replayed") == "true",
-	}
-	c.api.check(req, reqBody, resp)
-	return resp, nil
-}
-
-// Do is in's Cluster's Do.
-func (in *Instance) Do(client *http.Client, req *http.Request) (*Response, error) {
-	return in.c.Do(client, req)
+	}, nil
 }
 
 // Call sends one request to in with Client and returns the whole
