@@ -18,7 +18,7 @@ import (
 
 // LookNginx returns the path of the nginx binary, or skips the test when
 // there is none (fails it with IDEMSUM_REQUIRE_SERVICES=1).
-func LookNginx(t *testing.T) string {
+func LookNginx(t testing.TB) string {
 	t.Helper()
 	nginx, err := exec.LookPath("nginx")
 	if err != nil {
@@ -51,7 +51,7 @@ const accessFormat = `log_format e2e '$request_method $uri $status "$upstream_ad
 // front port into a prefix of its own, runs nginx in the foreground (the
 // config has "daemon off"), and returns it once it answers. Only the ports
 // and the access log differ from the shipped file.
-func StartNginx(t *testing.T, nginx string, c *Cluster) *NginxFront {
+func StartNginx(t testing.TB, nginx string, c *Cluster) *NginxFront {
 	t.Helper()
 	conf, err := os.ReadFile(filepath.Join("..", "deploy", "nginx.conf"))
 	if err != nil {

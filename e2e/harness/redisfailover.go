@@ -19,7 +19,7 @@ const failoverBound = 3*LeaseTTL + ClientTimeout
 // settled. It waits until every instance uses Redis again, checks that no
 // key in flight at the fault took longer than failoverBound to resolve,
 // logs the timings and returns the results.
-func FailoverUnderLoad(t *testing.T, c *Cluster, what string, fault func()) *Results {
+func FailoverUnderLoad(t testing.TB, c *Cluster, what string, fault func()) *Results {
 	t.Helper()
 	res := NewResults()
 	d := NewDriver(t, c, res)
@@ -49,7 +49,7 @@ func FailoverUnderLoad(t *testing.T, c *Cluster, what string, fault func()) *Res
 // called once the failover is over, returns when an instance first read 0
 // (zero if none did) and when all read 1 at the end, failing t if that
 // takes over 30s from since.
-func watchRedisUp(t *testing.T, c *Cluster, since time.Time) (wait func() (down, up time.Time)) {
+func watchRedisUp(t testing.TB, c *Cluster, since time.Time) (wait func() (down, up time.Time)) {
 	type result struct {
 		down, up time.Time
 		err      string
@@ -117,7 +117,7 @@ func redisUp(client *http.Client, in *Instance) (float64, error) {
 // CheckRedisUsed sends fresh keys once Redis is back and checks that each
 // got its 200 and its record in Redis: the instances use Redis again. The
 // keys join res.
-func CheckRedisUsed(t *testing.T, c *Cluster, res *Results) {
+func CheckRedisUsed(t testing.TB, c *Cluster, res *Results) {
 	t.Helper()
 	round := NewResults()
 	d := NewDriver(t, c, round)

@@ -19,12 +19,12 @@ type Scenario struct {
 	Res     *Results
 	D       *Driver
 
-	t     *testing.T
+	t     testing.TB
 	start time.Time // when the first keys were sent
 }
 
 // StartScenario starts a Cluster with opts and reads its total.
-func StartScenario(t *testing.T, opts Options) *Scenario {
+func StartScenario(t testing.TB, opts Options) *Scenario {
 	t.Helper()
 	c := StartCluster(t, opts)
 	s := &Scenario{t: t, C: c, Initial: GetTotal(t, c.Instances[0]), Res: NewResults()}
