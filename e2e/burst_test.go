@@ -1,20 +1,12 @@
 package e2e_test
 
 import (
-	"bufio"
-	"fmt"
 	"os"
-	"strconv"
-	"strings"
-	"sync"
 	"testing"
 	"time"
-)
 
-// rssBound is the most resident memory a sumd process may use under any
-// test's load: generous, the point is that it does not grow with the
-// number of keys.
-const rssBound = 300 << 20
+	"idemsum/e2e/harness"
+)
 
 // TestBurst sends a burst of distinct keys, once each, to three instances
 // as fast as the driver goes, and samples every process's resident memory
@@ -26,86 +18,14 @@ func TestBurst(t *testing.T) {
 	if !testing.Short() && os.Getenv("IDEMSUM_BURST") == "1" {
 		n = 100_000
 	}
-	s := startScenario(t, Options{Instances: 3, RedisDB: redisDBBurst})
-	s.d.Dup, s.d.Workers = 1, 48
-	rss := sampleRSS(s.c)
+	s := harness.StartScenario(t, harness.Options{Instances: 3, RedisDB: harness.RedisDBBurst})
+	s.D.Dup, s.D.Workers = 1, 48
+	rss := harness.SampleRSS(s.C)
 	start := time.Now()
-	s.run(newKeys("burst", n), 10*time.Minute)
+	s.Run(harness.NewKeys("burst", n), 10*time.Minute)
 	took := time.Since(start)
-	peaks := rss.stop()
-	t.Logf("%d distinct keys on 3 instances in %v (%.0f keys/s): %s", n, took.Round(time.Millisecond), float64(n)/took.Seconds(), &s.d.Stats)
-	checkRSS(t, peaks, rssBound)
-	s.check()
-}
-
-// rssSampler reads the VmRSS of every instance's current process every
-// 50ms and keeps the peak of each instance.
-type rssSampler struct {
-	done  chan struct{}
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	peaks map[string]int64 // bytes, by instance name
-}
-
-func sampleRSS(c *Cluster) *rssSampler {
-	s := &rssSampler{done: make(chan struct{}), peaks: map[string]int64{}}
-	s.wg.Go(func() {
-		for {
-			for _, in := range c.Instances {
-				if b, ok := vmRSS(in.Pid()); ok {
-					s.mu.Lock()
-					s.peaks[in.Name] = max(s.peaks[in.Name], b)
-					s.mu.Unlock()
-				}
-			}
-			select {
-			case <-s.done:
-				return
-			case <-time.After(50 * time.Millisecond): // the sampling period
-			}
-		}
-	})
-	return s
-}
-
-// stop ends the sampling and returns the peak of each instance.
-func (s *rssSampler) stop() map[string]int64 {
-	close(s.done)
-	s.wg.Wait()
-	return s.peaks
-}
-
-// checkRSS logs each instance's peak and fails t if one is over bound.
-func checkRSS(t testing.TB, peaks map[string]int64, bound int64) {
-	t.Helper()
-	if len(peaks) == 0 {
-		t.Logf("no VmRSS sample (no /proc?): memory not checked")
-		return
-	}
-	var parts []string
-	for name, b := range peaks {
-		parts = append(parts, fmt.Sprintf("%s %.1f MiB", name, float64(b)/(1<<20)))
-		if b > bound {
-			t.Errorf("%s: peak VmRSS %.1f MiB, want under %d MiB", name, float64(b)/(1<<20), bound>>20)
-		}
-	}
-	t.Logf("peak VmRSS: %s", strings.Join(parts, ", "))
-}
-
-// vmRSS returns the resident set size of process pid, from
-// /proc/<pid>/status.
-func vmRSS(pid int) (int64, bool) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, false
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10, err == nil
-		}
-	}
-	return 0, false
+	peaks := rss.Stop()
+	t.Logf("%d distinct keys on 3 instances in %v (%.0f keys/s): %s", n, took.Round(time.Millisecond), float64(n)/took.Seconds(), &s.D.Stats)
+	harness.CheckRSS(t, peaks, harness.RSSBound)
+	s.Check()
 }

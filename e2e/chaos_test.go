@@ -1,10 +1,11 @@
 package e2e_test
 
 import (
-	"context"
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"idemsum/e2e/harness"
 )
 
 // TestChaos mixes every failure while three instances serve one load:
@@ -12,10 +13,10 @@ import (
 // Redis keys of the test, one at a time, until the load is done.
 func TestChaos(t *testing.T) {
 	t.Parallel()
-	s := startScenario(t, Options{Instances: 3})
-	c := s.c
-	s.d.Dup = 3
-	done := s.send(newKeys("chaos", 2*loadKeys))
+	s := harness.StartScenario(t, harness.Options{Instances: 3})
+	c := s.C
+	s.D.Dup = 3
+	done := s.Go(harness.NewKeys("chaos", 2*harness.LoadKeys))
 	counts, wiped := map[string]int{}, 0
 	pause := func(dur time.Duration) bool {
 		select {
@@ -30,49 +31,21 @@ func TestChaos(t *testing.T) {
 		switch step % 3 {
 		case 0:
 			in.Stop()
-			time.Sleep(leaseTTL + 500*time.Millisecond) // the freeze itself
+			time.Sleep(harness.LeaseTTL + 500*time.Millisecond) // the freeze itself
 			in.Cont()
 			counts["SIGSTOP/SIGCONT"]++
 		case 1:
 			in.Restart()
 			counts["SIGKILL+restart"]++
 		case 2:
-			wiped += wipePrefix(t, c)
+			wiped += harness.WipePrefix(t, c)
 			counts["Redis wipe"]++
 		}
 	}
-	t.Logf("%v (%d Redis keys wiped): %s", counts, wiped, s.summary())
+	t.Logf("%v (%d Redis keys wiped): %s", counts, wiped, s.Summary())
 	if len(counts) < 3 {
 		t.Errorf("the load ended before every kind of failure happened: %v", counts)
 	}
-	checkHealed(t, c, s.res)
-	s.check()
-}
-
-// wipePrefix deletes every Redis key under c's prefix, as a FLUSHDB would
-// for this test alone, and returns how many it deleted.
-func wipePrefix(t testing.TB, c *Cluster) int {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	n := 0
-	var batch []string
-	flush := func() {
-		if len(batch) > 0 {
-			c.Redis.Unlink(ctx, batch...)
-			n += len(batch)
-			batch = batch[:0]
-		}
-	}
-	iter := c.Redis.Scan(ctx, 0, c.Prefix+"*", 1000).Iterator()
-	for iter.Next(ctx) {
-		if batch = append(batch, iter.Val()); len(batch) == 500 {
-			flush()
-		}
-	}
-	flush()
-	if err := iter.Err(); err != nil {
-		t.Fatalf("wipe %s*: %v", c.Prefix, err)
-	}
-	return n
+	harness.CheckHealed(t, c, s.Res)
+	s.Check()
 }

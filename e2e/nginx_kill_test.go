@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"idemsum/e2e/harness"
 )
 
 // The load of TestNginxNeverResendsAnAddition. Every number it sends is
@@ -32,7 +34,8 @@ const (
 // TestNginxNeverResendsAnAddition sends keyless legacy GETs
 // (/test-sum-action?number=N, which add) through deploy/nginx.conf while
 // instances are killed and restarted, and checks that no request was
-// added more often than its client sent it (DESIGN.md invariant 9): a
+// added more often than its client sent it (docs/design.md#invariants,
+// 9): a
 // proxy that re-sends a request whose first instance committed and died
 // before answering makes it add twice, while its client sees one 200.
 //
@@ -55,18 +58,18 @@ const (
 // itself when a reused connection fails before the answer.
 func TestNginxNeverResendsAnAddition(t *testing.T) {
 	t.Parallel()
-	nginx := lookNginx(t)
-	c := StartCluster(t, Options{Instances: 3, MySQLProxy: true})
-	pinPorts(c)
-	front := startNginx(t, nginx, c)
-	before := getTotal(t, c.Instances[0])
+	nginx := harness.LookNginx(t)
+	c := harness.StartCluster(t, harness.Options{Instances: 3, MySQLProxy: true})
+	c.PinPorts()
+	front := harness.StartNginx(t, nginx, c)
+	before := harness.GetTotal(t, c.Instances[0])
 	c.MySQLProxy.SetLatency(resendMySQLLag)
 
-	load := startResendLoad(front.URL)
+	load := startResendLoad(front)
 	killAndRestart(t, c, load)
 	sent := load.stop()
 	c.MySQLProxy.SetLatency(0)
-	after := getTotal(t, c.Instances[0])
+	after := harness.GetTotal(t, c.Instances[0])
 
 	extra, uncertain := checkNoResend(t, sent, before, after)
 	resent, lost := nginxResends(t, front)
@@ -75,24 +78,14 @@ func TestNginxNeverResendsAnAddition(t *testing.T) {
 		len(sent), uncertain, extra, resent, lost)
 }
 
-// pinPorts makes every later Restart of c's instances listen on the port
-// it listens on now, where nginx's config expects it.
-func pinPorts(c *Cluster) {
-	for _, in := range c.Instances {
-		in.mu.Lock()
-		in.args = append(slices.Clip(in.args), "-http-addr", in.addr)
-		in.mu.Unlock()
-	}
-}
-
 // killAndRestart kills the instances in turn, resendKills times in all,
 // resendEvery apart and only while the load makes progress, restarting
 // each at once on the same port.
-func killAndRestart(t *testing.T, c *Cluster, load *resendLoad) {
+func killAndRestart(t *testing.T, c *harness.Cluster, load *resendLoad) {
 	t.Helper()
 	for i := range resendKills {
 		last, answered := time.Now(), load.answered.Load()
-		ok := waitFor(t.Context(), resendEvery+15*time.Second, func() bool {
+		ok := harness.WaitFor(t.Context(), resendEvery+15*time.Second, func() bool {
 			return time.Since(last) >= resendEvery && load.answered.Load() >= answered+20
 		})
 		if !ok {
@@ -123,7 +116,7 @@ type resendLoad struct {
 	once     sync.Once
 }
 
-func startResendLoad(front string) *resendLoad {
+func startResendLoad(front *harness.NginxFront) *resendLoad {
 	l := &resendLoad{outcomes: make([]resendOutcome, resendMax), done: make(chan struct{})}
 	seen := map[uint64]bool{}
 	for i := range l.outcomes {
@@ -145,7 +138,7 @@ func startResendLoad(front string) *resendLoad {
 	return l
 }
 
-func (l *resendLoad) work(client *http.Client, front string) {
+func (l *resendLoad) work(client *http.Client, front *harness.NginxFront) {
 	defer l.wg.Done()
 	for {
 		select {
@@ -158,11 +151,11 @@ func (l *resendLoad) work(client *http.Client, front string) {
 			return
 		}
 		o := &l.outcomes[i]
-		resp, err := do(client, mustRequest(fmt.Sprintf("%s/test-sum-action?number=%d", front, o.number)))
+		resp, err := front.Do(client, mustRequest(fmt.Sprintf("%s/test-sum-action?number=%d", front.URL, o.number)))
 		if err == nil {
 			o.status = resp.Status
 			if resp.Status == http.StatusOK {
-				o.total, _ = parseTotal(resp.Body)
+				o.total, _ = harness.ParseTotal(resp.Body)
 			}
 		}
 		l.answered.Add(1)
@@ -310,7 +303,7 @@ func fills(vs []uint64, k int, sum uint64) bool {
 // nginxResends counts, from front's logs, the adding requests nginx passed
 // to more than one instance, and the times it lost the answer to one after
 // the instance had taken it (the ones a re-send can add twice).
-func nginxResends(t *testing.T, front *nginxFront) (resent, lost int) {
+func nginxResends(t *testing.T, front *harness.NginxFront) (resent, lost int) {
 	t.Helper()
 	access, err := os.ReadFile(front.AccessLog)
 	if err != nil {

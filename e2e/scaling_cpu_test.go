@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"idemsum/e2e/harness"
 	"idemsum/internal/mariadbtopo"
 	"idemsum/internal/testenv"
 )
@@ -56,7 +57,7 @@ func testCPUPerAddition(t *testing.T) {
 				primary = mariadbtopo.Start(t, "primary", mariadbtopo.Options{})
 			}
 			procs["mariadbd"] = []int{primary.Pid()}
-			if err := primary.CreateApp(ctx, failoverDB, failoverUser, failoverPassword); err != nil {
+			if err := primary.CreateApp(ctx, harness.AppDatabase, harness.AppUser, harness.AppPassword); err != nil {
 				t.Fatal(err)
 			}
 			redisURL := "off"
@@ -65,8 +66,8 @@ func testCPUPerAddition(t *testing.T) {
 				redisURL, pid = startOwnRedis(t)
 				procs["redis-server"] = []int{pid}
 			}
-			db := (&topology{}).checkDB(t, primary)
-			c := startClusterOn(t, s.instances, primary.Addr, db, redisURL, "-log-level", "warn")
+			db := harness.RootPool(t, primary)
+			c := harness.StartClusterOn(t, s.instances, primary.Addr, db, redisURL, "-log-level", "warn")
 			for _, in := range c.Instances {
 				procs["sumd"] = append(procs["sumd"], in.Pid())
 			}
@@ -77,7 +78,7 @@ func testCPUPerAddition(t *testing.T) {
 			cpuBefore["wrk"], cpuAfter["wrk"] = 0, int64(wrkCPU*clockTicks/time.Second)
 			busyAfter := machineBusy()
 			added := new(big.Int).Sub(readTotal(t, c), before).Int64()
-			batches, inBatches := metricSum(t, c, "idemsum_batch_size_count"), metricSum(t, c, "idemsum_batch_size_sum")
+			batches, inBatches := harness.MetricSum(t, c, "idemsum_batch_size_count"), harness.MetricSum(t, c, "idemsum_batch_size_sum")
 			var ours int64
 			for name := range cpuAfter {
 				ours += cpuAfter[name] - cpuBefore[name]
@@ -144,7 +145,7 @@ func machineBusy() busy {
 	return v
 }
 
-func readTotal(t *testing.T, c *Cluster) *big.Int {
+func readTotal(t *testing.T, c *harness.Cluster) *big.Int {
 	t.Helper()
 	var s string
 	if err := c.DB.QueryRow("SELECT total FROM sum_total WHERE id = 1").Scan(&s); err != nil {
@@ -179,7 +180,7 @@ end
 
 // runWrk runs one wrk per instance at once, 64 connections in all, for d,
 // and returns their summaries and the CPU time they used.
-func runWrk(t *testing.T, wrk string, c *Cluster, d time.Duration) (string, time.Duration) {
+func runWrk(t *testing.T, wrk string, c *harness.Cluster, d time.Duration) (string, time.Duration) {
 	t.Helper()
 	script := filepath.Join(t.TempDir(), "sum.lua")
 	if err := os.WriteFile(script, []byte(wrkScript), 0o600); err != nil {
@@ -228,8 +229,8 @@ func startOwnRedis(t *testing.T) (string, int) {
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	u := fmt.Sprintf("redis://127.0.0.1:%d/0", port)
-	rdb := newRedisClient(t, u)
-	if !waitFor(t.Context(), 10*time.Second, func() bool { return rdb.Ping(t.Context()).Err() == nil }) {
+	rdb := harness.NewRedisClient(t, u)
+	if !harness.WaitFor(t.Context(), 10*time.Second, func() bool { return rdb.Ping(t.Context()).Err() == nil }) {
 		t.Fatal("redis-server did not answer within 10s")
 	}
 	return u, cmd.Process.Pid

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"idemsum"
+	"idemsum/e2e/harness"
 	"idemsum/internal/mariadbtopo"
 	"idemsum/mysql"
 )
@@ -72,17 +73,17 @@ func ledgerOn(t *testing.T, replica, semiSync bool, latency time.Duration) *mysq
 	var primary *mariadbtopo.Server
 	if replica {
 		primary, _ = mariadbtopo.Pair(t, mariadbtopo.PairOptions{SemiSync: semiSync, Link: func(addr string) string {
-			p := startProxy(t, addr)
+			p := harness.StartProxy(t, addr)
 			p.SetLatency(latency)
 			return p.Addr()
 		}})
 	} else {
 		primary = mariadbtopo.Start(t, "primary", mariadbtopo.Options{})
 	}
-	if err := primary.CreateApp(ctx, failoverDB, failoverUser, failoverPassword); err != nil {
+	if err := primary.CreateApp(ctx, harness.AppDatabase, harness.AppUser, harness.AppPassword); err != nil {
 		t.Fatal(err)
 	}
-	db, err := mysql.Open(ctx, primary.DSN(failoverUser, failoverPassword, failoverDB), 16)
+	db, err := mysql.Open(ctx, primary.DSN(harness.AppUser, harness.AppPassword, harness.AppDatabase), 16)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,15 +1,13 @@
 package e2e_test
 
 import (
-	"fmt"
-	"maps"
 	"math/big"
 	"math/rand/v2"
 	"os"
-	"slices"
-	"strings"
 	"testing"
 	"time"
+
+	"idemsum/e2e/harness"
 )
 
 // faultEvery is the pause between two faults of TestSoak.
@@ -22,7 +20,7 @@ const faultEvery = 3 * time.Second
 // every MySQL connection, Redis restarted (its connections cut and
 // refused for a second), and MySQL latency for a few seconds. Then it
 // heals everything, checks that a fresh round gets no 5xx and every
-// invariant (checkAll), and logs one summary line.
+// invariant (CheckAll), and logs one summary line.
 func TestSoak(t *testing.T) {
 	v := os.Getenv("IDEMSUM_SOAK")
 	if v == "" {
@@ -32,22 +30,20 @@ func TestSoak(t *testing.T) {
 	if err != nil || length <= 0 {
 		t.Fatalf("IDEMSUM_SOAK=%q: want a duration such as 5m", v)
 	}
-	c := StartCluster(t, Options{Instances: 3, RedisDB: redisDBSoak, MySQLProxy: true, RedisProxy: true})
-	if err := c.Redis.FlushDB(t.Context()).Err(); err != nil { // the soak's own database
-		t.Fatalf("FLUSHDB: %v", err)
-	}
-	initial := getTotal(t, c.Instances[0])
-	res := newResults()
-	d := newDriver(t, c, res)
+	c := harness.StartCluster(t, harness.Options{Instances: 3, RedisDB: harness.RedisDBSoak, MySQLProxy: true, RedisProxy: true})
+	c.FlushRedis(t) // the soak's own database
+	initial := harness.GetTotal(t, c.Instances[0])
+	res := harness.NewResults()
+	d := harness.NewDriver(t, c, res)
 	d.Workers = 8
-	rss := sampleRSS(c)
+	rss := harness.SampleRSS(c)
 	start := time.Now()
 	end := start.Add(length)
 	loadDone := make(chan struct{})
 	go func() {
 		defer close(loadDone)
 		for time.Now().Before(end) {
-			<-d.Go(newKeys("soak", 1000))
+			<-d.Go(harness.NewKeys("soak", 1000))
 		}
 	}()
 
@@ -66,24 +62,24 @@ func TestSoak(t *testing.T) {
 	c.MySQLProxy.Heal()
 	c.RedisProxy.Heal()
 	t.Logf("%v of load with %d faults %s: %s; MySQL proxy %+v; Redis proxy %+v", time.Since(start).Round(time.Second),
-		sumCounts(faults), formatCounts(faults), &d.Stats, c.MySQLProxy.Stats(), c.RedisProxy.Stats())
-	checkNoStuck(t, res, healed, resolveBound)
-	fivexx := checkHealed(t, c, res)
-	peaks := rss.stop()
-	checkRSS(t, peaks, rssBound)
+		harness.SumCounts(faults), harness.FormatCounts(faults), &d.Stats, c.MySQLProxy.Stats(), c.RedisProxy.Stats())
+	harness.CheckNoStuck(t, res, healed, harness.ResolveBound)
+	fivexx := harness.CheckHealed(t, c, res)
+	peaks := rss.Stop()
+	harness.CheckRSS(t, peaks, harness.RSSBound)
 	_, peak := maxPeak(peaks)
 	s := summarize(t, c, res, initial)
 	t.Logf("SOAK SUMMARY: %v, 3 instances; faults %d %s; requests %d; keys %d; double adds %d; stuck keys %d; 5xx after heal %d; total off by %v; peak VmRSS %.1f MiB",
-		length, sumCounts(faults), formatCounts(faults), s.requests, s.keys, s.doubleAdds, s.stuck, fivexx, s.offBy, float64(peak)/(1<<20))
+		length, harness.SumCounts(faults), harness.FormatCounts(faults), s.requests, s.keys, s.doubleAdds, s.stuck, fivexx, s.offBy, float64(peak)/(1<<20))
 	if s.doubleAdds != 0 || s.stuck != 0 || fivexx != 0 || s.offBy.Sign() != 0 {
 		t.Errorf("got %d double adds, %d stuck keys, %d 5xx after heal, total off by %v; want 0 each", s.doubleAdds, s.stuck, fivexx, s.offBy)
 	}
-	checkAll(t, c, res, initial)
+	harness.CheckAll(t, c, res, initial)
 }
 
 // soakFault injects fault number step of TestSoak's rotation and returns
 // its kind. Each fault is over (healed) when it returns.
-func soakFault(t *testing.T, c *Cluster, step int) string {
+func soakFault(t *testing.T, c *harness.Cluster, step int) string {
 	t.Helper()
 	in := c.Instances[rand.IntN(len(c.Instances))]
 	switch step % 6 {
@@ -92,13 +88,11 @@ func soakFault(t *testing.T, c *Cluster, step int) string {
 		return "SIGKILL+restart"
 	case 1:
 		in.Stop()
-		time.Sleep(2 * leaseTTL) // the freeze itself
+		time.Sleep(2 * harness.LeaseTTL) // the freeze itself
 		in.Cont()
 		return "SIGSTOP 2×lease"
 	case 2:
-		if err := c.Redis.FlushDB(t.Context()).Err(); err != nil {
-			t.Fatalf("FLUSHDB: %v", err)
-		}
+		c.FlushRedis(t)
 		return "FLUSHDB"
 	case 3:
 		for range 3 {
@@ -130,11 +124,11 @@ type soakSummary struct {
 // 200 without Idempotent-Replayed more than once (double adds), the keys
 // with a copy never answered 200 (stuck), and how far the total in MySQL
 // is from initial plus each key's number once.
-func summarize(t testing.TB, c *Cluster, res *Results, initial *big.Int) soakSummary {
+func summarize(t testing.TB, c *harness.Cluster, res *harness.Results, initial *big.Int) soakSummary {
 	t.Helper()
 	s := soakSummary{offBy: new(big.Int)}
 	want := new(big.Int).Set(initial)
-	res.Each(func(ks *KeyState) {
+	res.Each(func(ks *harness.KeyState) {
 		s.keys++
 		want.Add(want, new(big.Int).SetUint64(ks.Number))
 		fresh, stuck := 0, false
@@ -159,23 +153,6 @@ func summarize(t testing.TB, c *Cluster, res *Results, initial *big.Int) soakSum
 	got, _ := new(big.Int).SetString(total, 10)
 	s.offBy.Sub(got, want)
 	return s
-}
-
-func sumCounts(m map[string]int) int {
-	n := 0
-	for _, v := range m {
-		n += v
-	}
-	return n
-}
-
-// formatCounts writes m as "(a 3, b 2)", sorted by name.
-func formatCounts(m map[string]int) string {
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
-	}
-	return "(" + strings.Join(parts, ", ") + ")"
 }
 
 // maxPeak returns the instance with the largest peak and that peak.

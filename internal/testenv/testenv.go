@@ -49,10 +49,19 @@ func Unique() string {
 // absent skips tb, or fails it when CI requires the services.
 func absent(tb testing.TB, what string, err error) {
 	tb.Helper()
+	Missing(tb, fmt.Sprintf("%s is not answering (%v); run scripts/services.sh to start it", what, err))
+}
+
+// Missing skips tb because something it needs is missing (why says what,
+// and how to provide it), or fails it when IDEMSUM_REQUIRE_SERVICES=1: CI
+// provides everything, so there a missing service, tool or piece of
+// history is a failure, never a silent skip.
+func Missing(tb testing.TB, why string) {
+	tb.Helper()
 	if os.Getenv("IDEMSUM_REQUIRE_SERVICES") == "1" {
-		tb.Fatalf("%s is required (IDEMSUM_REQUIRE_SERVICES=1) but not answering: %v", what, err)
+		tb.Fatalf("required (IDEMSUM_REQUIRE_SERVICES=1) but missing: %s", why)
 	}
-	tb.Skipf("%s is not answering (%v); run scripts/services.sh to start it", what, err)
+	tb.Skip(why)
 }
 
 // MySQL creates an empty database for tb, drops it in Cleanup, and returns

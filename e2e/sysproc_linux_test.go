@@ -1,9 +1,0 @@
-package e2e_test
-
-import "syscall"
-
-// sysProcAttr makes the kernel kill an instance when the test process
-// dies, so that a crashed or timed-out test leaves no sumd behind.
-func sysProcAttr() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-}
