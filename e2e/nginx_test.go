@@ -14,7 +14,7 @@ import (
 )
 
 // TestNginxFrontsThreeInstances runs deploy/nginx.conf, the configuration
-// the README ships (only its ports substituted), in front of three
+// docs/operations.md ships (only its ports substituted), in front of three
 // instances, and sends concurrent duplicates of every key through it.
 func TestNginxFrontsThreeInstances(t *testing.T) {
 	t.Parallel()

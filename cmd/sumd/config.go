@@ -113,7 +113,7 @@ func (c *config) flags(getenv func(string) string) (*flag.FlagSet, *[]error) {
 	fs.DurationVar(&c.BatchWait, "batch-wait", dur("SUM_BATCH_WAIT", "0s"), "how long a batch that is not full waits for more; 0 = take what is queued (env SUM_BATCH_WAIT)")
 	fs.IntVar(&c.BatchFlushers, "batch-flushers", num("SUM_BATCH_FLUSHERS", "1"), "most group-commit transactions in flight per instance (env SUM_BATCH_FLUSHERS)")
 	fs.DurationVar(&c.MaxWait, "max-wait", dur("SUM_MAX_WAIT", "10s"), "cap on \"Prefer: wait=S\" for duplicates of a request in flight (env SUM_MAX_WAIT)")
-	fs.DurationVar(&c.PurgeInterval, "purge-interval", dur("SUM_PURGE_INTERVAL", "1m"), "how often keys older than -key-ttl are deleted from MySQL (env SUM_PURGE_INTERVAL)")
+	fs.DurationVar(&c.PurgeInterval, "purge-interval", dur("SUM_PURGE_INTERVAL", "1m"), "how often keys older than -key-ttl plus twice -max-clock-skew are deleted from MySQL (env SUM_PURGE_INTERVAL)")
 	fs.DurationVar(&c.MaxClockSkew, "max-clock-skew", dur("SUM_MAX_CLOCK_SKEW", "1m"), "largest clock difference between instances; MySQL keeps a key for -key-ttl plus twice this, so no cached record outlives its row (env SUM_MAX_CLOCK_SKEW)")
 	fs.IntVar(&c.PurgeBatch, "purge-batch", num("SUM_PURGE_BATCH", "1000"), "most keys deleted per statement (env SUM_PURGE_BATCH)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", env("SUM_DEBUG_ADDR", ""), "if set, serve net/http/pprof on this address, e.g. 127.0.0.1:6060 (env SUM_DEBUG_ADDR)")

@@ -1,5 +1,5 @@
 // Command sumd serves idemsum: it adds natural numbers to a running total
-// kept in MySQL, exactly once per idempotency key. See README.md.
+// kept in MySQL, exactly once per idempotency key. See README.md and docs/.
 package main
 
 import (

@@ -115,7 +115,7 @@ func StartNginx(t testing.TB, nginx string, c *Cluster) *NginxFront {
 }
 
 // unsubstituted reports a directive (not a comment) still naming one of
-// the README's ports 8080-8083.
+// the ports 8080-8083 of deploy/nginx.conf.
 func unsubstituted(conf string) bool {
 	for _, line := range strings.Split(conf, "\n") {
 		line, _, _ = strings.Cut(line, "#")

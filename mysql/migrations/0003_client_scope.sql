@@ -4,7 +4,7 @@
 -- also what an instance of the previous version writes, since it names no
 -- client column: old and new instances fence each other's anonymous keys.
 -- In place, without blocking reads or writes (MySQL 8 and MariaDB rebuild
--- the table online); see README "Upgrading".
+-- the table online); see docs/design.md#key-scope.
 ALTER TABLE sum_ledger
   ADD COLUMN client VARBINARY(64) NOT NULL DEFAULT '' FIRST,
   DROP PRIMARY KEY,
