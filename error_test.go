@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"idemsum"
+	"github.com/idemsum/idemsum"
 )
 
 func TestErrorCodeAndMessage(t *testing.T) {

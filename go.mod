@@ -1,4 +1,4 @@
-module idemsum
+module github.com/idemsum/idemsum
 
 go 1.26.8
 

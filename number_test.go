@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"idemsum"
+	"github.com/idemsum/idemsum"
 )
 
 func TestCheckNumber(t *testing.T) {

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"idemsum"
-	"idemsum/idemsumtest"
+	"github.com/idemsum/idemsum"
+	"github.com/idemsum/idemsum/idemsumtest"
 )
 
 func TestBody(t *testing.T) {

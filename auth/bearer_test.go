@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"testing"
 
-	"idemsum/auth"
+	"github.com/idemsum/idemsum/auth"
 )
 
 func TestBearerToken(t *testing.T) {

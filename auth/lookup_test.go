@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"idemsum/auth"
+	"github.com/idemsum/idemsum/auth"
 )
 
 // parse parses file as tokens.txt, failing tb on an error.

@@ -7,7 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"idemsum/auth"
+	"github.com/idemsum/idemsum/auth"
 )
 
 // TestFailedReloadIsVisible: a reload that reads a bad file keeps the

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"testing"
 
-	"idemsum/auth"
+	"github.com/idemsum/idemsum/auth"
 )
 
 // tokenFile writes content to a new token file and returns its path.

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"idemsum/auth"
+	"github.com/idemsum/idemsum/auth"
 )
 
 // h is the hash of token tok, as a token file holds it.

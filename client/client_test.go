@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/client"
+	"github.com/idemsum/idemsum/client"
 )
 
 const unknownDetail = "storage is unavailable; nothing was added, or the outcome is unknown: retrying with the same idempotency key is safe"

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/client"
+	"github.com/idemsum/idemsum/client"
 )
 
 // TestDeadlineCutsAttemptInFlight: the context's deadline passes while an

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"idemsum/client"
+	"github.com/idemsum/idemsum/client"
 )
 
 // fakeSum is a tiny stand-in for sumd: it adds each key's number once

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/client"
+	"github.com/idemsum/idemsum/client"
 )
 
 func readAll(r *http.Request) string {

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"testing"
 
-	"idemsum/client"
+	"github.com/idemsum/idemsum/client"
 )
 
 // TestKeylessRetryFollowsOutcome: an addition without a key is retried

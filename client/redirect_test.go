@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"testing"
 
-	"idemsum/client"
+	"github.com/idemsum/idemsum/client"
 )
 
 // TestRedirectNotFollowed: sumd never redirects, so a 3xx comes from

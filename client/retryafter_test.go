@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/client"
+	"github.com/idemsum/idemsum/client"
 )
 
 // TestInstanceRetryAfterSkipped: an instance answering 503 (nothing added)

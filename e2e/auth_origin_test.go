@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"idemsum/e2e/harness"
-	"idemsum/internal/testenv"
+	"github.com/idemsum/idemsum/e2e/harness"
+	"github.com/idemsum/idemsum/internal/testenv"
 )
 
 // originCase is one browser-like request of TestCrossOriginWrites.

@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/client"
-	"idemsum/e2e/harness"
-	"idemsum/internal/testenv"
+	"github.com/idemsum/idemsum/client"
+	"github.com/idemsum/idemsum/e2e/harness"
+	"github.com/idemsum/idemsum/internal/testenv"
 )
 
 // rolloutCall is the outcome of one Add through the client during a

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/e2e/harness"
-	"idemsum/idempotency"
+	"github.com/idemsum/idemsum/e2e/harness"
+	"github.com/idemsum/idemsum/idempotency"
 )
 
 // clientsKeys is how many keys both clients of TestClientsWithTheSameKeys

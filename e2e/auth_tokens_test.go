@@ -16,14 +16,14 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/e2e/harness"
-	"idemsum/internal/testenv"
+	"github.com/idemsum/idemsum/e2e/harness"
+	"github.com/idemsum/idemsum/internal/testenv"
 )
 
 // The challenges of a 401 (RFC 6750 §3).
 const (
-	challengeMissing = `Bearer realm="idemsum"`
-	challengeBad     = `Bearer realm="idemsum", error="invalid_token"`
+	challengeMissing = `Bearer realm="github.com/idemsum/idemsum"`
+	challengeBad     = `Bearer realm="github.com/idemsum/idemsum", error="invalid_token"`
 )
 
 // addRequests are the four requests that add k, one per route and method

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/e2e/harness"
+	"github.com/idemsum/idemsum/e2e/harness"
 )
 
 // TestBurst sends a burst of distinct keys, once each, to three instances

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/e2e/harness"
+	"github.com/idemsum/idemsum/e2e/harness"
 )
 
 // TestChaos mixes every failure while three instances serve one load:

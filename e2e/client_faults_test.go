@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/client"
-	"idemsum/e2e/harness"
+	"github.com/idemsum/idemsum/client"
+	"github.com/idemsum/idemsum/e2e/harness"
 )
 
 // clientKeys is how many keys TestClientUnderFaults adds, each from two

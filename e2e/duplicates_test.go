@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/e2e/harness"
+	"github.com/idemsum/idemsum/e2e/harness"
 )
 
 func TestConcurrentDuplicatesThreeInstances(t *testing.T) {

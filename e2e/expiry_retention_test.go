@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/e2e/harness"
+	"github.com/idemsum/idemsum/e2e/harness"
 )
 
 // TestKeyRetention checks -key-ttl end to end: a completed key replays

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/e2e/harness"
+	"github.com/idemsum/idemsum/e2e/harness"
 )
 
 // maxClockSkewArgs gives sumd -max-clock-skew (docs/design.md#retention):

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/e2e/harness"
+	"github.com/idemsum/idemsum/e2e/harness"
 )
 
 // The limits of sumd's http.Server at its default flags (cmd/sumd): the

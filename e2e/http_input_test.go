@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/e2e/harness"
+	"github.com/idemsum/idemsum/e2e/harness"
 )
 
 // badRequest is a request that must be refused with a 4xx problem and

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/e2e/harness"
+	"github.com/idemsum/idemsum/e2e/harness"
 )
 
 // killStep is one kill of TestKill9MidRun.

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/e2e/harness"
+	"github.com/idemsum/idemsum/e2e/harness"
 )
 
 func TestStalledInstance(t *testing.T) {

@@ -18,8 +18,8 @@ import (
 
 	mysqldrv "github.com/go-sql-driver/mysql"
 
-	"idemsum/e2e/harness"
-	"idemsum/internal/testenv"
+	"github.com/idemsum/idemsum/e2e/harness"
+	"github.com/idemsum/idemsum/internal/testenv"
 )
 
 // previousRelease is the last commit before keys were scoped per client

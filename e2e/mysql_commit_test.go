@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/e2e/harness"
-	"idemsum/internal/testenv"
+	"github.com/idemsum/idemsum/e2e/harness"
+	"github.com/idemsum/idemsum/internal/testenv"
 )
 
 // TestMySQLCutDuringCommit cuts the MySQL connections of three instances

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/e2e/harness"
-	"idemsum/internal/mariadbtopo"
+	"github.com/idemsum/idemsum/e2e/harness"
+	"github.com/idemsum/idemsum/internal/mariadbtopo"
 )
 
 // failoverKeys is the number of keys of each failover scenario; the

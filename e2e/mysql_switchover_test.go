@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/e2e/harness"
-	"idemsum/internal/mariadbtopo"
+	"github.com/idemsum/idemsum/e2e/harness"
+	"github.com/idemsum/idemsum/internal/mariadbtopo"
 )
 
 // switchoverBound is how long after the address moved the instances may

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/e2e/harness"
+	"github.com/idemsum/idemsum/e2e/harness"
 )
 
 // The load of TestNginxNeverResendsAnAddition. Every number it sends is

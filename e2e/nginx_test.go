@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/e2e/harness"
+	"github.com/idemsum/idemsum/e2e/harness"
 )
 
 // TestNginxFrontsThreeInstances runs deploy/nginx.conf, the configuration

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/e2e/harness"
+	"github.com/idemsum/idemsum/e2e/harness"
 )
 
 // claim takes key's in-flight claim directly in Redis, the way an

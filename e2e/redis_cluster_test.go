@@ -9,8 +9,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"idemsum/e2e/harness"
-	"idemsum/internal/redistopo"
+	"github.com/idemsum/idemsum/e2e/harness"
+	"github.com/idemsum/idemsum/internal/redistopo"
 )
 
 // TestRedisCluster runs three instances on a Redis Cluster of 3 masters

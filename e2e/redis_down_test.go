@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/e2e/harness"
+	"github.com/idemsum/idemsum/e2e/harness"
 )
 
 // excessBound is how much longer than a MySQL-only twin's an addition may

@@ -4,8 +4,8 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/e2e/harness"
-	"idemsum/internal/redistopo"
+	"github.com/idemsum/idemsum/e2e/harness"
+	"github.com/idemsum/idemsum/internal/redistopo"
 )
 
 // TestRedisSentinel runs three instances on a master and a replica watched

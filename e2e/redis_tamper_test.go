@@ -20,8 +20,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"idemsum/e2e/harness"
-	"idemsum/idempotency/redisstore"
+	"github.com/idemsum/idemsum/e2e/harness"
+	"github.com/idemsum/idemsum/idempotency/redisstore"
 )
 
 // learnNamespace sends k to sumd0, then finds its record in Redis and

@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/e2e/harness"
-	"idemsum/internal/mariadbtopo"
-	"idemsum/internal/testenv"
+	"github.com/idemsum/idemsum/e2e/harness"
+	"github.com/idemsum/idemsum/internal/mariadbtopo"
+	"github.com/idemsum/idemsum/internal/testenv"
 )
 
 // cpuSetups are the deployments whose CPU per addition is measured: one

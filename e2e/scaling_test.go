@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"idemsum"
-	"idemsum/e2e/harness"
-	"idemsum/internal/mariadbtopo"
-	"idemsum/mysql"
+	"github.com/idemsum/idemsum"
+	"github.com/idemsum/idemsum/e2e/harness"
+	"github.com/idemsum/idemsum/internal/mariadbtopo"
+	"github.com/idemsum/idemsum/mysql"
 )
 
 // TestScalingFigures measures what docs/scaling.md reports: the ledger's

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/e2e/harness"
+	"github.com/idemsum/idemsum/e2e/harness"
 )
 
 // faultEvery is the pause between two faults of TestSoak.

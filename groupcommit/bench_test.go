@@ -4,9 +4,9 @@ import (
 	"context"
 	"testing"
 
-	"idemsum"
-	"idemsum/groupcommit"
-	"idemsum/idemsumtest"
+	"github.com/idemsum/idemsum"
+	"github.com/idemsum/idemsum/groupcommit"
+	"github.com/idemsum/idemsum/idemsumtest"
 )
 
 // BenchmarkAdder measures the group-commit machinery itself over an

@@ -5,11 +5,11 @@ import (
 	"testing"
 	"time"
 
-	"idemsum"
-	"idemsum/groupcommit"
-	"idemsum/idemsumtest"
-	"idemsum/internal/testenv"
-	"idemsum/mysql"
+	"github.com/idemsum/idemsum"
+	"github.com/idemsum/idemsum/groupcommit"
+	"github.com/idemsum/idemsum/idemsumtest"
+	"github.com/idemsum/idemsum/internal/testenv"
+	"github.com/idemsum/idemsum/mysql"
 )
 
 // ledgers are the Ledgers the Adders are checked over: the in-memory one

@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"idemsum"
-	"idemsum/groupcommit"
-	"idemsum/idemsumtest"
+	"github.com/idemsum/idemsum"
+	"github.com/idemsum/idemsum/groupcommit"
+	"github.com/idemsum/idemsum/idemsumtest"
 )
 
 type ctxKey struct{}

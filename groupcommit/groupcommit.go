@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"idemsum"
+	"github.com/idemsum/idemsum"
 )
 
 // Adder is an idemsum.Adder that shares Ledger.Add among concurrent

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"idemsum"
-	"idemsum/groupcommit"
-	"idemsum/idemsumtest"
+	"github.com/idemsum/idemsum"
+	"github.com/idemsum/idemsum/groupcommit"
+	"github.com/idemsum/idemsum/idemsumtest"
 )
 
 func TestAdderGivesEachCallerItsOwnTotal(t *testing.T) {

@@ -6,9 +6,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"idemsum"
-	"idemsum/groupcommit"
-	"idemsum/idemsumtest"
+	"github.com/idemsum/idemsum"
+	"github.com/idemsum/idemsum/groupcommit"
+	"github.com/idemsum/idemsum/idemsumtest"
 )
 
 // TestMetricsCountBatchSizes: idemsum_batch_size observes each batch's

@@ -9,8 +9,8 @@ import (
 	"sync"
 	"time"
 
-	"idemsum/idempotency"
-	"idemsum/idempotency/idempotencytest"
+	"github.com/idemsum/idemsum/idempotency"
+	"github.com/idemsum/idemsum/idempotency/idempotencytest"
 )
 
 // A Guard runs an operation at most once per key. The operation records

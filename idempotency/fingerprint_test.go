@@ -4,7 +4,7 @@ import (
 	"encoding/hex"
 	"testing"
 
-	"idemsum/idempotency"
+	"github.com/idemsum/idemsum/idempotency"
 )
 
 // TestFingerprintLengthPrefix checks that parts are length-prefixed: moving

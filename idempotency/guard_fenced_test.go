@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/idempotency"
-	"idemsum/idempotency/idempotencytest"
+	"github.com/idemsum/idemsum/idempotency"
+	"github.com/idemsum/idemsum/idempotency/idempotencytest"
 )
 
 // fence is a Func's own fence, as a unique key in a database is: the

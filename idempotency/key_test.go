@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"idemsum/idempotency"
+	"github.com/idemsum/idemsum/idempotency"
 )
 
 var (

@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"idemsum/idempotency"
+	"github.com/idemsum/idemsum/idempotency"
 )
 
 // echo is a handler that counts its runs and answers 201 with the request

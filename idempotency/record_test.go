@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"testing"
 
-	"idemsum/idempotency"
+	"github.com/idemsum/idemsum/idempotency"
 )
 
 func TestValidRecord(t *testing.T) {

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/idempotency"
-	"idemsum/idempotency/idempotencytest"
+	"github.com/idemsum/idemsum/idempotency"
+	"github.com/idemsum/idemsum/idempotency/idempotencytest"
 )
 
 // missStore is a Store that tells on missed when a Get found no record:

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"idemsum"
-	"idemsum/idemsumtest"
+	"github.com/idemsum/idemsum"
+	"github.com/idemsum/idemsum/idemsumtest"
 )
 
 // brokenEnv names the bug TestBrokenLedger plants, in a child process.

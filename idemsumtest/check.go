@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"idemsum"
+	"github.com/idemsum/idemsum"
 )
 
 // outcome is one addition and the Result it got.

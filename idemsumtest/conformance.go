@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"idemsum"
+	"github.com/idemsum/idemsum"
 )
 
 // Harness tells TestLedger and TestAdder how to make the Ledger under

@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"idemsum"
+	"github.com/idemsum/idemsum"
 )
 
 // Sizes of the concurrent subtests.

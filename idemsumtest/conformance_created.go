@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"idemsum"
+	"github.com/idemsum/idemsum"
 )
 
 // testCreated checks Created by the real clock: a fresh Result's is the

@@ -6,7 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"idemsum"
+	"github.com/idemsum/idemsum"
 )
 
 const maxN = idemsum.MaxNumber

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"testing"
 
-	"idemsum"
+	"github.com/idemsum/idemsum"
 )
 
 // unavailableBatches is how many batches testUnavailable sends.

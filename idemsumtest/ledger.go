@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"idemsum"
+	"github.com/idemsum/idemsum"
 )
 
 // Ledger is an in-memory idemsum.Ledger with the MySQL Ledger's semantics:

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"idemsum"
-	"idemsum/idemsumtest"
+	"github.com/idemsum/idemsum"
+	"github.com/idemsum/idemsum/idemsumtest"
 )
 
 // lossy is a Ledger over l whose Adds fail in turn before reaching l

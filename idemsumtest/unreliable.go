@@ -5,7 +5,7 @@ import (
 	"errors"
 	"sync/atomic"
 
-	"idemsum"
+	"github.com/idemsum/idemsum"
 )
 
 // errUnreliable is what unreliable answers when it fails.

@@ -6,7 +6,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"idemsum"
+	"github.com/idemsum/idemsum"
 )
 
 // BenchmarkLedgerAdd measures additions per second through real MariaDB,

@@ -7,8 +7,8 @@ import (
 	"sync"
 	"testing"
 
-	"idemsum/internal/testenv"
-	"idemsum/mysql"
+	"github.com/idemsum/idemsum/internal/testenv"
+	"github.com/idemsum/idemsum/mysql"
 )
 
 // TestLoadIdentityConcurrently: instances starting at once on one database

@@ -12,7 +12,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
-	"idemsum"
+	"github.com/idemsum/idemsum"
 )
 
 // Ledger is the idemsum.Ledger on MySQL: the key records (sum_ledger) and

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"idemsum"
-	"idemsum/mysql"
+	"github.com/idemsum/idemsum"
+	"github.com/idemsum/idemsum/mysql"
 )
 
 const maxN = idemsum.MaxNumber

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"idemsum"
+	"github.com/idemsum/idemsum"
 )
 
 // TestLedgerUnderHeavyKeyContention: many concurrent batches that share

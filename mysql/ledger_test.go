@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"idemsum"
-	"idemsum/idemsumtest"
-	"idemsum/internal/testenv"
-	"idemsum/mysql"
+	"github.com/idemsum/idemsum"
+	"github.com/idemsum/idemsum/idemsumtest"
+	"github.com/idemsum/idemsum/internal/testenv"
+	"github.com/idemsum/idemsum/mysql"
 )
 
 func newLedger(tb testing.TB) (*mysql.Ledger, *sql.DB) {

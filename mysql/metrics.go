@@ -3,7 +3,7 @@ package mysql
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
-	"idemsum"
+	"github.com/idemsum/idemsum"
 )
 
 // Metrics count what the Ledger does beyond adding; names and help texts

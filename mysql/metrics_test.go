@@ -7,8 +7,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"idemsum"
-	"idemsum/mysql"
+	"github.com/idemsum/idemsum"
+	"github.com/idemsum/idemsum/mysql"
 )
 
 // counter returns the value of the counter name in reg.

@@ -8,9 +8,9 @@ import (
 	"sync"
 	"testing"
 
-	"idemsum"
-	"idemsum/internal/testenv"
-	"idemsum/mysql"
+	"github.com/idemsum/idemsum"
+	"github.com/idemsum/idemsum/internal/testenv"
+	"github.com/idemsum/idemsum/mysql"
 )
 
 // openDB opens the test database dsn the way sumd does.

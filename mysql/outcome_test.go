@@ -12,9 +12,9 @@ import (
 
 	gomysql "github.com/go-sql-driver/mysql"
 
-	"idemsum"
-	"idemsum/internal/testenv"
-	"idemsum/mysql"
+	"github.com/idemsum/idemsum"
+	"github.com/idemsum/idemsum/internal/testenv"
+	"github.com/idemsum/idemsum/mysql"
 )
 
 // TestAddErrorSaysWhetherNothingWasAdded: Ledger.Add's error has the code

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/internal/testenv"
-	"idemsum/mysql"
+	"github.com/idemsum/idemsum/internal/testenv"
+	"github.com/idemsum/idemsum/mysql"
 )
 
 // reports collects what Prepare tells its report func.

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/internal/mariadbtopo"
-	"idemsum/internal/testenv"
-	"idemsum/mysql"
+	"github.com/idemsum/idemsum/internal/mariadbtopo"
+	"github.com/idemsum/idemsum/internal/testenv"
+	"github.com/idemsum/idemsum/mysql"
 )
 
 func TestMySQLReady(t *testing.T) {

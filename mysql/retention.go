@@ -6,7 +6,7 @@ import (
 	"log/slog"
 	"time"
 
-	"idemsum/internal/tick"
+	"github.com/idemsum/idemsum/internal/tick"
 )
 
 // Purge deletes key records older than ttl (by the Ledger's clock), at

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"idemsum"
-	"idemsum/mysql"
+	"github.com/idemsum/idemsum"
+	"github.com/idemsum/idemsum/mysql"
 )
 
 // clock is a settable clock for the ledger.

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"idemsum"
+	"github.com/idemsum/idemsum"
 )
 
 // txPlan plans one Ledger.Add: the transaction to send (sql): which additions still need committing, and

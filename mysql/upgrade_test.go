@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"idemsum"
-	"idemsum/internal/testenv"
-	"idemsum/mysql"
+	"github.com/idemsum/idemsum"
+	"github.com/idemsum/idemsum/internal/testenv"
+	"github.com/idemsum/idemsum/mysql"
 )
 
 // oldAdd adds number under key with the statements of the previous release

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"testing"
 
-	"idemsum/idempotency/redisstore"
-	"idemsum/internal/redistopo"
-	"idemsum/redis"
+	"github.com/idemsum/idemsum/idempotency/redisstore"
+	"github.com/idemsum/idemsum/internal/redistopo"
+	"github.com/idemsum/idemsum/redis"
 )
 
 // TestSlot checks slot against Redis's own CLUSTER KEYSLOT.

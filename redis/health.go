@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
-	"idemsum/internal/tick"
+	"github.com/idemsum/idemsum/internal/tick"
 )
 
 // Health knows whether Redis can take claims: it probes with a write

@@ -9,8 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	goredis "github.com/redis/go-redis/v9"
 
-	"idemsum/internal/testenv"
-	"idemsum/redis"
+	"github.com/idemsum/idemsum/internal/testenv"
+	"github.com/idemsum/idemsum/redis"
 )
 
 // series returns the value of name{label=value} in reg, and whether it is

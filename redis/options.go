@@ -8,7 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"idemsum/idempotency/redisstore"
+	"github.com/idemsum/idemsum/idempotency/redisstore"
 )
 
 // The modes of Options.Mode (sumd's -redis-mode).

@@ -7,7 +7,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"idemsum/redis"
+	"github.com/idemsum/idemsum/redis"
 )
 
 // TestOpenRedis checks how -redis-url and -redis-mode choose a client:

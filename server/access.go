@@ -8,8 +8,8 @@ import (
 	"net/url"
 	"strings"
 
-	"idemsum"
-	"idemsum/auth"
+	"github.com/idemsum/idemsum"
+	"github.com/idemsum/idemsum/auth"
 )
 
 // Access decides who may add and read: API tokens and the cross-origin
@@ -138,7 +138,7 @@ func (a Access) unauthenticated(w http.ResponseWriter, r *http.Request, d Deps, 
 		writeError(w, r, d.Logger, idemsum.Errorf(etokensNotChecked, "this instance runs without API tokens, so it cannot tell whose key this is; nothing was added: retry on an instance with -auth-tokens, or send no Authorization header"))
 		return
 	}
-	challenge := `Bearer realm="idemsum"`
+	challenge := `Bearer realm="github.com/idemsum/idemsum"`
 	reason, detail := "missing_token", "this service needs an API token: send Authorization: Bearer <token>"
 	if errors.Is(err, ErrBadToken) {
 		challenge += `, error="invalid_token"`

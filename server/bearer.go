@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"strings"
 
-	"idemsum/auth"
+	"github.com/idemsum/idemsum/auth"
 )
 
 // The failures of the bearer check. ErrNoToken and ErrBadToken are

@@ -9,8 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"idemsum/auth"
-	"idemsum/server"
+	"github.com/idemsum/idemsum/auth"
+	"github.com/idemsum/idemsum/server"
 )
 
 // BenchmarkPostSum measures the HTTP edge per keyed addition (decoding,

@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"strings"
 
-	"idemsum"
+	"github.com/idemsum/idemsum"
 )
 
 // CORS lets the pages of Access.AllowedOrigins call /sum and the legacy

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"idemsum/auth"
-	"idemsum/server"
+	"github.com/idemsum/idemsum/auth"
+	"github.com/idemsum/idemsum/server"
 )
 
 const (

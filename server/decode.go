@@ -8,8 +8,8 @@ import (
 	"net/url"
 	"os"
 
-	"idemsum"
-	"idemsum/idempotency"
+	"github.com/idemsum/idemsum"
+	"github.com/idemsum/idemsum/idempotency"
 )
 
 // maxBody is the largest request body accepted; {"number": N} needs ~40 bytes.

@@ -13,8 +13,8 @@ import (
 	"strings"
 	"testing"
 
-	"idemsum"
-	"idemsum/server"
+	"github.com/idemsum/idemsum"
+	"github.com/idemsum/idemsum/server"
 )
 
 // fuzzSeeds are FuzzHandler's corpus: every case of the status table.

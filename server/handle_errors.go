@@ -3,7 +3,7 @@ package server
 import (
 	"net/http"
 
-	"idemsum"
+	"github.com/idemsum/idemsum"
 )
 
 // handleMethodNotAllowed answers a route's methods that it does not serve:

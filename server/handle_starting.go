@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 
-	"idemsum"
+	"github.com/idemsum/idemsum"
 )
 
 // StartState is why sumd is still starting, as /readyz tells it.

@@ -5,8 +5,8 @@ import (
 	"strconv"
 	"time"
 
-	"idemsum"
-	"idemsum/idempotency"
+	"github.com/idemsum/idemsum"
+	"github.com/idemsum/idemsum/idempotency"
 )
 
 // noStoreValue and jsonType are header values shared by every response

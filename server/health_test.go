@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"idemsum/server"
+	"github.com/idemsum/idemsum/server"
 )
 
 func TestHealthz(t *testing.T) {

@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"idemsum"
-	"idemsum/idempotency"
-	"idemsum/idemsumtest"
-	"idemsum/server"
+	"github.com/idemsum/idemsum"
+	"github.com/idemsum/idemsum/idempotency"
+	"github.com/idemsum/idemsum/idemsumtest"
+	"github.com/idemsum/idemsum/server"
 )
 
 // fakeLedger is the in-memory idemsumtest.Ledger, with the views of it

@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"idemsum"
-	"idemsum/idempotency"
-	"idemsum/server"
+	"github.com/idemsum/idemsum"
+	"github.com/idemsum/idemsum/idempotency"
+	"github.com/idemsum/idemsum/server"
 )
 
 // storeModes are the Guard setups every idempotency test runs under: the

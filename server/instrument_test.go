@@ -10,9 +10,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"idemsum"
-	"idemsum/idempotency"
-	"idemsum/server"
+	"github.com/idemsum/idemsum"
+	"github.com/idemsum/idemsum/idempotency"
+	"github.com/idemsum/idemsum/server"
 )
 
 func TestMetrics(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"idemsum"
+	"github.com/idemsum/idemsum"
 )
 
 func TestAddKey(t *testing.T) {

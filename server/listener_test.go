@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/internal/apicheck"
-	"idemsum/server"
+	"github.com/idemsum/idemsum/internal/apicheck"
+	"github.com/idemsum/idemsum/server"
 )
 
 // TestListenerBuiltinAnswers sends raw requests net/http answers by itself,

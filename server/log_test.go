@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/auth"
-	"idemsum/server"
+	"github.com/idemsum/idemsum/auth"
+	"github.com/idemsum/idemsum/server"
 )
 
 // TestRequestLogLines checks one JSON line per request with route, status,

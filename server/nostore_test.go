@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"idemsum/server"
+	"github.com/idemsum/idemsum/server"
 )
 
 // TestNoStore checks that every response of /sum and /test-sum-action,

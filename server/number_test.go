@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"idemsum"
+	"github.com/idemsum/idemsum"
 )
 
 // textNumbers are number values as a form field or query parameter; want

@@ -14,8 +14,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"idemsum/internal/apicheck"
-	"idemsum/server"
+	"github.com/idemsum/idemsum/internal/apicheck"
+	"github.com/idemsum/idemsum/server"
 )
 
 // api is the checker of server.OpenAPI, loaded once.

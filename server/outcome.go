@@ -6,8 +6,8 @@ import (
 	"log/slog"
 	"net/http"
 
-	"idemsum"
-	"idemsum/idempotency"
+	"github.com/idemsum/idemsum"
+	"github.com/idemsum/idemsum/idempotency"
 )
 
 // The HTTP edge's own error codes, beside the domain's (idemsum.EINVALID,

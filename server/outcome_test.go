@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"idemsum"
-	"idemsum/server"
+	"github.com/idemsum/idemsum"
+	"github.com/idemsum/idemsum/server"
 )
 
 // problemBody decodes rec's problem body.

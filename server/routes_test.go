@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"idemsum/idempotency"
-	"idemsum/server"
+	"github.com/idemsum/idemsum/idempotency"
+	"github.com/idemsum/idemsum/server"
 )
 
 func TestNotFound(t *testing.T) {

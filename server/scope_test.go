@@ -4,9 +4,9 @@ import (
 	"net/http"
 	"testing"
 
-	"idemsum"
-	"idemsum/auth"
-	"idemsum/server"
+	"github.com/idemsum/idemsum"
+	"github.com/idemsum/idemsum/auth"
+	"github.com/idemsum/idemsum/server"
 )
 
 // accessModes are the token settings an instance can run with during a

@@ -30,7 +30,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"idemsum"
+	"github.com/idemsum/idemsum"
 )
 
 // Deps are what the handlers need.

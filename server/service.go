@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"time"
 
-	"idemsum"
-	"idemsum/idempotency"
+	"github.com/idemsum/idemsum"
+	"github.com/idemsum/idemsum/idempotency"
 )
 
 // Service is the use case of the write path: it joins the domain (an

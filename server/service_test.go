@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"idemsum"
-	"idemsum/idempotency"
-	"idemsum/server"
+	"github.com/idemsum/idemsum"
+	"github.com/idemsum/idemsum/idempotency"
+	"github.com/idemsum/idemsum/server"
 )
 
 func TestFingerprint(t *testing.T) {

@@ -9,8 +9,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"idemsum/auth"
-	"idemsum/server"
+	"github.com/idemsum/idemsum/auth"
+	"github.com/idemsum/idemsum/server"
 )
 
 // openTokens loads the -auth-tokens file; nil when it is unset (everyone

@@ -13,7 +13,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"idemsum/auth"
+	"github.com/idemsum/idemsum/auth"
 )
 
 // chromiumPath finds Debian's chromium; CI installs it, so it is required

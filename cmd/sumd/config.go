@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"idemsum/idempotency"
-	"idemsum/redis"
-	"idemsum/server"
+	"github.com/idemsum/idemsum/idempotency"
+	"github.com/idemsum/idemsum/redis"
+	"github.com/idemsum/idemsum/server"
 )
 
 // config is sumd's configuration: flags whose defaults come from SUM_*

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"idemsum/internal/tick"
+	"github.com/idemsum/idemsum/internal/tick"
 )
 
 // newLogger logs text at level when stderr is a terminal, else JSON

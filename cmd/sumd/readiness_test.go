@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/internal/mariadbtopo"
-	"idemsum/internal/redistopo"
-	"idemsum/internal/testenv"
+	"github.com/idemsum/idemsum/internal/mariadbtopo"
+	"github.com/idemsum/idemsum/internal/redistopo"
+	"github.com/idemsum/idemsum/internal/testenv"
 )
 
 // TestReadinessTellsWhyRedisCannotTakeClaims: a Redis that answers PING
@@ -144,11 +144,11 @@ func TestReadinessWhileMySQLIsReadOnly(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	srv := mariadbtopo.Start(t, "server", mariadbtopo.Options{})
-	if err := srv.CreateApp(ctx, "idemsum", "sumd", "pw"); err != nil {
+	if err := srv.CreateApp(ctx, "github.com/idemsum/idemsum", "sumd", "pw"); err != nil {
 		t.Fatal(err)
 	}
 	_, prefix := testenv.Redis(t)
-	in := startWith(t, srv.DSN("sumd", "pw", "idemsum"), prefix)
+	in := startWith(t, srv.DSN("sumd", "pw", "github.com/idemsum/idemsum"), prefix)
 	wantMySQL(t, in, http.StatusOK, "up")
 	if err := srv.Exec(ctx, "SET GLOBAL read_only = ON"); err != nil {
 		t.Fatal(err)

@@ -7,9 +7,9 @@ import (
 	"runtime/debug"
 	"sync/atomic"
 
-	"idemsum/mysql"
-	"idemsum/redis"
-	"idemsum/server"
+	"github.com/idemsum/idemsum/mysql"
+	"github.com/idemsum/idemsum/redis"
+	"github.com/idemsum/idemsum/server"
 )
 
 // run starts sumd and serves until ctx is done, then shuts down

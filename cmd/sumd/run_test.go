@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/internal/testenv"
+	"github.com/idemsum/idemsum/internal/testenv"
 )
 
 // instance is sumd started in-process by run.

@@ -13,9 +13,9 @@ import (
 
 	gomysql "github.com/go-sql-driver/mysql"
 
-	"idemsum/internal/faultproxy"
-	"idemsum/internal/testenv"
-	"idemsum/mysql"
+	"github.com/idemsum/idemsum/internal/faultproxy"
+	"github.com/idemsum/idemsum/internal/testenv"
+	"github.com/idemsum/idemsum/mysql"
 )
 
 // TestStartsWhileMySQLIsDown: sumd started while MySQL refuses connections

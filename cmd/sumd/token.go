@@ -7,7 +7,7 @@ import (
 	"io"
 	"strings"
 
-	"idemsum/auth"
+	"github.com/idemsum/idemsum/auth"
 )
 
 // tokenUsage is the help of "sumd token".

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"idemsum/auth"
+	"github.com/idemsum/idemsum/auth"
 )
 
 // TestRunToken runs "sumd token billing" and feeds its second line to

@@ -23,10 +23,10 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
-	"idemsum"
-	"idemsum/groupcommit"
-	"idemsum/mysql"
-	"idemsum/server"
+	"github.com/idemsum/idemsum"
+	"github.com/idemsum/idemsum/groupcommit"
+	"github.com/idemsum/idemsum/mysql"
+	"github.com/idemsum/idemsum/server"
 )
 
 // tracing is sumd's OpenTelemetry tracing; a nil *tracing is tracing off,
@@ -83,7 +83,7 @@ func newTracingWith(sp sdktrace.SpanProcessor, sampler sdktrace.Sampler, service
 	)
 	return &tracing{
 		tp:     tp,
-		tracer: tp.Tracer("idemsum/cmd/sumd"),
+		tracer: tp.Tracer("github.com/idemsum/idemsum/cmd/sumd"),
 		prop:   propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
 	}
 }

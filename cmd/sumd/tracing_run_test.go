@@ -15,7 +15,7 @@ import (
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/proto"
 
-	"idemsum/internal/testenv"
+	"github.com/idemsum/idemsum/internal/testenv"
 )
 
 // otlpReceiver is an OTLP/HTTP trace receiver keeping the span names it

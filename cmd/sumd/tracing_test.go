@@ -12,10 +12,10 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
-	"idemsum/internal/testenv"
-	"idemsum/mysql"
-	"idemsum/redis"
-	"idemsum/server"
+	"github.com/idemsum/idemsum/internal/testenv"
+	"github.com/idemsum/idemsum/mysql"
+	"github.com/idemsum/idemsum/redis"
+	"github.com/idemsum/idemsum/server"
 )
 
 func TestTracingOffUnlessConfigured(t *testing.T) {

@@ -11,14 +11,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	goredis "github.com/redis/go-redis/v9"
 
-	"idemsum"
-	"idemsum/auth"
-	"idemsum/groupcommit"
-	"idemsum/idempotency"
-	"idemsum/idempotency/redisstore"
-	"idemsum/mysql"
-	"idemsum/redis"
-	"idemsum/server"
+	"github.com/idemsum/idemsum"
+	"github.com/idemsum/idemsum/auth"
+	"github.com/idemsum/idemsum/groupcommit"
+	"github.com/idemsum/idemsum/idempotency"
+	"github.com/idemsum/idemsum/idempotency/redisstore"
+	"github.com/idemsum/idemsum/mysql"
+	"github.com/idemsum/idemsum/redis"
+	"github.com/idemsum/idemsum/server"
 )
 
 // wire builds the handlers' dependencies; the returned func stops group

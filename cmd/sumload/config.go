@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"idemsum"
-	"idemsum/idempotency"
+	"github.com/idemsum/idemsum"
+	"github.com/idemsum/idemsum/idempotency"
 )
 
 type config struct {

@@ -14,11 +14,11 @@ import (
 	"testing"
 	"time"
 
-	"idemsum"
-	"idemsum/idempotency"
-	"idemsum/idempotency/idempotencytest"
-	"idemsum/idemsumtest"
-	"idemsum/server"
+	"github.com/idemsum/idemsum"
+	"github.com/idemsum/idemsum/idempotency"
+	"github.com/idemsum/idemsum/idempotency/idempotencytest"
+	"github.com/idemsum/idemsum/idemsumtest"
+	"github.com/idemsum/idemsum/server"
 )
 
 // memLedger is the in-memory idemsumtest.Ledger with switches. Left as

@@ -8,7 +8,7 @@ import (
 	"os"
 	"time"
 
-	api "idemsum/client"
+	api "github.com/idemsum/idemsum/client"
 )
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {

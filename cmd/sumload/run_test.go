@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"idemsum"
+	"github.com/idemsum/idemsum"
 )
 
 // TestRunExact drives the real server handler (over an in-memory ledger

@@ -8,8 +8,8 @@ import (
 	"sync"
 	"testing"
 
-	"idemsum/internal/apicheck"
-	"idemsum/server"
+	"github.com/idemsum/idemsum/internal/apicheck"
+	"github.com/idemsum/idemsum/server"
 )
 
 // api checks the tests' exchanges against the OpenAPI description.

@@ -36,9 +36,9 @@ func Main(m *testing.M) {
 // buildSumd builds cmd/sumd into dir.
 func buildSumd(dir string) error {
 	bin := filepath.Join(dir, "sumd")
-	cmd := exec.Command("go", "build", "-o", bin, "idemsum/cmd/sumd")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/idemsum/idemsum/cmd/sumd")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build idemsum/cmd/sumd: %v\n%s", err, out)
+		return fmt.Errorf("go build ./cmd/sumd: %v\n%s", err, out)
 	}
 	sumdBin = bin
 	return nil

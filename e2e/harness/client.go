@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/client"
+	"github.com/idemsum/idemsum/client"
 )
 
 // ClientOf returns a client.Client of c's instances, with opts, whose

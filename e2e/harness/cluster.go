@@ -10,9 +10,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"idemsum/idempotency/redisstore"
-	"idemsum/internal/faultproxy"
-	"idemsum/internal/testenv"
+	"github.com/idemsum/idemsum/idempotency/redisstore"
+	"github.com/idemsum/idemsum/internal/faultproxy"
+	"github.com/idemsum/idemsum/internal/testenv"
 )
 
 // LeaseTTL is every instance's -lease-ttl: short, so that claims of dead

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/internal/faultproxy"
+	"github.com/idemsum/idemsum/internal/faultproxy"
 )
 
 // Instance is one sumd process of a Cluster, restartable; its stderr

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/internal/testenv"
+	"github.com/idemsum/idemsum/internal/testenv"
 )
 
 // LookNginx returns the path of the nginx binary, or skips the test when

@@ -7,7 +7,7 @@ import (
 
 	mysqldrv "github.com/go-sql-driver/mysql"
 
-	"idemsum/internal/faultproxy"
+	"github.com/idemsum/idemsum/internal/faultproxy"
 )
 
 // StartProxy starts a fault proxy to target that Cleanup closes.

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"idemsum/internal/testenv"
+	"github.com/idemsum/idemsum/internal/testenv"
 )
 
 // Key is an idempotency key and the number sent with it.

@@ -8,15 +8,15 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/internal/faultproxy"
-	"idemsum/internal/mariadbtopo"
+	"github.com/idemsum/idemsum/internal/faultproxy"
+	"github.com/idemsum/idemsum/internal/mariadbtopo"
 )
 
 // The database and account of sumd on a MariaDB server of the test's own
 // (mariadbtopo): the failover and scaling tests'. The account has every privilege on the database and none beyond
 // it, so that read_only=ON refuses its writes (root's it would not).
 const (
-	AppDatabase = "idemsum"
+	AppDatabase = "github.com/idemsum/idemsum"
 	AppUser     = "sumd"
 	AppPassword = "sumd"
 )

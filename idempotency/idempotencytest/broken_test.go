@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/idempotency"
-	"idemsum/idempotency/idempotencytest"
+	"github.com/idemsum/idemsum/idempotency"
+	"github.com/idemsum/idemsum/idempotency/idempotencytest"
 )
 
 // brokenEnv names the bug TestBrokenStore plants, in a child process.

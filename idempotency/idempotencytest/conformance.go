@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/idempotency"
+	"github.com/idemsum/idemsum/idempotency"
 )
 
 // Lease and TTL used by TestStore. Harness.Advance is asked to move time by

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/idempotency"
+	"github.com/idemsum/idemsum/idempotency"
 )
 
 func claimTests() []storeTest {

@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"idemsum/idempotency"
+	"github.com/idemsum/idemsum/idempotency"
 )
 
 func guardTests() []storeTest {

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"idemsum/idempotency"
+	"github.com/idemsum/idemsum/idempotency"
 )
 
 func recordTests() []storeTest {

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"testing"
 
-	"idemsum/idempotency"
+	"github.com/idemsum/idemsum/idempotency"
 )
 
 func wantErr(tb testing.TB, op string, got, want error) {

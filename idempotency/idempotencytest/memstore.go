@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"idemsum/idempotency"
+	"github.com/idemsum/idemsum/idempotency"
 )
 
 // errDuration reports a non-positive lease or ttl: nothing is stored

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/idempotency"
-	"idemsum/idempotency/idempotencytest"
+	"github.com/idemsum/idemsum/idempotency"
+	"github.com/idemsum/idemsum/idempotency/idempotencytest"
 )
 
 func TestMemStore(t *testing.T) {

@@ -9,8 +9,8 @@ import (
 	"fmt"
 	"time"
 
-	"idemsum/idempotency"
-	"idemsum/idempotency/internal/headercodec"
+	"github.com/idemsum/idemsum/idempotency"
+	"github.com/idemsum/idemsum/idempotency/internal/headercodec"
 )
 
 var _ idempotency.Store = (*Store)(nil)

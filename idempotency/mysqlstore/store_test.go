@@ -13,10 +13,10 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
-	"idemsum/idempotency"
-	"idemsum/idempotency/idempotencytest"
-	"idemsum/idempotency/mysqlstore"
-	"idemsum/internal/testenv"
+	"github.com/idemsum/idemsum/idempotency"
+	"github.com/idemsum/idemsum/idempotency/idempotencytest"
+	"github.com/idemsum/idemsum/idempotency/mysqlstore"
+	"github.com/idemsum/idemsum/internal/testenv"
 )
 
 var epoch = time.Unix(1_700_000_000, 0)

@@ -8,9 +8,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"idemsum/idempotency"
-	"idemsum/idempotency/redisstore"
-	"idemsum/internal/redistopo"
+	"github.com/idemsum/idemsum/idempotency"
+	"github.com/idemsum/idemsum/idempotency/redisstore"
+	"github.com/idemsum/idemsum/internal/redistopo"
 )
 
 // BenchmarkClaimComplete measures a fresh key's Redis work (Claim, then

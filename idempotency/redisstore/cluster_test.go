@@ -12,11 +12,11 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"idemsum/idempotency"
-	"idemsum/idempotency/idempotencytest"
-	"idemsum/idempotency/redisstore"
-	"idemsum/internal/redistopo"
-	"idemsum/internal/testenv"
+	"github.com/idemsum/idemsum/idempotency"
+	"github.com/idemsum/idemsum/idempotency/idempotencytest"
+	"github.com/idemsum/idemsum/idempotency/redisstore"
+	"github.com/idemsum/idemsum/internal/redistopo"
+	"github.com/idemsum/idemsum/internal/testenv"
 )
 
 // TestCluster runs the Store on a Redis Cluster of 3 masters with a

@@ -7,8 +7,8 @@ import (
 	"errors"
 	"time"
 
-	"idemsum/idempotency"
-	"idemsum/idempotency/internal/headercodec"
+	"github.com/idemsum/idemsum/idempotency"
+	"github.com/idemsum/idemsum/idempotency/internal/headercodec"
 )
 
 // version is the first byte of an encoded Record. Versions 1 and 2 (no

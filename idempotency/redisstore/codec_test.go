@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/idempotency"
-	"idemsum/idempotency/redisstore"
+	"github.com/idemsum/idemsum/idempotency"
+	"github.com/idemsum/idemsum/idempotency/redisstore"
 )
 
 var (

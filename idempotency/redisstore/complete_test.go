@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/idempotency"
-	"idemsum/idempotency/redisstore"
+	"github.com/idemsum/idemsum/idempotency"
+	"github.com/idemsum/idemsum/idempotency/redisstore"
 )
 
 func TestCompleteStoresAndReleasesOnlyItsOwnClaim(t *testing.T) {

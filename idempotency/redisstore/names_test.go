@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"idemsum/idempotency/redisstore"
+	"github.com/idemsum/idemsum/idempotency/redisstore"
 )
 
 // TestNames checks the documented layout: prefix, a 16-hex-digit hash tag

@@ -62,7 +62,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"idemsum/idempotency"
+	"github.com/idemsum/idemsum/idempotency"
 )
 
 // ErrDuration reports a non-positive lease or ttl: the Store never writes

@@ -9,10 +9,10 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"idemsum/idempotency"
-	"idemsum/idempotency/idempotencytest"
-	"idemsum/idempotency/redisstore"
-	"idemsum/internal/testenv"
+	"github.com/idemsum/idemsum/idempotency"
+	"github.com/idemsum/idemsum/idempotency/idempotencytest"
+	"github.com/idemsum/idemsum/idempotency/redisstore"
+	"github.com/idemsum/idemsum/internal/testenv"
 )
 
 // space is the Redis key space of one Store under test, on one Redis or a

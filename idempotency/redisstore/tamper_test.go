@@ -10,8 +10,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"idemsum/idempotency"
-	"idemsum/idempotency/redisstore"
+	"github.com/idemsum/idemsum/idempotency"
+	"github.com/idemsum/idemsum/idempotency/redisstore"
 )
 
 // What the Store reads from Redis is not trusted: each test plants

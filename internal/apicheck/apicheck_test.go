@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"idemsum/internal/apicheck"
-	"idemsum/server"
+	"github.com/idemsum/idemsum/internal/apicheck"
+	"github.com/idemsum/idemsum/server"
 )
 
 func exchange(method, target string, status int, rheader map[string]string, body string) apicheck.Exchange {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/internal/faultproxy"
+	"github.com/idemsum/idemsum/internal/faultproxy"
 )
 
 // patience bounds every wait for something that should happen promptly.

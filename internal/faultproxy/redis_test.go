@@ -9,8 +9,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"idemsum/internal/faultproxy"
-	"idemsum/internal/testenv"
+	"github.com/idemsum/idemsum/internal/faultproxy"
+	"github.com/idemsum/idemsum/internal/testenv"
 )
 
 // redisThrough returns the test Redis directly, a new proxy to it, a

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/internal/faultproxy"
+	"github.com/idemsum/idemsum/internal/faultproxy"
 )
 
 // TestFaultsUnderTraffic sets and clears every fault while clients stream

@@ -24,7 +24,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
-	"idemsum/internal/testenv"
+	"github.com/idemsum/idemsum/internal/testenv"
 )
 
 // startTimeout bounds a server's installation and start-up, on a loaded

@@ -9,7 +9,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
-	"idemsum/internal/mariadbtopo"
+	"github.com/idemsum/idemsum/internal/mariadbtopo"
 )
 
 // TestPromoteKeepsAcknowledgedCommits: on a semi-synchronous pair every

@@ -13,7 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"idemsum/internal/testenv"
+	"github.com/idemsum/idemsum/internal/testenv"
 )
 
 // Cluster is a Redis Cluster of a test. Its nodes keep their order; their

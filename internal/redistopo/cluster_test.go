@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/internal/redistopo"
+	"github.com/idemsum/idemsum/internal/redistopo"
 )
 
 // TestCluster starts 3 masters with a replica each, kills a master and

@@ -16,7 +16,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"idemsum/internal/testenv"
+	"github.com/idemsum/idemsum/internal/testenv"
 )
 
 // Node is one redis-server (or redis-sentinel) process of a test.

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/internal/redistopo"
+	"github.com/idemsum/idemsum/internal/redistopo"
 )
 
 // TestSentinel starts a master, a replica and three sentinels, fails the

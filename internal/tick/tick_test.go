@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"idemsum/internal/tick"
+	"github.com/idemsum/idemsum/internal/tick"
 )
 
 // TestEvery: f runs again and again, and Every returns once ctx ends.

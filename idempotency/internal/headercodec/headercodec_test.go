@@ -6,7 +6,7 @@ import (
 	"slices"
 	"testing"
 
-	"idemsum/idempotency/internal/headercodec"
+	"github.com/idemsum/idemsum/idempotency/internal/headercodec"
 )
 
 func TestHeaderRoundTrip(t *testing.T) {
