@@ -22,8 +22,8 @@ import (
 
 // The challenges of a 401 (RFC 6750 §3).
 const (
-	challengeMissing = `Bearer realm="github.com/idemsum/idemsum"`
-	challengeBad     = `Bearer realm="github.com/idemsum/idemsum", error="invalid_token"`
+	challengeMissing = `Bearer realm="idemsum"`
+	challengeBad     = `Bearer realm="idemsum", error="invalid_token"`
 )
 
 // addRequests are the four requests that add k, one per route and method

@@ -20,10 +20,10 @@ func TestReadOnlyServerDiscardsConnections(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	srv := mariadbtopo.Start(t, "server", mariadbtopo.Options{})
-	if err := srv.CreateApp(ctx, "github.com/idemsum/idemsum", "sumd", "pw"); err != nil {
+	if err := srv.CreateApp(ctx, "idemsum", "sumd", "pw"); err != nil {
 		t.Fatal(err)
 	}
-	db, err := mysql.Open(ctx, srv.DSN("sumd", "pw", "github.com/idemsum/idemsum"), 1)
+	db, err := mysql.Open(ctx, srv.DSN("sumd", "pw", "idemsum"), 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -138,7 +138,7 @@ func (a Access) unauthenticated(w http.ResponseWriter, r *http.Request, d Deps, 
 		writeError(w, r, d.Logger, idemsum.Errorf(etokensNotChecked, "this instance runs without API tokens, so it cannot tell whose key this is; nothing was added: retry on an instance with -auth-tokens, or send no Authorization header"))
 		return
 	}
-	challenge := `Bearer realm="github.com/idemsum/idemsum"`
+	challenge := `Bearer realm="idemsum"`
 	reason, detail := "missing_token", "this service needs an API token: send Authorization: Bearer <token>"
 	if errors.Is(err, ErrBadToken) {
 		challenge += `, error="invalid_token"`

@@ -61,9 +61,9 @@ func TestTokensAreCheckedBeforeAnything(t *testing.T) {
 	auths := []struct {
 		header, reason, challenge string
 	}{
-		{"", "missing_token", `Bearer realm="github.com/idemsum/idemsum"`},
-		{"Bearer wrong", "bad_token", `Bearer realm="github.com/idemsum/idemsum", error="invalid_token"`},
-		{"Basic dTpw", "bad_token", `Bearer realm="github.com/idemsum/idemsum", error="invalid_token"`},
+		{"", "missing_token", `Bearer realm="idemsum"`},
+		{"Bearer wrong", "bad_token", `Bearer realm="idemsum", error="invalid_token"`},
+		{"Basic dTpw", "bad_token", `Bearer realm="idemsum", error="invalid_token"`},
 	}
 	for _, rt := range routes {
 		for _, a := range auths {

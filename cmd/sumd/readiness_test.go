@@ -144,11 +144,11 @@ func TestReadinessWhileMySQLIsReadOnly(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	srv := mariadbtopo.Start(t, "server", mariadbtopo.Options{})
-	if err := srv.CreateApp(ctx, "github.com/idemsum/idemsum", "sumd", "pw"); err != nil {
+	if err := srv.CreateApp(ctx, "idemsum", "sumd", "pw"); err != nil {
 		t.Fatal(err)
 	}
 	_, prefix := testenv.Redis(t)
-	in := startWith(t, srv.DSN("sumd", "pw", "github.com/idemsum/idemsum"), prefix)
+	in := startWith(t, srv.DSN("sumd", "pw", "idemsum"), prefix)
 	wantMySQL(t, in, http.StatusOK, "up")
 	if err := srv.Exec(ctx, "SET GLOBAL read_only = ON"); err != nil {
 		t.Fatal(err)

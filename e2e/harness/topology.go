@@ -16,7 +16,7 @@ import (
 // (mariadbtopo): the failover and scaling tests'. The account has every privilege on the database and none beyond
 // it, so that read_only=ON refuses its writes (root's it would not).
 const (
-	AppDatabase = "github.com/idemsum/idemsum"
+	AppDatabase = "idemsum"
 	AppUser     = "sumd"
 	AppPassword = "sumd"
 )

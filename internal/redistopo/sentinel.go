@@ -36,7 +36,7 @@ type Sentinel struct {
 func StartSentinel(tb testing.TB, replicas, sentinels int) *Sentinel {
 	tb.Helper()
 	bin := Require(tb)
-	s := &Sentinel{Name: "github.com/idemsum/idemsum", tb: tb}
+	s := &Sentinel{Name: "idemsum", tb: tb}
 	master := startNode(tb, bin, "master", dataConf(nil))
 	s.Data = append(s.Data, master)
 	for i := range replicas {
