@@ -137,15 +137,7 @@ func ParseTotal(body []byte) (*big.Int, error) {
 // {"total":N}.
 func GetTotal(t testing.TB, in *Instance) *big.Int {
 	t.Helper()
-	resp := Call(t, in, http.MethodGet, "/sum", nil, "", "")
-	if resp.Status != http.StatusOK {
-		t.Fatalf("GET /sum on %s: got status %d, want 200; body %s", in.Name, resp.Status, resp.Body)
-	}
-	n, err := ParseTotal(resp.Body)
-	if err != nil {
-		t.Fatalf("GET /sum on %s: %v", in.Name, err)
-	}
-	return n
+	return TotalAs(t, in, "")
 }
 
 // Want200 asserts a 200 {"total":N} JSON response, replayed or not as
