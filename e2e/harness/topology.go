@@ -40,7 +40,9 @@ type Topology struct {
 // Redis keys are in RedisDBFailover.
 func StartTopology(t testing.TB, semiSync bool, latency time.Duration, dsnParams ...string) *Topology {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	// Set-up, not a measurement: two mariadbd start and replicate first,
+	// which takes a minute and more on a machine busy with other tests.
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 	tp := &Topology{}
 	tp.Primary, tp.Replica = mariadbtopo.Pair(t, mariadbtopo.PairOptions{SemiSync: semiSync, Link: func(addr string) string {

@@ -21,7 +21,7 @@ import (
 //	go test -run '^$' -bench ClaimComplete -benchtime 3s ./idempotency/redisstore/
 func BenchmarkClaimComplete(b *testing.B) {
 	single := redistopo.StartNode(b)
-	cluster := clusterClient(b, redistopo.StartCluster(b, 3, 1))
+	cluster := clusterClient(b, redistopo.StartCluster(b, 3, 1), sumdTimeout)
 	topologies := []struct {
 		name string
 		c    redis.UniversalClient

@@ -26,7 +26,7 @@ import (
 func TestCluster(t *testing.T) {
 	t.Parallel()
 	topo := redistopo.StartCluster(t, 3, 1)
-	cc := clusterClient(t, topo)
+	cc := clusterClient(t, topo, patientTimeout)
 	t.Run("conformance", func(t *testing.T) {
 		var spaces sync.Map // *redisstore.Store → space
 		idempotencytest.TestStore(t, idempotencytest.Harness{
@@ -49,14 +49,24 @@ func TestCluster(t *testing.T) {
 	t.Run("failover", func(t *testing.T) { testClusterFailover(t, topo, cc) })
 }
 
-// clusterClient returns a cluster client of topo with sumd's options: one
-// attempt per command, redirects followed.
-func clusterClient(tb testing.TB, topo *redistopo.Cluster) *redis.ClusterClient {
+// The timeouts of the tests' cluster clients: sumd's own, for the tests
+// of what a failing master costs, and a patient one for the tests of what
+// the Store does, so that a command slowed by a busy machine is not taken
+// for a Redis outage (the Guard would then bypass the Store).
+const (
+	sumdTimeout    = 250 * time.Millisecond
+	patientTimeout = 10 * time.Second
+)
+
+// clusterClient returns a cluster client of topo with sumd's options (one
+// attempt per command, redirects followed) and timeout for dials, reads
+// and writes.
+func clusterClient(tb testing.TB, topo *redistopo.Cluster, timeout time.Duration) *redis.ClusterClient {
 	opt, err := redis.ParseClusterURL(topo.URL())
 	if err != nil {
 		tb.Fatal(err)
 	}
-	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 250*time.Millisecond, 250*time.Millisecond, 250*time.Millisecond
+	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = timeout, timeout, timeout
 	opt.DialerRetries = 1
 	cc := redis.NewClusterClient(opt)
 	tb.Cleanup(func() { cc.Close() })
@@ -182,7 +192,7 @@ func testClusterPipelining(t *testing.T, cc *redis.ClusterClient) {
 // calls meet ASK, after it MOVED, and each is followed although the Store
 // sends its commands once (NoRetry).
 func testClusterResharding(t *testing.T, topo *redistopo.Cluster) {
-	cc := clusterClient(t, topo)
+	cc := clusterClient(t, topo, patientTimeout)
 	sp := clusterSpace(t, cc)
 	s := redisstore.New(cc, sp.prefix, secret)
 	ctx := t.Context()
