@@ -117,11 +117,19 @@ func cutAfterCommit(t *testing.T, c *harness.Cluster, res *harness.Results) {
 			a.Status = first.Status
 		}
 		p.Heal() // should the cut not have fired
-		committed := inLedger(t, c, []harness.Key{k})[k.Name]
+		// Whether the cut addition committed is known only once MySQL has
+		// handled all it received, which on a busy machine can be after
+		// the instance saw the cut: the retry tells. It replays the key
+		// only if the cut attempt committed it, since no other attempt
+		// sent it; either way the key is then in the ledger once.
 		retried := time.Now()
 		resp, err := harness.SendOne(t.Context(), harness.Client, other, k)
-		if err != nil || resp.Status != http.StatusOK || resp.Replayed != committed {
-			t.Fatalf("key %s, retried on %s after the cut (committed %v): got %v %+v, want a 200 (a replay when committed)", k.Name, other.Name, committed, err, resp)
+		if err != nil || resp.Status != http.StatusOK {
+			t.Fatalf("key %s, retried on %s after the cut: got %v %+v, want a 200", k.Name, other.Name, err, resp)
+		}
+		committed := resp.Replayed
+		if !inLedger(t, c, []harness.Key{k})[k.Name] {
+			t.Fatalf("key %s: answered 200 on %s (replayed %v), but not in the ledger", k.Name, other.Name, committed)
 		}
 		s := &harness.Send{Start: sent, End: time.Now(), OK: true, Body: resp.Body, Replayed: resp.Replayed, Inst: 1,
 			Attempts: []*harness.Attempt{a, {Inst: 1, Start: retried, End: time.Now(), Status: resp.Status}}}
