@@ -165,7 +165,8 @@ func (g *Guard) do(ctx context.Context, key, fp string, fn Func) (Result, error)
 	if !existing {
 		rec = stamp(rec, fp, now)
 	}
-	kept, released := g.complete(ctx, key, token, rec, now)
+	var kept bool
+	kept, released = g.complete(ctx, key, token, rec, now)
 	if res, err = g.replay(rec, existing, fp); err != nil {
 		return res, err
 	}
