@@ -12,18 +12,47 @@ import (
 // database transaction with a unique key on the key column), so that a
 // second run for the same key makes no effect. If the key already has a
 // record, Func returns that stored record with existing true.
+//
+// Such a fence is what makes an effect exactly once whatever happens
+// between the effect and the Store's record of it: a process killed
+// there, a Store that lost the record (flushed, failed over, evicted), a
+// Func that outlived its claim's lease. Without it, each of these lets a
+// retry run Func again. Middleware's handlers have no such contract; the
+// toolkit's tutorial (docs/toolkit.md) shows the pattern for a handler.
 type Func func(ctx context.Context) (rec Record, existing bool, err error)
 
 // Guard runs a Func at most once per key and replays its Record to
-// duplicates. It uses Store, when set, to answer duplicates from a cache
-// and to turn away concurrent duplicates with ErrInFlight; when Store fails
-// the Guard degrades to Func's own fence for Backoff before trying the
-// Store again. A Guard is safe for concurrent use.
+// duplicates, using Store to find a key's Record and to turn away
+// concurrent duplicates with ErrInFlight. A Guard is safe for concurrent
+// use; set its fields before its first use.
+//
+// # When the Store cannot be reached
+//
+// StoreDown decides. The default, FailClosed, refuses with
+// ErrStoreUnavailable and does not run Func: choose it whenever Func's
+// effect is not fenced as Func describes, which is the case of every
+// handler behind Middleware unless it records the key in its own
+// transaction. RunUnguarded runs Func without the Store, as if Store were
+// nil: choose it only when Func has that durable fence (idemsum's sumd
+// does: its ledger's primary key is the fence), to stay available through
+// a Store outage at the cost of duplicates reaching the fence. Either way
+// a failure makes the Guard bypass the Store for Backoff, then try it
+// again.
 type Guard struct {
-	Store   Store         // optional accelerator; nil means fence only
+	Store   Store         // where keys are claimed and records kept; nil means Func's fence alone
 	Lease   time.Duration // how long a claim lives; 0 means DefaultLease
-	TTL     time.Duration // how long a completed record is cached; 0 means DefaultTTL
+	TTL     time.Duration // how long a key is remembered; 0 means DefaultTTL
 	Backoff time.Duration // how long to bypass a failing Store; 0 means 1s
+	// StoreDown says what happens while Store cannot be reached:
+	// FailClosed (the zero value) or RunUnguarded. See the type's doc.
+	StoreDown StoreDownPolicy
+	// RecordStatus says which statuses are recorded and replayed; nil
+	// means DefaultRecordStatus. A Record whose status it refuses is
+	// returned to its caller but not stored, and its claim is released,
+	// so a retry runs Func again. Statuses outside 200-499 are never
+	// stored, whatever it says (ValidRecord). Records already stored are
+	// replayed whatever it says now.
+	RecordStatus func(status int) bool
 	// Now is the clock that TTLs are computed with; nil means time.Now.
 	Now func() time.Time
 	// Fenced says that Func's own fence answers a concurrent duplicate
@@ -42,7 +71,7 @@ type Guard struct {
 	// unique key on (owner, key)). nil means one scope for everyone.
 	Scope func(ctx context.Context) string
 
-	// OnStoreError, when set, is told of each Store failure (degraded mode).
+	// OnStoreError, when set, is told of each Store failure.
 	OnStoreError func(op string, err error)
 	// OnLeaseOverrun, when set, is told when fn returns after its claim's
 	// lease ran out: another request may have taken the key over meanwhile,
@@ -64,6 +93,12 @@ type Result struct {
 	Record
 	Replayed bool // true when Record was produced by an earlier request
 	Waited   bool // true when DoWait waited for another request's claim
+	// Expires is when the key may be forgotten, and a request with it run
+	// as new: Record.Created plus the Guard's TTL. It is zero when the key
+	// is not remembered: Record's status is not recorded (RecordStatus),
+	// or the Store failed to keep it under FailClosed; and on a replay of
+	// a Record without a Created time.
+	Expires time.Time
 }
 
 // pollInterval is how often DoWait looks again at a key in flight.
@@ -71,8 +106,11 @@ const pollInterval = 20 * time.Millisecond
 
 // Do returns the Record for key: a replay when the key already completed
 // with fingerprint fp, or the Record of running fn. It returns ErrMismatch
-// when the key completed with another fingerprint and ErrInFlight when
-// another request holds the key's claim. Errors of fn are returned as is.
+// when the key completed with another fingerprint, ErrInFlight when
+// another request holds the key's claim, and ErrStoreUnavailable when the
+// Store cannot be reached under FailClosed. Errors of fn are returned as
+// is. When fn ran but its Record could not be stored, Do still returns it
+// (the effect happened and the caller must be told), with Expires zero.
 func (g *Guard) Do(ctx context.Context, key, fp string, fn Func) (Result, error) {
 	return g.DoWait(ctx, key, fp, 0, fn)
 }
@@ -103,16 +141,16 @@ func (g *Guard) DoWait(ctx context.Context, key, fp string, wait time.Duration, 
 }
 
 // do makes one attempt: begin, then fn under the claim (if one was taken),
-// then the record cached (and the claim released).
+// then the record stored (and the claim released).
 func (g *Guard) do(ctx context.Context, key, fp string, fn Func) (Result, error) {
 	token, res, done, err := g.begin(ctx, key, fp)
 	if done {
 		return res, err
 	}
-	finished := false
+	released := false
 	if token != "" {
-		defer func() { // on a panic or an error of fn: let others retry
-			if !finished {
+		defer func() { // on a panic, an error of fn or a record not stored: let others retry
+			if !released {
 				g.release(ctx, key, token)
 			}
 		}()
@@ -123,12 +161,37 @@ func (g *Guard) do(ctx context.Context, key, fp string, fn Func) (Result, error)
 	if err != nil {
 		return Result{}, err
 	}
-	if !existing && rec.Fingerprint == "" {
+	now := g.now()
+	if !existing {
+		rec = stamp(rec, fp, now)
+	}
+	var kept bool
+	kept, released = g.complete(ctx, key, token, rec, now)
+	if res, err = g.replay(rec, existing, fp); err != nil {
+		return res, err
+	}
+	if !existing && g.records(rec.Status) && (kept || g.trustsFence()) {
+		res.Expires = g.expiry(rec)
+	}
+	return res, nil
+}
+
+// stamp completes a fresh Record of fn: the request's fingerprint and its
+// Created time, now, unless fn set them.
+func stamp(rec Record, fp string, now time.Time) Record {
+	if rec.Fingerprint == "" {
 		rec.Fingerprint = fp
 	}
-	finished = g.complete(ctx, key, token, rec)
-	return replay(rec, existing, fp)
+	if rec.Created.IsZero() {
+		rec.Created = now
+	}
+	return rec
 }
+
+// trustsFence reports whether the Guard relies on Func's fence to
+// remember a key when its Store does not: without a Store, or when told
+// to run unguarded.
+func (g *Guard) trustsFence() bool { return g.Store == nil || g.StoreDown == RunUnguarded }
 
 // begin is an attempt's first Store round trip; done reports that it is
 // the attempt's answer (res, err) and fn must not run. Fenced, it looks
@@ -136,14 +199,15 @@ func (g *Guard) do(ctx context.Context, key, fp string, fn Func) (Result, error)
 // it claims first: a Store's Claim fails with ErrInFlight for a completed
 // key too, so a fresh key costs one round trip before fn, and only a busy
 // or completed key is looked up; token is the claim taken, if any (none
-// while the Store is bypassed).
+// while the Store is bypassed under RunUnguarded). A Store that cannot be
+// reached ends the attempt under FailClosed (ErrStoreUnavailable).
 func (g *Guard) begin(ctx context.Context, key, fp string) (token string, res Result, done bool, err error) {
 	if g.Fenced {
 		res, ok, err := g.cached(ctx, key, fp)
 		return "", res, ok || err != nil, err
 	}
 	if token, err = g.claim(ctx, key); !errors.Is(err, ErrInFlight) {
-		return token, Result{}, false, nil
+		return token, Result{}, err != nil, err
 	}
 	if res, ok, err := g.cached(ctx, key, fp); ok || err != nil {
 		return "", res, true, err
@@ -153,10 +217,8 @@ func (g *Guard) begin(ctx context.Context, key, fp string) (token string, res Re
 	}
 	// The record the claim met is gone: it expired, or the Store threw it
 	// away as untrusted. Claim again; only a live claim is in flight.
-	if token, err = g.claim(ctx, key); errors.Is(err, ErrInFlight) {
-		return "", Result{}, true, ErrInFlight
-	}
-	return token, Result{}, false, nil
+	token, err = g.claim(ctx, key)
+	return token, Result{}, err != nil, err
 }
 
 // noteOverrun tells OnLeaseOverrun when the claim token, taken at claimed,
@@ -184,100 +246,34 @@ func (g *Guard) now() time.Time {
 	return time.Now()
 }
 
-// ttlOf returns how much longer rec is to be remembered: until its Created
-// time plus TTL, never longer than TTL from now.
-func (g *Guard) ttlOf(rec Record) time.Duration {
+// ttlOf returns how much longer after now rec is to be remembered: until
+// its Created time plus TTL, never longer than TTL from now.
+func (g *Guard) ttlOf(rec Record, now time.Time) time.Duration {
 	ttl := orDefault(g.TTL, DefaultTTL)
 	if rec.Created.IsZero() {
 		return ttl
 	}
-	return min(ttl, rec.Created.Add(ttl).Sub(g.now()))
+	return min(ttl, rec.Created.Add(ttl).Sub(now))
 }
 
-func replay(rec Record, existing bool, fp string) (Result, error) {
-	if existing && rec.Fingerprint != fp {
+// expiry returns when the key of rec may be forgotten, or zero when rec
+// does not say when it was created.
+func (g *Guard) expiry(rec Record) time.Time {
+	if rec.Created.IsZero() {
+		return time.Time{}
+	}
+	return rec.Created.Add(orDefault(g.TTL, DefaultTTL))
+}
+
+// replay returns rec as the answer to a request with fingerprint fp, or
+// ErrMismatch when rec existed for another fingerprint. A replay's Expires
+// is set here; a fresh record's by do, which knows whether it was kept.
+func (g *Guard) replay(rec Record, existing bool, fp string) (Result, error) {
+	if !existing {
+		return Result{Record: rec}, nil
+	}
+	if rec.Fingerprint != fp {
 		return Result{}, ErrMismatch
 	}
-	return Result{Record: rec, Replayed: existing}, nil
-}
-
-// cached looks key up in the Store; ok reports a hit.
-func (g *Guard) cached(ctx context.Context, key, fp string) (Result, bool, error) {
-	if !g.Available() {
-		return Result{}, false, nil
-	}
-	rec, err := g.Store.Get(ctx, key)
-	if err != nil {
-		g.failed(ctx, "get", err)
-		return Result{}, false, nil
-	}
-	if ValidRecord(rec) != nil { // a Store should not return one; never replay it
-		return Result{}, false, nil
-	}
-	res, err := replay(rec, true, fp)
-	return res, true, err
-}
-
-func (g *Guard) claim(ctx context.Context, key string) (string, error) {
-	if !g.Available() {
-		return "", nil
-	}
-	token, err := g.Store.Claim(ctx, key, g.lease())
-	if err != nil && !errors.Is(err, ErrInFlight) {
-		g.failed(ctx, "claim", err)
-		return "", nil
-	}
-	return token, err
-}
-
-// complete caches rec (unless ValidRecord refuses it, such as a 5xx, or it
-// is already past its TTL) and,
-// with a Completer, also releases the claim in the same round trip; it
-// reports whether it did.
-func (g *Guard) complete(ctx context.Context, key, token string, rec Record) bool {
-	ttl := g.ttlOf(rec)
-	if !g.Available() || ValidRecord(rec) != nil || ttl <= 0 {
-		return false
-	}
-	ctx, cancel := detached(ctx)
-	defer cancel()
-	if c, ok := g.Store.(Completer); ok && token != "" {
-		err := c.Complete(ctx, key, token, rec, ttl)
-		g.failed(ctx, "complete", err)
-		return err == nil
-	}
-	g.failed(ctx, "put", g.Store.Put(ctx, key, rec, ttl))
-	return false
-}
-
-func (g *Guard) release(ctx context.Context, key, token string) {
-	ctx, cancel := detached(ctx)
-	defer cancel()
-	g.failed(ctx, "release", g.Store.Release(ctx, key, token))
-}
-
-// detached keeps ctx's values but not its cancellation, so that cleanup
-// still happens after the client went away.
-func detached(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-}
-
-// failed records a Store failure and bypasses the Store for Backoff. A
-// failure caused by the caller's own context ending (a client that went
-// away) says nothing about the Store and is ignored.
-func (g *Guard) failed(ctx context.Context, op string, err error) {
-	if err == nil || errors.Is(err, ErrNotFound) || ctx.Err() != nil {
-		return
-	}
-	g.downUntil.Store(g.now().Add(orDefault(g.Backoff, time.Second)).UnixNano())
-	if g.OnStoreError != nil {
-		g.OnStoreError(op, err)
-	}
-}
-
-func orDefault(d, def time.Duration) time.Duration {
-	if d <= 0 {
-		return def
-	}
-	return d
+	return Result{Record: rec, Replayed: true, Expires: g.expiry(rec)}, nil
 }

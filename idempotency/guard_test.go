@@ -3,9 +3,11 @@ package idempotency_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -127,82 +129,121 @@ func newMemGuard() *idempotency.Guard {
 	return &idempotency.Guard{Store: idempotencytest.NewMemStore(nil), Lease: time.Minute, TTL: time.Hour}
 }
 
-// TestGuardDegraded checks that a failing Store never stops the Func: the
-// failure is reported once and the Store is bypassed for Backoff.
-func TestGuardDegraded(t *testing.T) {
+// TestGuardStoreDown checks both StoreDown policies against a failing
+// Store: the failure is reported once and the Store bypassed for Backoff;
+// RunUnguarded runs the Func every time (its fence is trusted), FailClosed
+// never runs it without the Store (ErrStoreUnavailable), though a Func
+// that already ran before the Store failed has its record returned.
+func TestGuardStoreDown(t *testing.T) {
 	fail := func(context.Context, string) (idempotency.Record, error) { return idempotency.Record{}, errBackend }
 	tests := []struct {
 		name  string
 		store funcStore
-		want  []string
+		ops   []string // reported to OnStoreError
+		// closedRuns is how often FailClosed runs the Func in the two
+		// calls: only a first call whose claim succeeded runs it.
+		closedRuns int
 	}{
 		{"every call fails", funcStore{
 			get:     fail,
 			claim:   func(context.Context, string, time.Duration) (string, error) { return "", errBackend },
 			release: func(context.Context, string, string) error { return errBackend },
 			put:     func(context.Context, string, idempotency.Record, time.Duration) error { return errBackend },
-		}, []string{"claim"}},
-		{"claim fails", funcStore{claim: func(context.Context, string, time.Duration) (string, error) { return "", errBackend }}, []string{"claim"}},
-		{"put fails", funcStore{put: func(context.Context, string, idempotency.Record, time.Duration) error { return errBackend }}, []string{"put"}},
-		{"release fails", funcStore{release: func(context.Context, string, string) error { return errBackend }}, []string{"release"}},
+		}, []string{"claim"}, 0},
+		{"claim fails", funcStore{claim: func(context.Context, string, time.Duration) (string, error) { return "", errBackend }}, []string{"claim"}, 0},
+		{"put fails", funcStore{put: func(context.Context, string, idempotency.Record, time.Duration) error { return errBackend }}, []string{"put"}, 1},
+		{"release fails", funcStore{release: func(context.Context, string, string) error { return errBackend }}, []string{"release"}, 1},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var log errorLog
-			g := &idempotency.Guard{Store: tt.store, Lease: time.Second, TTL: time.Minute, Backoff: time.Hour, OnStoreError: log.add}
+		for _, policy := range []idempotency.StoreDownPolicy{idempotency.RunUnguarded, idempotency.FailClosed} {
+			t.Run(fmt.Sprint(tt.name, "/", policyName(policy)), func(t *testing.T) {
+				var log errorLog
+				g := &idempotency.Guard{Store: tt.store, Lease: time.Second, TTL: time.Minute, Backoff: time.Hour, OnStoreError: log.add, StoreDown: policy}
+				r := &runs{rec: okRecord}
+				for i := range 2 {
+					res, err := g.Do(t.Context(), "k", "fp", r.fn)
+					if policy == idempotency.FailClosed && i >= tt.closedRuns {
+						if !errors.Is(err, idempotency.ErrStoreUnavailable) {
+							t.Fatalf("call %d: got %v, want ErrStoreUnavailable", i, err)
+						}
+						continue
+					}
+					wantDo(t, res, err, okRecord, false)
+				}
+				want := 2
+				if policy == idempotency.FailClosed {
+					want = tt.closedRuns
+				}
+				if r.count() != want {
+					t.Fatalf("Func ran %d times, want %d", r.count(), want)
+				}
+				if got := log.got(); !slices.Equal(got, tt.ops) {
+					t.Fatalf("OnStoreError ops = %v, want %v", got, tt.ops)
+				}
+				if g.Available() {
+					t.Fatalf("Available() = true during Backoff, want false")
+				}
+			})
+		}
+	}
+}
+
+func policyName(p idempotency.StoreDownPolicy) string {
+	if p == idempotency.RunUnguarded {
+		return "RunUnguarded"
+	}
+	return "FailClosed"
+}
+
+// TestGuardBackoffEnds: once Backoff is over the Store is used again,
+// under either policy.
+func TestGuardBackoffEnds(t *testing.T) {
+	for _, policy := range []idempotency.StoreDownPolicy{idempotency.RunUnguarded, idempotency.FailClosed} {
+		t.Run(policyName(policy), func(t *testing.T) {
+			var failing atomic.Bool
+			failing.Store(true)
+			store := funcStore{
+				claim: func(context.Context, string, time.Duration) (string, error) {
+					if failing.Load() {
+						return "", errBackend
+					}
+					return "", idempotency.ErrInFlight // the key completed meanwhile
+				},
+				get: func(context.Context, string) (idempotency.Record, error) { return okRecord, nil },
+			}
+			g := &idempotency.Guard{Store: store, Lease: time.Second, TTL: time.Minute, Backoff: time.Millisecond, StoreDown: policy}
 			r := &runs{rec: okRecord}
-			for range 2 {
-				res, err := g.Do(t.Context(), "k", "fp", r.fn)
+			res, err := g.Do(t.Context(), "k", "fp", r.fn)
+			if policy == idempotency.FailClosed {
+				if !errors.Is(err, idempotency.ErrStoreUnavailable) || !errors.Is(err, errBackend) {
+					t.Fatalf("Do with the Store failing: got %v, want ErrStoreUnavailable wrapping %v", err, errBackend)
+				}
+			} else {
 				wantDo(t, res, err, okRecord, false)
 			}
-			if r.count() != 2 {
-				t.Fatalf("Func ran %d times, want 2", r.count())
-			}
-			if got := log.got(); !slices.Equal(got, tt.want) {
-				t.Fatalf("OnStoreError ops = %v, want %v", got, tt.want)
-			}
-			if g.Available() {
-				t.Fatalf("Available() = true during Backoff, want false")
-			}
+			failing.Store(false)
+			eventually(t, "the Store to be used again", g.Available)
+			res, err = g.Do(t.Context(), "k", "fp", r.fn)
+			wantDo(t, res, err, okRecord, true)
 		})
 	}
 }
 
-func TestGuardBackoffEnds(t *testing.T) {
-	failing := true
-	var mu sync.Mutex
-	store := funcStore{
-		claim: func(context.Context, string, time.Duration) (string, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			if failing {
-				return "", errBackend
-			}
-			return "", idempotency.ErrInFlight // the key completed meanwhile
-		},
-		get: func(context.Context, string) (idempotency.Record, error) { return okRecord, nil },
-	}
-	g := &idempotency.Guard{Store: store, Lease: time.Second, TTL: time.Minute, Backoff: time.Millisecond}
-	r := &runs{rec: okRecord}
-	res, err := g.Do(t.Context(), "k", "fp", r.fn)
-	wantDo(t, res, err, okRecord, false)
-	mu.Lock()
-	failing = false
-	mu.Unlock()
-	eventually(t, "the Store to be used again", g.Available)
-	res, err = g.Do(t.Context(), "k", "fp", r.fn)
-	wantDo(t, res, err, okRecord, true)
-}
-
+// TestGuardDefaultBackoff: the zero Guard fails closed and bypasses a
+// failing Store for a second.
 func TestGuardDefaultBackoff(t *testing.T) {
 	g := &idempotency.Guard{Store: funcStore{claim: func(context.Context, string, time.Duration) (string, error) {
 		return "", errBackend
 	}}}
 	r := &runs{rec: okRecord}
-	res, err := g.Do(t.Context(), "k", "fp", r.fn)
-	wantDo(t, res, err, okRecord, false)
-	if g.Available() {
-		t.Fatalf("Available() = true right after a failure with Backoff 0, want false")
+	if _, err := g.Do(t.Context(), "k", "fp", r.fn); !errors.Is(err, idempotency.ErrStoreUnavailable) {
+		t.Fatalf("Do with the Store failing: got %v, want ErrStoreUnavailable", err)
+	}
+	if r.count() != 0 || g.Available() {
+		t.Fatalf("after a failure with Backoff 0: Func ran %d times, Available() %v; want 0 and false", r.count(), g.Available())
+	}
+	if _, err := g.Do(t.Context(), "k", "fp", r.fn); !errors.Is(err, idempotency.ErrStoreUnavailable) || r.count() != 0 {
+		t.Fatalf("Do during Backoff: got %v and %d runs, want ErrStoreUnavailable and none", err, r.count())
 	}
 }
 

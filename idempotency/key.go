@@ -79,3 +79,20 @@ func ScopedKey(scope, key string) string {
 	}
 	return scope + " " + key
 }
+
+// FormatHeader returns key as an Idempotency-Key header value: an RFC 8941
+// sf-string, as the IETF draft specifies, which ParseHeader reads back as
+// key. A service forwards its request's key to a downstream with it.
+func FormatHeader(key string) string {
+	var b strings.Builder
+	b.Grow(len(key) + 2)
+	b.WriteByte('"')
+	for i := 0; i < len(key); i++ {
+		if key[i] == '"' || key[i] == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(key[i])
+	}
+	b.WriteByte('"')
+	return b.String()
+}

@@ -105,11 +105,20 @@ func FuzzParseHeader(f *testing.F) {
 		if err := idempotency.ValidKey(key); err != nil {
 			t.Fatalf("ParseHeader(%q) accepted %q, which ValidKey rejects: %v", header, key, err)
 		}
-		quoted := `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(key) + `"`
+		quoted := idempotency.FormatHeader(key)
 		if again, err := idempotency.ParseHeader(quoted); err != nil || again != key {
-			t.Fatalf("ParseHeader(%q) = %q, %v; want %q", quoted, again, err, key)
+			t.Fatalf("ParseHeader(FormatHeader(%q)) = %q, %v; want %q", key, again, err, key)
 		}
 	})
+}
+
+func TestFormatHeader(t *testing.T) {
+	t.Parallel()
+	for key, want := range map[string]string{"abc": `"abc"`, `a"b\c`: `"a\"b\\c"`, `"`: `"\""`} {
+		if got := idempotency.FormatHeader(key); got != want {
+			t.Errorf("FormatHeader(%q) = %s, want %s", key, got, want)
+		}
+	}
 }
 
 // TestScopedKeyIsOneToOne: different (scope, key) pairs of valid keys

@@ -25,9 +25,10 @@ var replayable = map[string]bool{
 // Location and Vary. Set-Cookie never is.
 func ReplayableHeader(name string) bool { return replayable[http.CanonicalHeaderKey(name)] }
 
-// Cacheable reports whether a response with this status is stored as a
-// Record and replayed: 200 to 499. A 5xx says nothing was done, or the
-// outcome is unknown, so the request may be tried again.
+// Cacheable reports whether a Record with this status may be stored and
+// replayed at all: 200 to 499. A 5xx says nothing was done, or the outcome
+// is unknown, so the request may be tried again. Which of these statuses
+// a Guard records is its policy (Guard.RecordStatus, DefaultRecordStatus).
 func Cacheable(status int) bool { return status >= 200 && status < 500 }
 
 // ValidRecord returns ErrInvalidRecord unless rec could have been made by

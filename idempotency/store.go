@@ -32,8 +32,10 @@ type Record struct {
 	Header http.Header
 	Body   []byte
 	// Created is when the key's effect was first recorded: the record is
-	// remembered until Created plus the Guard's TTL, however often and
-	// wherever it is cached again. Zero means now.
+	// remembered until Created plus the Guard's TTL (Result.Expires),
+	// however often and wherever it is stored again. Stores keep it to the
+	// millisecond. The Guard sets it to the time Func returned when Func
+	// leaves it zero.
 	Created time.Time
 }
 

@@ -159,7 +159,7 @@ func newHandler(tb testing.TB, l *fakeLedger, s *fakeStore) http.Handler {
 }
 
 func deps(l *fakeLedger, s *fakeStore) server.Deps {
-	g := &idempotency.Guard{Lease: 5 * time.Second, TTL: time.Hour, Backoff: time.Hour}
+	g := &idempotency.Guard{Lease: 5 * time.Second, TTL: time.Hour, Backoff: time.Hour, StoreDown: idempotency.RunUnguarded} // as cmd/sumd wires it
 	if s != nil {
 		g.Store = s
 	}

@@ -30,8 +30,9 @@ func wire(ctx context.Context, cfg config, db *sql.DB, rdb goredis.UniversalClie
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Without -redis-claims the ledger's primary key answers a duplicate in
 	// flight (it waits on the first's row lock, then finds the key): no
-	// claim is needed, only the cached records.
-	guard := &idempotency.Guard{Lease: cfg.LeaseTTL, TTL: cfg.KeyTTL, Fenced: !cfg.RedisClaims}
+	// claim is needed, only the cached records. That fence also keeps
+	// additions exactly once while Redis is down: run them (RunUnguarded).
+	guard := &idempotency.Guard{Lease: cfg.LeaseTTL, TTL: cfg.KeyTTL, Fenced: !cfg.RedisClaims, StoreDown: idempotency.RunUnguarded}
 	prefix := cfg.RedisPrefix + id.ID + ":"
 	var health *redis.Health // nil without Redis
 	if rdb != nil {

@@ -32,9 +32,9 @@ type storeTest struct {
 }
 
 // TestStore checks that the Stores h makes keep the idempotency.Store
-// contract: records round-trip byte for byte and the first Put wins; keys
-// are exact byte strings; exactly one of many concurrent claims wins; a
-// completed key cannot be claimed; Release needs the owning token; claims
+// contract: records round-trip byte for byte (Created to the millisecond)
+// and the first Put wins; keys are exact byte strings; exactly one of many
+// concurrent claims wins; a completed key cannot be claimed; Release needs the owning token; claims
 // and records expire (when h.Advance is set); tokens are random; a
 // non-positive lease or ttl is an error that stores nothing; and a Guard
 // over the Store replays, detects mismatches and turns away duplicates.

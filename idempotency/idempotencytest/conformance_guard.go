@@ -41,11 +41,18 @@ func counted(n *atomic.Int32, rec idempotency.Record) idempotency.Func {
 	}
 }
 
+// wantResult checks that Do returned guardRecord, with replayed, stamped
+// with the time it was first made and published with its expiry.
 func wantResult(tb testing.TB, got idempotency.Result, err error, replayed bool) {
 	tb.Helper()
 	wantErr(tb, "Guard.Do", err, nil)
-	if got.Replayed != replayed || !sameRecord(got.Record, guardRecord) {
-		tb.Fatalf("Guard.Do = %s replayed %v, want %s replayed %v", show(got.Record), got.Replayed, show(guardRecord), replayed)
+	want := guardRecord
+	want.Created = got.Created
+	if got.Replayed != replayed || !sameRecord(got.Record, want) || got.Created.IsZero() {
+		tb.Fatalf("Guard.Do = %s replayed %v, want %s replayed %v and a Created time", show(got.Record), got.Replayed, show(guardRecord), replayed)
+	}
+	if !got.Expires.Equal(got.Created.Add(testTTL)) {
+		tb.Fatalf("Guard.Do: Expires %v, want Created plus the TTL, %v", got.Expires, got.Created.Add(testTTL))
 	}
 }
 

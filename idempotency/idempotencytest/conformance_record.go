@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/idemsum/idemsum/idempotency"
 )
@@ -42,6 +43,7 @@ func testPutGet(t *testing.T, h Harness) {
 		{"json", idempotency.Record{Fingerprint: idempotency.Fingerprint("POST", "/sum", "5"), Status: 200, ContentType: "application/json", Body: []byte(`{"total":5}` + "\n")}},
 		{"every byte", idempotency.Record{Fingerprint: "fp\x00\xff\"'\\%", Status: 201, ContentType: "application/octet-stream", Body: all}},
 		{"empty", idempotency.Record{Status: 204}},
+		{"created", idempotency.Record{Fingerprint: "c", Status: 201, Body: []byte("x"), Created: time.UnixMilli(1_900_000_000_123)}},
 		{"large", idempotency.Record{Fingerprint: "big", Status: 422, ContentType: "text/plain; charset=utf-8", Body: big}},
 		{"highest status", idempotency.Record{Fingerprint: "x", Status: 499, Body: []byte("\r\n\x00")}},
 		{"headers", idempotency.Record{Fingerprint: "h", Status: 201, ContentType: "application/json", Header: http.Header{

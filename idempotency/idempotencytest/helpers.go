@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/idemsum/idemsum/idempotency"
 )
@@ -62,8 +63,14 @@ func wantNotFound(tb testing.TB, s idempotency.Store, key string) {
 }
 
 func sameRecord(a, b idempotency.Record) bool {
-	return a.Fingerprint == b.Fingerprint && a.Status == b.Status &&
-		a.ContentType == b.ContentType && sameHeader(a.Header, b.Header) && bytes.Equal(a.Body, b.Body)
+	return a.Fingerprint == b.Fingerprint && a.Status == b.Status && a.ContentType == b.ContentType &&
+		sameHeader(a.Header, b.Header) && bytes.Equal(a.Body, b.Body) && sameTime(a.Created, b.Created)
+}
+
+// sameTime reports whether a and b are the same to the millisecond (both
+// zero, or neither).
+func sameTime(a, b time.Time) bool {
+	return a.IsZero() == b.IsZero() && a.UnixMilli() == b.UnixMilli()
 }
 
 // sameHeader reports whether a and b hold the same values (nil and empty
@@ -85,5 +92,5 @@ func show(r idempotency.Record) string {
 	if len(body) > 64 {
 		body = body[:64]
 	}
-	return fmt.Sprintf("{fp %q, status %d, type %q, header %v, %d-byte body %q}", r.Fingerprint, r.Status, r.ContentType, r.Header, len(r.Body), body)
+	return fmt.Sprintf("{fp %q, status %d, type %q, header %v, created %v, %d-byte body %q}", r.Fingerprint, r.Status, r.ContentType, r.Header, r.Created, len(r.Body), body)
 }

@@ -18,8 +18,9 @@ var _ idempotency.Store = (*Store)(nil)
 // Get returns key's unexpired record, or idempotency.ErrNotFound.
 func (s *Store) Get(ctx context.Context, key string) (idempotency.Record, error) {
 	var fp, ct, header, body []byte
+	var created int64
 	var rec idempotency.Record
-	err := s.db.QueryRowContext(ctx, s.q.get, []byte(key), s.millis()).Scan(&fp, &rec.Status, &ct, &header, &body)
+	err := s.db.QueryRowContext(ctx, s.q.get, []byte(key), s.millis()).Scan(&fp, &rec.Status, &ct, &header, &created, &body)
 	if errors.Is(err, sql.ErrNoRows) {
 		return idempotency.Record{}, idempotency.ErrNotFound
 	}
@@ -27,6 +28,9 @@ func (s *Store) Get(ctx context.Context, key string) (idempotency.Record, error)
 		return idempotency.Record{}, fmt.Errorf("mysqlstore: get: %w", err)
 	}
 	rec.Fingerprint, rec.ContentType, rec.Body = string(fp), string(ct), body
+	if created > 0 {
+		rec.Created = time.UnixMilli(created)
+	}
 	if rec.Header, err = headercodec.Decode(header); err != nil {
 		return idempotency.Record{}, fmt.Errorf("mysqlstore: get: %w", err)
 	}
@@ -91,9 +95,10 @@ func (s *Store) Put(ctx context.Context, key string, rec idempotency.Record, ttl
 	now := s.millis()
 	exp := now + durationMillis(ttl)
 	fp, ct, header, body := []byte(rec.Fingerprint), []byte(rec.ContentType), headercodec.Append(nil, rec.Header), nonNil(rec.Body)
+	created := unixMilli(rec.Created)
 	err := retry(func() error {
-		_, err := s.db.ExecContext(ctx, s.q.put, []byte(key), fp, rec.Status, ct, header, body, exp,
-			now, fp, now, rec.Status, now, ct, now, header, now, body, now, exp)
+		_, err := s.db.ExecContext(ctx, s.q.put, []byte(key), fp, rec.Status, ct, header, created, body, exp,
+			now, fp, now, rec.Status, now, ct, now, header, now, created, now, body, now, exp)
 		return err
 	})
 	if err != nil {
@@ -108,6 +113,15 @@ func checkKey(key string) error {
 		return fmt.Errorf("mysqlstore: key of %d bytes: %w", len(key), idempotency.ErrInvalidKey)
 	}
 	return nil
+}
+
+// unixMilli returns t in unix milliseconds, or 0 (none) for the zero time
+// or a time before 1970.
+func unixMilli(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return max(0, t.UnixMilli())
 }
 
 // nonNil returns b, or an empty slice for nil, so a record's body is

@@ -8,8 +8,13 @@ import "strings"
 // assigns left to right (MySQL) or simultaneously (MariaDB's
 // SIMULTANEOUS_ASSIGNMENT mode).
 type queries struct {
-	create, hasHeader, addHeader, get, takeOver, insertClaim, release, put, deleteExpired string
+	create, columns, get, takeOver, insertClaim, release, put, deleteExpired string
+	// added are the columns that tables of earlier versions lack, in the
+	// order they came, each with the ALTER TABLE that adds it.
+	added []column
 }
+
+type column struct{ name, add string }
 
 func newQueries(table string) queries {
 	r := strings.NewReplacer("$T", table)
@@ -27,33 +32,39 @@ func newQueries(table string) queries {
 	status INT NOT NULL DEFAULT 0,
 	content_type BLOB NULL,
 	header BLOB NULL,
+	created BIGINT NOT NULL DEFAULT 0,
 	body LONGBLOB NULL,
 	PRIMARY KEY (idem_key),
 	KEY record_expires (record_expires)
 ) ENGINE=InnoDB`),
-		// hasHeader and addHeader bring a table created before records had
-		// headers up to date.
-		hasHeader: `SELECT COUNT(*) FROM information_schema.COLUMNS
-WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = 'header'`,
-		addHeader: r.Replace(`ALTER TABLE $T ADD COLUMN header BLOB NULL AFTER content_type`),
-		get: r.Replace(`SELECT fingerprint, status, content_type, header, body FROM $T
+		// columns and added bring a table of an earlier version up to date:
+		// records had no headers, then no Created time (created is unix
+		// milliseconds, 0 for none).
+		columns: `SELECT COLUMN_NAME FROM information_schema.COLUMNS
+WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?`,
+		added: []column{
+			{"header", r.Replace(`ALTER TABLE $T ADD COLUMN header BLOB NULL AFTER content_type`)},
+			{"created", r.Replace(`ALTER TABLE $T ADD COLUMN created BIGINT NOT NULL DEFAULT 0 AFTER header`)},
+		},
+		get: r.Replace(`SELECT fingerprint, status, content_type, header, created, body FROM $T
 WHERE idem_key = ? AND record_expires > ?`),
 		// takeOver claims a row whose claim and record have both expired.
 		takeOver: r.Replace(`UPDATE $T SET token = ?, claim_expires = ?, record_expires = 0,
-	fingerprint = NULL, status = 0, content_type = NULL, header = NULL, body = NULL
+	fingerprint = NULL, status = 0, content_type = NULL, header = NULL, created = 0, body = NULL
 WHERE idem_key = ? AND claim_expires <= ? AND record_expires <= ?`),
 		insertClaim: r.Replace(`INSERT INTO $T (idem_key, token, claim_expires) VALUES (?, ?, ?)`),
 		release: r.Replace(`UPDATE $T SET token = NULL, claim_expires = 0
 WHERE idem_key = ? AND token = ?`),
 		// put inserts the record, or sets it on a row whose record expired;
 		// record_expires is assigned last, so every test reads its old value.
-		put: r.Replace(`INSERT INTO $T (idem_key, fingerprint, status, content_type, header, body, record_expires)
-VALUES (?, ?, ?, ?, ?, ?, ?)
+		put: r.Replace(`INSERT INTO $T (idem_key, fingerprint, status, content_type, header, created, body, record_expires)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 ON DUPLICATE KEY UPDATE
 	fingerprint = IF(record_expires <= ?, ?, fingerprint),
 	status = IF(record_expires <= ?, ?, status),
 	content_type = IF(record_expires <= ?, ?, content_type),
 	header = IF(record_expires <= ?, ?, header),
+	created = IF(record_expires <= ?, ?, created),
 	body = IF(record_expires <= ?, ?, body),
 	record_expires = IF(record_expires <= ?, ?, record_expires)`),
 		deleteExpired: r.Replace(`DELETE FROM $T WHERE record_expires <= ? AND claim_expires <= ? LIMIT ?`),

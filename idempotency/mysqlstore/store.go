@@ -40,25 +40,46 @@ func New(db *sql.DB, table string, now func() time.Time) *Store {
 	return &Store{db: db, now: now, table: table, q: newQueries(quoteName(table))}
 }
 
-// Migrate creates the Store's table unless it exists, and adds the header
-// column to a table from before records had headers. It is safe to run
-// from several processes at once.
+// Migrate creates the Store's table unless it exists, and adds the columns
+// that a table of an earlier version lacks (records' headers, then their
+// Created time; such records read without them). It is safe to run from
+// several processes at once.
 func (s *Store) Migrate(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, s.q.create); err != nil {
 		return fmt.Errorf("mysqlstore: migrate: %w", err)
 	}
-	var n int
-	if err := s.db.QueryRowContext(ctx, s.q.hasHeader, s.table).Scan(&n); err != nil {
+	have, err := s.columns(ctx)
+	if err != nil {
 		return fmt.Errorf("mysqlstore: migrate: %w", err)
 	}
-	if n > 0 {
-		return nil
-	}
-	// Another process may add it first: its duplicate column is success.
-	if _, err := s.db.ExecContext(ctx, s.q.addHeader); err != nil && !mysqlErrorIs(err, errDuplicateColumn) {
-		return fmt.Errorf("mysqlstore: migrate: add header column: %w", err)
+	for _, c := range s.q.added {
+		if have[c.name] {
+			continue
+		}
+		// Another process may add it first: its duplicate column is success.
+		if _, err := s.db.ExecContext(ctx, c.add); err != nil && !mysqlErrorIs(err, errDuplicateColumn) {
+			return fmt.Errorf("mysqlstore: migrate: add %s column: %w", c.name, err)
+		}
 	}
 	return nil
+}
+
+// columns returns the names of the columns the Store's table has.
+func (s *Store) columns(ctx context.Context) (map[string]bool, error) {
+	rows, err := s.db.QueryContext(ctx, s.q.columns, s.table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	have := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		have[strings.ToLower(name)] = true
+	}
+	return have, rows.Err()
 }
 
 // DeleteExpired deletes up to limit rows whose claim and record have both

@@ -219,10 +219,11 @@ func mustNil(tb testing.TB, op string, err error) {
 	}
 }
 
-// TestMigrateAddsHeaderColumn starts from a table made before records had
-// headers, holding a record: Migrate, from several goroutines at once,
-// adds the column; the old record still reads, and new ones keep headers.
-func TestMigrateAddsHeaderColumn(t *testing.T) {
+// TestMigrateAddsColumns starts from a table made before records had
+// headers and Created times, holding a record: Migrate, from several
+// goroutines at once, adds the columns; the old record still reads, and
+// new ones keep both.
+func TestMigrateAddsColumns(t *testing.T) {
 	db := openDB(t, false)
 	ctx := t.Context()
 	_, err := db.ExecContext(ctx, "CREATE TABLE old_idem ("+
@@ -247,14 +248,15 @@ func TestMigrateAddsHeaderColumn(t *testing.T) {
 	}
 	got, err := s.Get(ctx, "old")
 	mustNil(t, "Get the old record", err)
-	if got.Fingerprint != "fp" || got.Status != 200 || got.ContentType != "text/plain" || string(got.Body) != "hi" || got.Header != nil {
-		t.Errorf("old record: got %+v, want fp 200 text/plain \"hi\" and no header", got)
+	if got.Fingerprint != "fp" || got.Status != 200 || got.ContentType != "text/plain" || string(got.Body) != "hi" || got.Header != nil || !got.Created.IsZero() {
+		t.Errorf("old record: got %+v, want fp 200 text/plain \"hi\", no header and no Created time", got)
 	}
-	rec := idempotency.Record{Fingerprint: "new", Status: 201, Header: http.Header{"Location": {"/x/1"}}, Body: []byte("{}")}
+	created := time.UnixMilli(1_900_000_000_123)
+	rec := idempotency.Record{Fingerprint: "new", Status: 201, Header: http.Header{"Location": {"/x/1"}}, Body: []byte("{}"), Created: created}
 	mustNil(t, "Put with a header", s.Put(ctx, "new", rec, time.Hour))
 	got, err = s.Get(ctx, "new")
 	mustNil(t, "Get the new record", err)
-	if got.Header.Get("Location") != "/x/1" || len(got.Header) != 1 {
-		t.Errorf("new record's header: got %v, want Location /x/1", got.Header)
+	if got.Header.Get("Location") != "/x/1" || len(got.Header) != 1 || !got.Created.Equal(created) {
+		t.Errorf("new record: header %v, created %v; want Location /x/1 and %v", got.Header, got.Created, created)
 	}
 }
