@@ -18,7 +18,7 @@ const (
 	corsMaxAge  = "600" // seconds a browser may reuse a preflight's answer
 	// corsExposed are the response headers a listed page's script may read
 	// besides the CORS-safelisted ones.
-	corsExposed = "Idempotent-Replayed, Retry-After, Preference-Applied, WWW-Authenticate"
+	corsExposed = "Idempotent-Replayed, Idempotency-Key-Expires, Retry-After, Preference-Applied, WWW-Authenticate"
 )
 
 // corsHeaders are the request headers a preflight may ask for (canonical

@@ -252,7 +252,7 @@ func assertCORS(tb testing.TB, rec *httptest.ResponseRecorder) {
 	if got := list(h, "Vary"); !slices.Contains(got, "origin") {
 		tb.Errorf("Vary: got %q, want Origin", got)
 	}
-	want := []string{"idempotent-replayed", "preference-applied", "retry-after", "www-authenticate"}
+	want := []string{"idempotency-key-expires", "idempotent-replayed", "preference-applied", "retry-after", "www-authenticate"}
 	if got := list(h, "Access-Control-Expose-Headers"); !slices.Equal(got, want) {
 		tb.Errorf("Access-Control-Expose-Headers: got %q, want %q", got, want)
 	}

@@ -27,6 +27,9 @@ const (
 	ecrossOrigin = "cross_origin"
 	// etokensNotChecked: a bearer token sent to an instance without tokens.
 	etokensNotChecked = "tokens_not_checked"
+	// estoreDown: idempotency.ErrStoreUnavailable, a Guard that fails
+	// closed (sumd's runs unguarded instead: its ledger is the fence).
+	estoreDown = "store_down"
 )
 
 // The values of a problem's outcome member: what became of the request's
@@ -75,7 +78,9 @@ var outcomes = map[string]outcome{
 	einternal:            {status: http.StatusInternalServerError, problem: "internal", addition: outcomeUnknown, metric: "other", detail: "internal error", level: slog.LevelError},
 	eunauthenticated:     {status: http.StatusUnauthorized, problem: "unauthenticated", addition: notAdded, metric: "unauthenticated", level: slog.LevelDebug, refusal: true},
 	ecrossOrigin:         {status: http.StatusForbidden, problem: "cross-origin", addition: notAdded, metric: "forbidden", level: slog.LevelDebug, refusal: true},
-	etokensNotChecked:    {status: http.StatusServiceUnavailable, problem: "tokens-not-checked", addition: notAdded, metric: "unauthenticated", retryAfter: true, level: slog.LevelDebug, refusal: true},
+	estoreDown: {status: http.StatusServiceUnavailable, problem: "unavailable", addition: notAdded, metric: "unavailable", retryAfter: true, level: slog.LevelError,
+		detail: "the idempotency store is unavailable; nothing was added: retry later"},
+	etokensNotChecked: {status: http.StatusServiceUnavailable, problem: "tokens-not-checked", addition: notAdded, metric: "unauthenticated", retryAfter: true, level: slog.LevelDebug, refusal: true},
 }
 
 // codeOf returns err's code: the toolkit's sentinels, else the domain's.
@@ -85,6 +90,8 @@ func codeOf(err error) string {
 		return einFlight
 	case errors.Is(err, idempotency.ErrMismatch):
 		return emismatch
+	case errors.Is(err, idempotency.ErrStoreUnavailable):
+		return estoreDown
 	}
 	return idemsum.ErrorCode(err)
 }

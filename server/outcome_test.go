@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/idemsum/idemsum"
+	"github.com/idemsum/idemsum/idempotency"
 	"github.com/idemsum/idemsum/server"
 )
 
@@ -116,5 +117,22 @@ func TestEveryProblemHasAnOutcome(t *testing.T) {
 	assertProblem(t, rec, http.StatusInternalServerError)
 	if got := problemBody(t, rec)["outcome"]; got != "unknown" {
 		t.Errorf("outcome of a 500: got %v, want unknown", got)
+	}
+}
+
+// TestStoreDownFailingClosed: a Guard that fails closed when its Store is
+// down (idempotency.FailClosed) adds nothing, and the answer says so: 503
+// unavailable, outcome not-added (sumd runs unguarded instead, but the
+// edge must answer right whichever the Guard chose).
+func TestStoreDownFailingClosed(t *testing.T) {
+	t.Parallel()
+	l, s := newLedger(), newStore()
+	s.down = errors.New("redis: connection refused to 10.0.0.7:6379")
+	d := deps(l, s)
+	d.Service.Guard.StoreDown = idempotency.FailClosed
+	rec := serve(t, server.NewServer(d), formBody("/sum", "number=5").withKey("k"))
+	assertOutcome(t, rec, "unavailable", "not-added")
+	if adds, _ := l.seen(); len(adds) != 0 {
+		t.Errorf("additions: got %v, want none", adds)
 	}
 }
