@@ -23,7 +23,7 @@ var ErrMySQLReadOnly = errors.New("mysql is read-only")
 
 // readiness is the body of /readyz.
 type readiness struct {
-	Status      string `json:"status"`                 // ready, degraded (Redis down), unavailable or starting
+	Status      string `json:"status"`                 // ready, degraded (Redis down), unavailable, starting or draining
 	MySQL       string `json:"mysql"`                  // up, down or readonly; while starting, StartState.MySQL
 	MySQLReason string `json:"mysql_reason,omitempty"` // while starting, StartState.Reason
 	Redis       string `json:"redis"`                  // up, down or disabled; unknown while starting
@@ -32,7 +32,9 @@ type readiness struct {
 
 // handleReadyz answers 200 when MySQL answers and takes writes, 503
 // otherwise, and says whether Redis can take claims, and if not why;
-// without Redis the service is degraded but correct.
+// without Redis the service is degraded but correct. While the instance
+// drains before it stops (Deps.Draining) it answers 503 with status
+// "draining", whatever MySQL and Redis say.
 func handleReadyz(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
@@ -52,6 +54,10 @@ func handleReadyz(d Deps) http.Handler {
 				rd.MySQL = "readonly"
 			}
 			w.Header().Set("Retry-After", "1")
+		}
+		if d.Draining != nil && d.Draining() {
+			rd.Status, status = "draining", http.StatusServiceUnavailable
+			w.Header().Set("Retry-After", "1") // as every 503
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/idemsum/idemsum/server"
@@ -162,5 +163,33 @@ func TestStartingWithoutState(t *testing.T) {
 	var got map[string]string
 	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || got["status"] != "starting" || got["mysql"] != "down" {
 		t.Errorf("/readyz: got %d %q (%v), want starting with mysql down", rec.Code, rec.Body.String(), err)
+	}
+}
+
+// TestReadyzDraining: while the instance drains before it stops, /readyz
+// answers 503 "draining" with MySQL and Redis up, and additions are still
+// served.
+func TestReadyzDraining(t *testing.T) {
+	t.Parallel()
+	l := newLedger()
+	d := deps(l, nil)
+	var draining atomic.Bool
+	d.Draining = draining.Load
+	h := server.NewServer(d)
+	if rec := serve(t, h, request{method: http.MethodGet, target: "/readyz"}); rec.Code != http.StatusOK {
+		t.Fatalf("/readyz before draining: got %d, want 200", rec.Code)
+	}
+	draining.Store(true)
+	rec := serve(t, h, request{method: http.MethodGet, target: "/readyz"})
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz while draining: got %d, want %d", rec.Code, http.StatusServiceUnavailable)
+	}
+	var got map[string]string
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || got["status"] != "draining" || got["mysql"] != "up" {
+		t.Errorf("/readyz while draining: got %q (%v), want status draining, mysql up", rec.Body.String(), err)
+	}
+	assertTotal(t, serve(t, h, request{method: http.MethodPost, target: "/sum?number=5"}.withKey("drain")), "5")
+	if rec := serve(t, h, request{method: http.MethodGet, target: "/healthz"}); rec.Code != http.StatusOK {
+		t.Errorf("/healthz while draining: got %d, want 200", rec.Code)
 	}
 }

@@ -42,6 +42,10 @@ type Deps struct {
 	// or why not ("unreachable", "oom", "readonly", ...); nil when Redis is
 	// disabled.
 	RedisState func(ctx context.Context) string
+	// Draining reports whether the instance is draining before it stops:
+	// /readyz then answers 503 "draining" while every route still serves
+	// (docs/operations.md#shutdown-and-drain). nil means never.
+	Draining func() bool
 	Logger     *slog.Logger
 	// Access decides who may add and read (API tokens, cross-origin rule).
 	Access Access

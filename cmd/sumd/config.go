@@ -27,6 +27,7 @@ type config struct {
 	KeyTTL          time.Duration
 	LeaseTTL        time.Duration
 	ShutdownTimeout time.Duration
+	ShutdownDelay   time.Duration
 	BatchMax        int
 	BatchWait       time.Duration
 	BatchFlushers   int
@@ -109,6 +110,7 @@ func (c *config) flags(getenv func(string) string) (*flag.FlagSet, *[]error) {
 	fs.DurationVar(&c.KeyTTL, "key-ttl", dur("SUM_KEY_TTL", "24h"), "how long a completed key is remembered (env SUM_KEY_TTL)")
 	fs.DurationVar(&c.LeaseTTL, "lease-ttl", dur("SUM_LEASE_TTL", idempotency.DefaultLease.String()), "how long an in-flight claim lives (env SUM_LEASE_TTL)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", dur("SUM_SHUTDOWN_TIMEOUT", "10s"), "bound on finishing in-flight requests at shutdown (env SUM_SHUTDOWN_TIMEOUT)")
+	fs.DurationVar(&c.ShutdownDelay, "shutdown-delay", dur("SUM_SHUTDOWN_DELAY", "5s"), "on SIGTERM or SIGINT, how long /readyz answers 503 \"draining\" while requests are still served, before the listener closes; a second signal cuts it short; 0 = off (env SUM_SHUTDOWN_DELAY)")
 	fs.IntVar(&c.BatchMax, "batch-max", num("SUM_BATCH_MAX", "64"), "most additions in one group-commit transaction; 1 turns batching off (env SUM_BATCH_MAX)")
 	fs.DurationVar(&c.BatchWait, "batch-wait", dur("SUM_BATCH_WAIT", "0s"), "how long a batch that is not full waits for more; 0 = take what is queued (env SUM_BATCH_WAIT)")
 	fs.IntVar(&c.BatchFlushers, "batch-flushers", num("SUM_BATCH_FLUSHERS", "1"), "most group-commit transactions in flight per instance (env SUM_BATCH_FLUSHERS)")
@@ -156,7 +158,7 @@ func (c config) validate() error {
 			return fmt.Errorf("%s must be a positive integer, got %d", name, counts[name])
 		}
 	}
-	for name, d := range map[string]time.Duration{"-batch-wait": c.BatchWait, "-max-wait": c.MaxWait, "-max-clock-skew": c.MaxClockSkew} {
+	for name, d := range map[string]time.Duration{"-batch-wait": c.BatchWait, "-max-wait": c.MaxWait, "-max-clock-skew": c.MaxClockSkew, "-shutdown-delay": c.ShutdownDelay} {
 		if d < 0 {
 			return fmt.Errorf("%s must not be negative, got %v", name, d)
 		}

@@ -17,6 +17,8 @@ import (
 // listens at once, and serves the real routes (and prints "sumd listening
 // on URL" to stdout) once MySQL answers and is migrated; until then
 // /healthz answers and everything else is 503, and it keeps retrying.
+// When ctx is done while it serves, it first drains for -shutdown-delay
+// (drain): /readyz answers 503 "draining" and requests are still served.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 1 && args[1] == "token" {
 		return runToken(args[2:], stdout, stderr)
@@ -71,14 +73,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	id, err := mysql.PrepareRetrying(ctx, db, log, func(state, reason string) {
 		starting.Store(&server.StartState{MySQL: state, Reason: reason})
 	})
-	if err == nil {
-		deps, closeAdder := wire(ctx, cfg, db, rdb, id, tokens, log)
-		defer closeAdder()
-		tr.instrument(deps)
-		h.set(server.NewServer(deps))
-		fmt.Fprintf(stdout, "sumd listening on http://%s\n", srv.Addr())
+	if err != nil { // ctx is done before MySQL was ready: nothing to drain
+		return srv.Wait(ctx, cfg.ShutdownTimeout)
 	}
-	return srv.Wait(ctx, cfg.ShutdownTimeout)
+	deps, closeAdder := wire(ctx, cfg, db, rdb, id, tokens, log)
+	defer closeAdder()
+	tr.instrument(deps)
+	draining := &atomic.Bool{}
+	deps.Draining = draining.Load
+	h.set(server.NewServer(deps))
+	fmt.Fprintf(stdout, "sumd listening on http://%s\n", srv.Addr())
+	drained, stopDrain := drain(ctx, cfg.ShutdownDelay, draining, log)
+	defer stopDrain()
+	return srv.Wait(drained, cfg.ShutdownTimeout)
 }
 
 // tuneGC collects garbage 4x less often than Go's default unless GOGC is

@@ -32,7 +32,7 @@ func start(t *testing.T, extra ...string) *instance {
 func startWith(t *testing.T, dsn, prefix string, extra ...string) *instance {
 	t.Helper()
 	args := append([]string{"sumd", "-http-addr", "127.0.0.1:0", "-mysql-dsn", dsn,
-		"-redis-url", testenv.RedisURL(), "-redis-prefix", prefix, "-lease-ttl", "1s", "-log-level", "warn"}, extra...)
+		"-redis-url", testenv.RedisURL(), "-redis-prefix", prefix, "-lease-ttl", "1s", "-log-level", "warn", "-shutdown-delay", "0"}, extra...)
 	ctx, cancel := context.WithCancel(context.Background())
 	out, outw := io.Pipe()
 	in := &instance{Prefix: prefix, cancel: cancel, done: make(chan error, 1)}
