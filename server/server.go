@@ -46,7 +46,7 @@ type Deps struct {
 	// /readyz then answers 503 "draining" while every route still serves
 	// (docs/operations.md#shutdown-and-drain). nil means never.
 	Draining func() bool
-	Logger     *slog.Logger
+	Logger   *slog.Logger
 	// Access decides who may add and read (API tokens, cross-origin rule).
 	Access Access
 	// MaxWait caps the wait a client may ask for with "Prefer: wait=S".
