@@ -1,8 +1,11 @@
 package server
 
 import (
+	"bytes"
+	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/idemsum/idemsum"
@@ -57,6 +60,7 @@ func handleAdd(d Deps, keyParam string) http.Handler {
 		} else {
 			note(r, "added", in.key)
 		}
+		res.Body = totalForm(r, res.Body)
 		idempotency.WriteRecord(w, res)
 	})
 }
@@ -89,5 +93,61 @@ func writeTotal(w http.ResponseWriter, r *http.Request, d Deps) {
 		return
 	}
 	w.Header()["Content-Type"] = jsonType
-	w.Write(body)
+	w.Write(totalForm(r, body))
+}
+
+// totalForm returns body, a {"total":N} body as idemsum.Body makes it,
+// in the form r asks for: as it is, or with N as a JSON string,
+// {"total":"N"}, when r's Accept names application/json with the
+// parameter total=string (stringTotal). The form is chosen here, when the
+// answer is written, from the stored record's total: what is stored and
+// replayed never changes, so a replay in either form is byte for byte the
+// first response in that form (docs/api.md#exact-totals-in-javascript).
+func totalForm(r *http.Request, body []byte) []byte {
+	if !stringTotal(r.Header["Accept"]) {
+		return body
+	}
+	return quoteTotal(body)
+}
+
+// stringTotal reports whether one of the Accept header values accept
+// names application/json with the parameter total=string (a media range
+// with q=0 does not count).
+func stringTotal(accept []string) bool {
+	for _, v := range accept {
+		if !strings.Contains(v, ";") { // the cheap look first: no parameter
+			continue
+		}
+		for part := range strings.SplitSeq(v, ",") {
+			typ, params, err := mime.ParseMediaType(part)
+			if err != nil || typ != "application/json" || !strings.EqualFold(params["total"], "string") {
+				continue
+			}
+			if q, err := strconv.ParseFloat(params["q"], 64); err == nil && q == 0 {
+				continue
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// quoteTotal returns body, a {"total":N} body as idemsum.Body makes it,
+// with N as a JSON string: {"total":"N"} and a newline. A body of another
+// form is returned as it is.
+func quoteTotal(body []byte) []byte {
+	rest, hasPrefix := bytes.CutPrefix(body, []byte(`{"total":`))
+	digits, hasSuffix := bytes.CutSuffix(rest, []byte("}\n"))
+	if !hasPrefix || !hasSuffix || len(digits) == 0 {
+		return body
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return body
+		}
+	}
+	b := make([]byte, 0, len(body)+2)
+	b = append(b, `{"total":"`...)
+	b = append(b, digits...)
+	return append(b, "\"}\n"...)
 }
