@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/idemsum/idemsum/internal/tick"
 )
 
@@ -103,3 +105,19 @@ func (h flushHandler) WithAttrs(as []slog.Attr) slog.Handler {
 func (h flushHandler) WithGroup(name string) slog.Handler {
 	return flushHandler{h.Handler.WithGroup(name), h.w}
 }
+
+// traceIDs is a slog.Handler that adds trace_id and span_id to each
+// record logged with a context that holds a span (a request's, under
+// tracing), so that a request's log line leads to its trace.
+type traceIDs struct{ slog.Handler }
+
+func (h traceIDs) Handle(ctx context.Context, r slog.Record) error {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h traceIDs) WithAttrs(as []slog.Attr) slog.Handler { return traceIDs{h.Handler.WithAttrs(as)} }
+
+func (h traceIDs) WithGroup(name string) slog.Handler { return traceIDs{h.Handler.WithGroup(name)} }

@@ -37,12 +37,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer stopLog()
-	reloadOnHangup(ctx, tokens, log)
 	tr, err := newTracing(getenv)
 	if err != nil {
 		return err
 	}
 	defer tr.shutdown()
+	log = tr.logger(log)
+	reloadOnHangup(ctx, tokens, log)
 	rdb, mode, err := redis.Open(cfg.redisOptions())
 	if err != nil {
 		return err

@@ -126,11 +126,18 @@ type process struct {
 // Redis prefix with extra flags, and returns once it serves.
 func sumdProcess(t *testing.T, extra ...string) *process {
 	t.Helper()
+	return sumdProcessEnv(t, nil, extra...)
+}
+
+// sumdProcessEnv is sumdProcess with env ("NAME=value") added to the
+// process's environment.
+func sumdProcessEnv(t *testing.T, env []string, extra ...string) *process {
+	t.Helper()
 	_, prefix := testenv.Redis(t)
 	args := append([]string{"-http-addr", "127.0.0.1:0", "-mysql-dsn", testenv.MySQL(t),
 		"-redis-url", testenv.RedisURL(), "-redis-prefix", prefix}, extra...)
 	p := &process{cmd: exec.Command(os.Args[0], args...), stderr: &syncBuffer{}, exited: make(chan struct{})}
-	p.cmd.Env = append(os.Environ(), "SUMD_TEST_MAIN=1")
+	p.cmd.Env = append(append(os.Environ(), "SUMD_TEST_MAIN=1"), env...)
 	p.cmd.Stderr = p.stderr
 	out, err := p.cmd.StdoutPipe()
 	if err != nil {

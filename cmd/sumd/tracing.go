@@ -6,18 +6,20 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/XSAM/otelsql"
 	"github.com/redis/go-redis/extra/redisotel/v9"
+	"go.opentelemetry.io/contrib/exporters/autoexport"
 	goredis "github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -38,48 +40,96 @@ type tracing struct {
 	prop   propagation.TextMapPropagator
 }
 
-// newTracing returns the tracing that the standard OTEL_* variables (read
-// through getenv) ask for, or nil when OTEL_EXPORTER_OTLP_ENDPOINT and
-// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT are empty, OTEL_SDK_DISABLED is true
-// or OTEL_TRACES_EXPORTER is none. It exports with OTLP over HTTP
-// (protobuf).
+// newTracing returns the tracing that the standard OTEL_* variables ask
+// for, or nil: tracing is on when OTEL_EXPORTER_OTLP_ENDPOINT or
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set or OTEL_TRACES_EXPORTER names
+// an exporter, and off when OTEL_SDK_DISABLED is true or
+// OTEL_TRACES_EXPORTER is none. sumd decides this, and reads the sampler,
+// through getenv; the exporter (autoexport: OTLP over http/protobuf or
+// grpc as OTEL_EXPORTER_OTLP_PROTOCOL says, or console) and the resource
+// (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES) are the OpenTelemetry
+// SDK's, which reads the process environment itself
+// (docs/operations.md#tracing-and-profiling).
 func newTracing(getenv func(string) string) (*tracing, error) {
-	endpoint := getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-	if endpoint == "" && getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" {
-		endpoint = strings.TrimSuffix(getenv("OTEL_EXPORTER_OTLP_ENDPOINT"), "/") + "/v1/traces"
-	}
-	if endpoint == "" || strings.EqualFold(getenv("OTEL_SDK_DISABLED"), "true") || getenv("OTEL_TRACES_EXPORTER") == "none" {
+	exporter := getenv("OTEL_TRACES_EXPORTER")
+	endpoint := getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") + getenv("OTEL_EXPORTER_OTLP_ENDPOINT")
+	if (endpoint == "" && exporter == "") || strings.EqualFold(getenv("OTEL_SDK_DISABLED"), "true") || exporter == "none" {
 		return nil, nil
 	}
-	if p := getenv("OTEL_EXPORTER_OTLP_PROTOCOL"); p != "" && p != "http/protobuf" {
-		return nil, fmt.Errorf("OTEL_EXPORTER_OTLP_PROTOCOL %q: sumd exports with http/protobuf only", p)
+	for _, name := range []string{"OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"} {
+		if p := getenv(name); p != "" && p != "http/protobuf" && p != "grpc" {
+			return nil, fmt.Errorf("%s %q: want http/protobuf or grpc", name, p)
+		}
 	}
 	sampler, err := samplerFrom(getenv("OTEL_TRACES_SAMPLER"), getenv("OTEL_TRACES_SAMPLER_ARG"))
 	if err != nil {
 		return nil, err
 	}
-	headers, err := parseHeaders(getenv("OTEL_EXPORTER_OTLP_HEADERS"))
+	if err := checkHeaders(getenv("OTEL_EXPORTER_OTLP_HEADERS")); err != nil {
+		return nil, err
+	}
+	ctx := context.Background()
+	exp, err := autoexport.NewSpanExporter(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("trace exporter: %w", err)
+	}
+	res, err := newResource(ctx)
 	if err != nil {
 		return nil, err
 	}
-	exp, err := otlptracehttp.New(context.Background(), otlptracehttp.WithEndpointURL(endpoint), otlptracehttp.WithHeaders(headers))
+	return newTracingWith(sdktrace.NewBatchSpanProcessor(exp), sampler, res), nil
+}
+
+// newResource returns the resource of sumd's spans: the SDK's defaults,
+// then service.name "sumd" and service.version (buildVersion), then what
+// OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME say, each over the ones
+// before.
+func newResource(ctx context.Context) (*resource.Resource, error) {
+	env, err := resource.New(ctx, resource.WithFromEnv())
 	if err != nil {
-		return nil, fmt.Errorf("otlp exporter: %w", err)
+		return nil, fmt.Errorf("OTEL_RESOURCE_ATTRIBUTES: %w", err)
 	}
-	return newTracingWith(sdktrace.NewBatchSpanProcessor(exp), sampler, getenv("OTEL_SERVICE_NAME")), nil
+	ours := resource.NewSchemaless(attribute.String("service.name", "sumd"), attribute.String("service.version", buildVersion()))
+	res, err := resource.Merge(resource.Default(), ours)
+	if err != nil {
+		return nil, err
+	}
+	return resource.Merge(res, env)
+}
+
+// buildVersion is the version of sumd's module from the build info; for
+// a build from a work tree ("(devel)"), its VCS revision, marked -dirty
+// when it had changes.
+func buildVersion() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	if v := info.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, dirty string
+	for _, s := range info.Settings {
+		switch {
+		case s.Key == "vcs.revision":
+			rev = s.Value
+		case s.Key == "vcs.modified" && s.Value == "true":
+			dirty = "-dirty"
+		}
+	}
+	if rev == "" {
+		return "(devel)"
+	}
+	return rev[:min(12, len(rev))] + dirty
 }
 
 // newTracingWith returns tracing that hands its spans to sp (tests give
-// an in-memory exporter's), sampled by sampler, under the service name
-// (sumd if empty).
-func newTracingWith(sp sdktrace.SpanProcessor, sampler sdktrace.Sampler, service string) *tracing {
-	if service == "" {
-		service = "sumd"
-	}
+// an in-memory exporter's), sampled by sampler, with the resource res.
+func newTracingWith(sp sdktrace.SpanProcessor, sampler sdktrace.Sampler, res *resource.Resource) *tracing {
 	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithSpanProcessor(sp),
 		sdktrace.WithSampler(requestsOnly{sampler}),
-		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", service))),
+		sdktrace.WithResource(res),
 	)
 	return &tracing{
 		tp:     tp,
@@ -131,22 +181,29 @@ func samplerFrom(name, arg string) (sdktrace.Sampler, error) {
 	return nil, fmt.Errorf("OTEL_TRACES_SAMPLER %q: unsupported", name)
 }
 
-// parseHeaders parses OTEL_EXPORTER_OTLP_HEADERS: key=value pairs,
-// comma-separated, values URL-encoded.
-func parseHeaders(v string) (map[string]string, error) {
-	h := map[string]string{}
+// checkHeaders checks OTEL_EXPORTER_OTLP_HEADERS: key=value pairs,
+// comma-separated, values URL-encoded (the exporter reads it itself, and
+// would drop a malformed one silently).
+func checkHeaders(v string) error {
 	for _, pair := range strings.Split(v, ",") {
 		if strings.TrimSpace(pair) == "" {
 			continue
 		}
 		k, val, ok := strings.Cut(pair, "=")
-		dec, err := url.QueryUnescape(strings.TrimSpace(val))
-		if !ok || strings.TrimSpace(k) == "" || err != nil {
-			return nil, errors.New("OTEL_EXPORTER_OTLP_HEADERS: want key=value,key=value")
+		if _, err := url.QueryUnescape(strings.TrimSpace(val)); !ok || strings.TrimSpace(k) == "" || err != nil {
+			return errors.New("OTEL_EXPORTER_OTLP_HEADERS: want key=value,key=value")
 		}
-		h[strings.TrimSpace(k)] = dec
 	}
-	return h, nil
+	return nil
+}
+
+// logger returns l, with the trace_id and span_id of the request's span
+// added to each line logged with its context (traceIDs).
+func (t *tracing) logger(l *slog.Logger) *slog.Logger {
+	if t == nil {
+		return l
+	}
+	return slog.New(traceIDs{l.Handler()})
 }
 
 // handler wraps h in a server span per request (otelhttp), continuing the

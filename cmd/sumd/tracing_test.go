@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -42,7 +44,8 @@ func TestTracingRefusesBadSettings(t *testing.T) {
 	for _, env := range []map[string]string{
 		{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_TRACES_SAMPLER": "sometimes"},
 		{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "2"},
-		{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"},
+		{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_EXPORTER_OTLP_PROTOCOL": "thrift"},
+		{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/json"},
 		{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_EXPORTER_OTLP_HEADERS": "novalue"},
 	} {
 		if tr, err := newTracing(func(k string) string { return env[k] }); err == nil {
@@ -62,7 +65,8 @@ func tracedStack(t *testing.T) (*httptest.Server, *tracetest.InMemoryExporter) {
 		t.Fatal(err)
 	}
 	exp := tracetest.NewInMemoryExporter()
-	tr := newTracingWith(sdktrace.NewSimpleSpanProcessor(exp), sdktrace.ParentBased(sdktrace.AlwaysSample()), "sumd-test")
+	tr := newTracingWith(sdktrace.NewSimpleSpanProcessor(exp), sdktrace.ParentBased(sdktrace.AlwaysSample()),
+		resource.NewSchemaless(attribute.String("service.name", "sumd-test")))
 	t.Cleanup(tr.shutdown)
 	db, err := tr.openMySQL(cfg)
 	if err != nil {
