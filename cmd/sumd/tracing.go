@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"time"
 
@@ -25,8 +24,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/idemsum/idemsum"
 	"github.com/idemsum/idemsum/groupcommit"
+	"github.com/idemsum/idemsum/internal/otelx"
 	"github.com/idemsum/idemsum/mysql"
 	"github.com/idemsum/idemsum/server"
 )
@@ -61,7 +60,7 @@ func newTracing(getenv func(string) string) (*tracing, error) {
 			return nil, fmt.Errorf("%s %q: want http/protobuf or grpc", name, p)
 		}
 	}
-	sampler, err := samplerFrom(getenv("OTEL_TRACES_SAMPLER"), getenv("OTEL_TRACES_SAMPLER_ARG"))
+	sampler, err := otelx.Sampler(getenv("OTEL_TRACES_SAMPLER"), getenv("OTEL_TRACES_SAMPLER_ARG"))
 	if err != nil {
 		return nil, err
 	}
@@ -73,28 +72,11 @@ func newTracing(getenv func(string) string) (*tracing, error) {
 	if err != nil {
 		return nil, fmt.Errorf("trace exporter: %w", err)
 	}
-	res, err := newResource(ctx)
+	res, err := otelx.Resource(ctx, "sumd", buildVersion())
 	if err != nil {
 		return nil, err
 	}
 	return newTracingWith(sdktrace.NewBatchSpanProcessor(exp), sampler, res), nil
-}
-
-// newResource returns the resource of sumd's spans: the SDK's defaults,
-// then service.name "sumd" and service.version (buildVersion), then what
-// OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME say, each over the ones
-// before.
-func newResource(ctx context.Context) (*resource.Resource, error) {
-	env, err := resource.New(ctx, resource.WithFromEnv())
-	if err != nil {
-		return nil, fmt.Errorf("OTEL_RESOURCE_ATTRIBUTES: %w", err)
-	}
-	ours := resource.NewSchemaless(attribute.String("service.name", "sumd"), attribute.String("service.version", buildVersion()))
-	res, err := resource.Merge(resource.Default(), ours)
-	if err != nil {
-		return nil, err
-	}
-	return resource.Merge(res, env)
 }
 
 // buildVersion is the version of sumd's module from the build info; for
@@ -128,7 +110,7 @@ func buildVersion() string {
 func newTracingWith(sp sdktrace.SpanProcessor, sampler sdktrace.Sampler, res *resource.Resource) *tracing {
 	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithSpanProcessor(sp),
-		sdktrace.WithSampler(requestsOnly{sampler}),
+		sdktrace.WithSampler(otelx.RequestsOnly(sampler)),
 		sdktrace.WithResource(res),
 	)
 	return &tracing{
@@ -136,49 +118,6 @@ func newTracingWith(sp sdktrace.SpanProcessor, sampler sdktrace.Sampler, res *re
 		tracer: tp.Tracer("github.com/idemsum/idemsum/cmd/sumd"),
 		prop:   propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
 	}
-}
-
-// requestsOnly samples traces that start at a request (a server span or
-// a span with a parent) as next says, and drops the root spans of sumd's
-// background work (the Redis probe every second, the purge), which would
-// otherwise be most traces.
-type requestsOnly struct{ next sdktrace.Sampler }
-
-func (s requestsOnly) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
-	if !trace.SpanContextFromContext(p.ParentContext).IsValid() && p.Kind != trace.SpanKindServer {
-		return sdktrace.SamplingResult{Decision: sdktrace.Drop}
-	}
-	return s.next.ShouldSample(p)
-}
-
-func (s requestsOnly) Description() string { return "RequestsOnly(" + s.next.Description() + ")" }
-
-// samplerFrom returns the sampler OTEL_TRACES_SAMPLER names (default
-// parentbased_always_on) with its OTEL_TRACES_SAMPLER_ARG.
-func samplerFrom(name, arg string) (sdktrace.Sampler, error) {
-	ratio := 1.0
-	if arg != "" {
-		r, err := strconv.ParseFloat(arg, 64)
-		if err != nil || r < 0 || r > 1 {
-			return nil, fmt.Errorf("OTEL_TRACES_SAMPLER_ARG %q: want a ratio from 0 to 1", arg)
-		}
-		ratio = r
-	}
-	switch name {
-	case "", "parentbased_always_on":
-		return sdktrace.ParentBased(sdktrace.AlwaysSample()), nil
-	case "parentbased_always_off":
-		return sdktrace.ParentBased(sdktrace.NeverSample()), nil
-	case "parentbased_traceidratio":
-		return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio)), nil
-	case "always_on":
-		return sdktrace.AlwaysSample(), nil
-	case "always_off":
-		return sdktrace.NeverSample(), nil
-	case "traceidratio":
-		return sdktrace.TraceIDRatioBased(ratio), nil
-	}
-	return nil, fmt.Errorf("OTEL_TRACES_SAMPLER %q: unsupported", name)
 }
 
 // checkHeaders checks OTEL_EXPORTER_OTLP_HEADERS: key=value pairs,
@@ -198,12 +137,12 @@ func checkHeaders(v string) error {
 }
 
 // logger returns l, with the trace_id and span_id of the request's span
-// added to each line logged with its context (traceIDs).
+// added to each line logged with its context (otelx.TraceIDs).
 func (t *tracing) logger(l *slog.Logger) *slog.Logger {
 	if t == nil {
 		return l
 	}
-	return slog.New(traceIDs{l.Handler()})
+	return slog.New(otelx.TraceIDs(l.Handler()))
 }
 
 // handler wraps h in a server span per request (otelhttp), continuing the
@@ -236,38 +175,18 @@ func (t *tracing) instrumentRedis(rdb goredis.UniversalClient) error {
 	return redisotel.InstrumentTracing(rdb, redisotel.WithTracerProvider(t.tp))
 }
 
-// instrument traces the idempotency Store's calls (tracedStore) and the
-// group-commit batches (instrumentAdder) of deps; call it before serving.
+// instrument traces the idempotency Store's calls (otelx.Store) and the
+// group-commit batches (otelx.FlushContext) of deps; call it before
+// serving. Other Adders than groupcommit's are left as they are.
 func (t *tracing) instrument(deps server.Deps) {
 	if t == nil {
 		return
 	}
 	if g := deps.Service.Guard; g != nil && g.Store != nil {
-		g.Store = &tracedStore{Store: g.Store, tracer: t.tracer}
+		g.Store = otelx.Store(g.Store, t.tracer)
 	}
-	t.instrumentAdder(deps.Service.Adder)
-}
-
-// instrumentAdder gives each group-commit batch a span, a child of its
-// first caller's span and linked to the others', and sets the batch size
-// on every caller's span (idemsum.batch_size). Other Adders are left as
-// they are.
-func (t *tracing) instrumentAdder(a idemsum.Adder) {
-	b, ok := a.(*groupcommit.Adder)
-	if t == nil || !ok {
-		return
-	}
-	b.FlushContext = func(callers []context.Context) (context.Context, func()) {
-		size := attribute.Int("idemsum.batch_size", len(callers))
-		links := make([]trace.Link, 0, len(callers))
-		for _, c := range callers {
-			span := trace.SpanFromContext(c)
-			span.SetAttributes(size)
-			links = append(links, trace.Link{SpanContext: span.SpanContext()})
-		}
-		parent := context.WithoutCancel(callers[0])
-		ctx, span := t.tracer.Start(parent, "groupcommit.flush", trace.WithLinks(links...), trace.WithAttributes(size))
-		return ctx, func() { span.End() }
+	if b, ok := deps.Service.Adder.(*groupcommit.Adder); ok {
+		b.FlushContext = otelx.FlushContext(t.tracer)
 	}
 }
 

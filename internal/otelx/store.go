@@ -1,4 +1,4 @@
-package main
+package otelx
 
 import (
 	"context"
@@ -11,11 +11,17 @@ import (
 	"github.com/idemsum/idemsum/idempotency"
 )
 
-// tracedStore gives every call of the Guard to its Store a client span,
-// a child of the request's span: redisstore sends the claims and
+// Store returns s with a client span for each of its calls, a child of
+// the request's span, made by tracer: redisstore sends the claims and
 // completions of concurrent requests together in one pipeline from a
 // goroutine of its own, whose go-redis spans (redisotel) can belong to no
-// single request.
+// single request. The spans are named idempotency.store.get, .claim,
+// .release, .put and .complete; ErrNotFound and ErrInFlight are recorded
+// as answers (idempotency.result), other errors as failures.
+func Store(s idempotency.Store, tracer trace.Tracer) idempotency.Store {
+	return &tracedStore{Store: s, tracer: tracer}
+}
+
 type tracedStore struct {
 	idempotency.Store
 	tracer trace.Tracer
