@@ -69,6 +69,10 @@ func (in *Instance) start() {
 	fmt.Fprintf(in.log, "==== %s run %d\n", in.Name, in.runs)
 	addrs := make(chan string, 1)
 	cmd := exec.Command(cmp.Or(in.bin, Sumd()), in.args...)
+	// No drain before a stop (an environment variable, which releases
+	// without -shutdown-delay ignore): the tests stop instances at chosen
+	// moments of their load; cmd/sumd's TestDrainOnSIGTERM tests the drain.
+	cmd.Env = append(os.Environ(), "SUM_SHUTDOWN_DELAY=0")
 	cmd.Stdout = &addrWriter{addrs: addrs}
 	cmd.Stderr = in.log
 	cmd.SysProcAttr = sysProcAttr()
