@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,12 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/XSAM/otelsql"
-	"github.com/redis/go-redis/extra/redisotel/v9"
 	goredis "github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/contrib/exporters/autoexport"
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -145,34 +140,29 @@ func (t *tracing) logger(l *slog.Logger) *slog.Logger {
 	return slog.New(otelx.TraceIDs(l.Handler()))
 }
 
-// handler wraps h in a server span per request (otelhttp), continuing the
-// trace of an incoming traceparent header (W3C Trace Context).
+// handler wraps h in a server span per request (otelx.Handler).
 func (t *tracing) handler(h http.Handler) http.Handler {
 	if t == nil {
 		return h
 	}
-	return otelhttp.NewHandler(h, "sumd", otelhttp.WithTracerProvider(t.tp), otelhttp.WithPropagators(t.prop))
+	return otelx.Handler(h, t.tp, t.prop)
 }
 
-// openMySQL opens the MySQL pool as mysql.New does, its connector wrapped
-// to make a span per statement and transaction (otelsql).
+// openMySQL opens the MySQL pool as mysql.New does, with a span per
+// statement and transaction (otelx.OpenDB).
 func (t *tracing) openMySQL(cfg config) (*sql.DB, error) {
 	if t == nil {
 		return mysql.New(cfg.MySQLDSN, cfg.MySQLMaxConns)
 	}
-	return mysql.NewWith(cfg.MySQLDSN, cfg.MySQLMaxConns, func(c driver.Connector) *sql.DB {
-		return otelsql.OpenDB(c, otelsql.WithTracerProvider(t.tp),
-			otelsql.WithAttributes(attribute.String("db.system.name", "mysql")),
-			otelsql.WithSpanOptions(otelsql.SpanOptions{OmitConnResetSession: true, OmitRows: true}))
-	})
+	return mysql.NewWith(cfg.MySQLDSN, cfg.MySQLMaxConns, otelx.OpenDB(t.tp))
 }
 
-// instrumentRedis makes a span per Redis command or pipeline (redisotel).
+// instrumentRedis makes a span per Redis command or pipeline (otelx.Redis).
 func (t *tracing) instrumentRedis(rdb goredis.UniversalClient) error {
 	if t == nil || rdb == nil {
 		return nil
 	}
-	return redisotel.InstrumentTracing(rdb, redisotel.WithTracerProvider(t.tp))
+	return otelx.Redis(rdb, t.tp)
 }
 
 // instrument traces the idempotency Store's calls (otelx.Store) and the

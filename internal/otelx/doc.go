@@ -12,5 +12,7 @@
 //   - Resource (resource.go): service.name and service.version under what
 //     the environment says;
 //   - TraceIDs (log.go): trace_id and span_id on each log line of a
-//     request.
+//     request;
+//   - Handler, OpenDB and Redis (instrument.go): the libraries' spans of
+//     each request, MySQL statement and Redis command.
 package otelx
