@@ -206,8 +206,9 @@ func readyz(url string) (int, string) {
 // still answered 200 before sumd exits 0.
 func TestDrainOnSIGTERM(t *testing.T) {
 	t.Parallel()
-	// The in-flight request may wait for its body longer than by default.
-	p := sumdProcess(t, "-shutdown-delay", "10m", "-log-level", "info", "-read-timeout", "2m", "-write-timeout", "3m")
+	// The in-flight request may wait for its body, and shutdown for it,
+	// longer than by default on a busy machine.
+	p := sumdProcess(t, "-shutdown-delay", "10m", "-log-level", "info", "-read-timeout", "2m", "-write-timeout", "3m", "-shutdown-timeout", "2m")
 	if !eventually(30*time.Second, func() bool { code, _ := readyz(p.URL); return code == http.StatusOK }) {
 		t.Fatal("/readyz not 200 within 30s")
 	}
