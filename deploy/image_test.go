@@ -39,6 +39,7 @@ type imageConfig struct {
 // against the test MySQL and Redis until /readyz answers 200, adds once,
 // and stops it with SIGTERM (docs/operations.md#container-image).
 func TestImage(t *testing.T) {
+	t.Parallel()
 	podman := needTool(t, "podman", "podman")
 	if os.Geteuid() != 0 {
 		testenv.Missing(t, "the image test runs the entrypoint under chroot, which needs root")

@@ -151,6 +151,7 @@ func splitDocuments(raw []byte) [][]byte {
 // starts that sumd with the Deployment's settings and the example tokens
 // file and asks the probes' paths (docs/operations.md#kubernetes).
 func TestKubernetesManifests(t *testing.T) {
+	t.Parallel()
 	m := loadManifests(t, "kubernetes")
 	if m.deployment == nil || m.service == nil || m.pdb == nil {
 		t.Fatalf("want a Deployment, a Service and a PodDisruptionBudget; got %v, %v, %v", m.deployment != nil, m.service != nil, m.pdb != nil)

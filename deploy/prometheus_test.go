@@ -23,6 +23,7 @@ import (
 // TestAlertRules has promtool check deploy/prometheus/alerts.yml and run
 // its unit tests, alerts_test.yml (docs/operations.md#alerts).
 func TestAlertRules(t *testing.T) {
+	t.Parallel()
 	promtool := needTool(t, "promtool", "prometheus")
 	for _, args := range [][]string{{"check", "rules", "alerts.yml"}, {"test", "rules", "alerts_test.yml"}} {
 		cmd := exec.Command(promtool, args...)
@@ -40,6 +41,7 @@ func TestAlertRules(t *testing.T) {
 // on, plus every metric the source registers (some appear only after a
 // first event, such as a Redis error).
 func TestAlertsAndDashboardReadExportedMetrics(t *testing.T) {
+	t.Parallel()
 	exprs := append(ruleExprs(t), dashboardExprs(t)...)
 	exported := sourceMetrics(t)
 	for name := range scrapedMetrics(t) {

@@ -17,6 +17,7 @@ import (
 // only settings sumd has, and that TimeoutStopSec outlasts sumd's drain
 // and shutdown (docs/operations.md#systemd).
 func TestSystemdUnit(t *testing.T) {
+	t.Parallel()
 	analyze := needTool(t, "systemd-analyze", "systemd")
 	raw, err := os.ReadFile("systemd/sumd.service")
 	if err != nil {
