@@ -4,8 +4,9 @@
 # (the Sentinel tests; redis-server and redis-cli come with scripts/services.sh),
 # and wrk (the load tool of scripts/bench.sh and the scaling figures); for the
 # deployment tests (deploy/): podman (scripts/image.sh), promtool (Debian ships it
-# in prometheus; its service is not started where policy-rc.d forbids it) and
-# systemd-analyze (systemd).
+# in the prometheus package; the tests use only promtool, and on a machine whose
+# policy-rc.d lets packages start services, apt also starts a Prometheus server)
+# and systemd-analyze (systemd).
 # Quiet and untouched when they are present; installs them with apt-get (as root)
 # when not.
 set -euo pipefail
