@@ -54,7 +54,7 @@ func TestSystemdUnit(t *testing.T) {
 			"DynamicUser": "yes", "NoNewPrivileges": "yes", "ProtectSystem": "strict",
 			"ProtectHome": "yes", "PrivateTmp": "yes", "CapabilityBoundingSet": "",
 			"RestrictAddressFamilies": "AF_INET AF_INET6 AF_UNIX", "Restart": "on-failure",
-			"ExecReload": "/bin/kill -HUP $MAINPID", "EnvironmentFile": "/etc/sumd/sumd.env",
+			"ExecReload": "kill -HUP $MAINPID", "EnvironmentFile": "/etc/sumd/sumd.env",
 		} {
 			if got, ok := unit[key]; !ok || got != want {
 				t.Errorf("%s=%q: want %q", key, got, want)
