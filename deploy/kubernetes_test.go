@@ -226,6 +226,9 @@ func TestKubernetesManifests(t *testing.T) {
 		if c.LivenessProbe != nil && c.LivenessProbe.HTTPGet != nil && c.LivenessProbe.HTTPGet.Path != "/healthz" {
 			t.Errorf("liveness probe path %q: want /healthz (it does not depend on MySQL)", c.LivenessProbe.HTTPGet.Path)
 		}
+		if a := d.Spec.Template.Annotations["prometheus.io/port"]; a != strconv.Itoa(int(port)) {
+			t.Errorf("annotation prometheus.io/port %q; sumd serves /metrics on %d", a, port)
+		}
 		if c.Lifecycle != nil && c.Lifecycle.PreStop != nil {
 			t.Error("a preStop hook: sumd drains by itself on SIGTERM (-shutdown-delay)")
 		}
