@@ -75,7 +75,7 @@ func TestMigrateConcurrently(t *testing.T) {
 func schemaOf(tb testing.TB, db *sql.DB) string {
 	tb.Helper()
 	var b strings.Builder
-	for _, row := range queryStrings(tb, db, "SELECT CONCAT(version, ' ', name) FROM schema_migrations ORDER BY version") {
+	for _, row := range queryStrings(tb, db, "SELECT CONCAT(version, ' ', name) FROM idemsum_schema_migrations ORDER BY version") {
 		b.WriteString(row + "\n")
 	}
 	for _, table := range queryStrings(tb, db, "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY table_name") {

@@ -219,7 +219,7 @@ func TestMigrateAgainAfterACrash(t *testing.T) {
 	l, db := newLedger(t)
 	addAll(t, l, idemsum.Addition{Client: "a", Key: "k", Number: 3})
 	before := schemaOf(t, db)
-	if _, err := db.Exec("DELETE FROM schema_migrations WHERE version = 3"); err != nil {
+	if _, err := db.Exec("DELETE FROM idemsum_schema_migrations WHERE version = 3"); err != nil {
 		t.Fatal(err)
 	}
 	if err := mysql.Migrate(context.Background(), db); err != nil {

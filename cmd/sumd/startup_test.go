@@ -159,8 +159,8 @@ func TestReadyzSaysWhyItIsStarting(t *testing.T) {
 			return func() { mustExec(t, db, "UPDATE sum_deployment SET deployment_id = ? WHERE id = 1", id.ID) }
 		}},
 		{"migration fails", "not-migrated", func(t *testing.T, db *sql.DB) func() {
-			mustExec(t, db, "CREATE TABLE schema_migrations (unexpected INT)")
-			return func() { mustExec(t, db, "DROP TABLE schema_migrations") }
+			mustExec(t, db, "CREATE TABLE idemsum_schema_migrations (unexpected INT)")
+			return func() { mustExec(t, db, "DROP TABLE idemsum_schema_migrations") }
 		}},
 	}
 	for _, tc := range tests {
