@@ -221,15 +221,15 @@ func wantStarting(t *testing.T, url, state string) {
 
 // startStarting runs sumd in-process on dsn without Redis and returns its
 // URL as soon as it listens (before MySQL is ready), and a channel closed
-// once it is ready.
-func startStarting(t *testing.T, dsn string) (string, <-chan struct{}) {
+// once it is ready; extra flags follow the others.
+func startStarting(t *testing.T, dsn string, extra ...string) (string, <-chan struct{}) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	outR, outW := io.Pipe()
 	errR, errW := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"sumd", "-http-addr", "127.0.0.1:0", "-mysql-dsn", dsn, "-redis-url", "off"},
+		done <- run(ctx, append([]string{"sumd", "-http-addr", "127.0.0.1:0", "-mysql-dsn", dsn, "-redis-url", "off"}, extra...),
 			func(string) string { return "" }, outW, errW)
 		outW.Close()
 		errW.Close()
