@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -149,4 +150,29 @@ func readyzField(t *testing.T, url, field string) string {
 	var body map[string]string
 	json.NewDecoder(resp.Body).Decode(&body)
 	return body[field]
+}
+
+// TestMigrateFlag: sumd migrates at start-up unless -migrate=false or
+// SUM_MIGRATE=false; a SUM_MIGRATE that is not a boolean is refused.
+func TestMigrateFlag(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		env  string
+		args []string
+		want bool
+	}{
+		{"", nil, true},
+		{"false", nil, false},
+		{"true", []string{"-migrate=false"}, false},
+		{"false", []string{"-migrate"}, true},
+	}
+	for _, tc := range tests {
+		c, err := parseConfig(tc.args, func(k string) string { return map[string]string{"SUM_MIGRATE": tc.env}[k] }, io.Discard)
+		if err != nil || c.Migrate != tc.want {
+			t.Errorf("SUM_MIGRATE=%q %q: got %v, %v; want %v", tc.env, tc.args, c.Migrate, err, tc.want)
+		}
+	}
+	if _, err := parseConfig(nil, func(k string) string { return map[string]string{"SUM_MIGRATE": "maybe"}[k] }, io.Discard); err == nil || !strings.Contains(err.Error(), "SUM_MIGRATE") {
+		t.Errorf("SUM_MIGRATE=maybe: got %v, want an error naming SUM_MIGRATE", err)
+	}
 }
