@@ -3,9 +3,13 @@
 // records them in every binary (runtime/debug.ReadBuildInfo).
 //
 // A binary built by "go install github.com/idemsum/idemsum/cmd/sumd@v1.2.3"
-// has the version v1.2.3; one built from a checkout ("go build ./cmd/sumd",
-// scripts/run.sh) has "(devel)" and the checkout's revision, with
-// "+modified" when the checkout had uncommitted changes.
+// has the version v1.2.3. One built in a git clone ("go build ./cmd/sumd")
+// has the clone's revision, with "+modified" when it had uncommitted
+// changes, and (Go 1.24 and later) the version Go derives from git: the
+// tag at that commit, else a pseudo-version such as
+// v0.0.0-20261207223648-cc33fab737f7, "+dirty" when modified. Without VCS
+// information (-buildvcs=false, a source archive, a git worktree, go run)
+// the version is "(devel)" and the revision "unknown".
 package buildinfo
 
 import (
@@ -21,7 +25,7 @@ const Devel = "(devel)"
 
 // Info is what a binary says of its build.
 type Info struct {
-	Version   string // module version, such as v1.2.3, or Devel
+	Version   string // module version, such as v1.2.3 or a pseudo-version, or Devel
 	Revision  string // VCS revision, "+modified" appended for a dirty tree; "unknown" without VCS information
 	Time      string // the revision's commit time (RFC 3339), "" if unknown
 	GoVersion string // such as go1.25.4
@@ -76,7 +80,7 @@ func (i Info) String() string {
 func (i Info) Collector() prometheus.Collector {
 	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name:        "idemsum_build_info",
-		Help:        "Always 1; its labels say which release this instance runs: the module version ((devel) when built from a checkout), the VCS revision and the Go version.",
+		Help:        "Always 1; its labels say which release this instance runs: the module version ((devel) without VCS information), the VCS revision and the Go version.",
 		ConstLabels: prometheus.Labels{"version": i.Version, "revision": i.Revision, "goversion": i.GoVersion},
 	}, func() float64 { return 1 })
 }
