@@ -216,4 +216,11 @@ func (c *config) versionFlags(fs *flag.FlagSet, env func(name, def string) strin
 	}
 	fs.BoolVar(&c.Migrate, "migrate", migrate, "migrate the schema at start-up; false: only check it, and wait, not ready, until \"sumd migrate\" has run, so that the serving account needs no DDL rights (env SUM_MIGRATE)")
 	fs.BoolVar(&c.Version, "version", false, "print the version, VCS revision and Go version, and exit (also: sumd version)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "usage: sumd [flags]     serve (docs/operations.md#configuration)\n"+
+			"       sumd migrate      migrate the schema and exit (sumd migrate -h)\n"+
+			"       sumd version      print the version and exit\n"+
+			"       sumd token NAME   make an API token (sumd token -h)\n\nflags:\n")
+		fs.PrintDefaults()
+	}
 }
