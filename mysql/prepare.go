@@ -95,6 +95,8 @@ func Prepare(ctx context.Context, db *sql.DB, report func(state, reason string))
 // checks the schema (CheckSchema) instead of migrating it, so that it
 // needs no DDL rights. A schema older than this release needs is a
 // *StartError of StateNeedsMigration whose reason names sumd migrate.
+// It reports no state (report is there for PrepareRetrying): a check is
+// one query.
 func PrepareMigrated(ctx context.Context, db *sql.DB, report func(state, reason string)) (Identity, error) {
 	return prepare(ctx, db, func(ctx context.Context) error {
 		err := CheckSchema(ctx, db)
