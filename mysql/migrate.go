@@ -57,8 +57,11 @@ func MigrateReport(ctx context.Context, db *sql.DB) (Report, error) {
 	}
 	defer conn.Close()
 	var got sql.NullInt64
-	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 60)", lockName).Scan(&got); err != nil || got.Int64 != 1 {
-		return Report{}, fmt.Errorf("migrate: take lock %s: %v (got %v)", lockName, err, got)
+	switch err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 60)", lockName).Scan(&got); {
+	case err != nil:
+		return Report{}, fmt.Errorf("migrate: take lock %s: %w", lockName, err)
+	case got.Int64 != 1:
+		return Report{}, fmt.Errorf("migrate: another migration held the lock %s for 60 s; try again once it is done", lockName)
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), "DO RELEASE_LOCK(?)", lockName)
 	return migrate(ctx, conn, -1)
