@@ -92,9 +92,9 @@ var flagLine = regexp.MustCompile(`(?m)^  -([a-z0-9-]+)[^\n]*\n\s+[^\n]*\(env (S
 
 // sumdFlags returns sumd's flags by environment variable, with their
 // defaults, from the built binary's own -h: what the manifests may set.
-func sumdFlags(tb testing.TB) map[string]flagInfo {
+func sumdFlags(tb testing.TB, command ...string) map[string]flagInfo {
 	tb.Helper()
-	out, _ := exec.Command(sumdBinary(tb), "-h").CombinedOutput() // -h exits non-zero
+	out, _ := exec.Command(sumdBinary(tb), append(command, "-h")...).CombinedOutput() // -h exits non-zero
 	flags := map[string]flagInfo{}
 	for _, m := range flagLine.FindAllStringSubmatch(string(out), -1) {
 		def := m[3]
@@ -103,8 +103,8 @@ func sumdFlags(tb testing.TB) map[string]flagInfo {
 		}
 		flags[m[2]] = flagInfo{Flag: m[1], Env: m[2], Default: def}
 	}
-	if _, ok := flags["SUM_HTTP_ADDR"]; !ok {
-		tb.Fatalf("sumd -h names no SUM_HTTP_ADDR; its output:\n%s", out)
+	if _, ok := flags["SUM_MYSQL_DSN"]; !ok {
+		tb.Fatalf("sumd %s -h names no SUM_MYSQL_DSN; its output:\n%s", strings.Join(command, " "), out)
 	}
 	return flags
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -25,6 +26,7 @@ import (
 // manifests are the decoded objects of deploy/kubernetes/.
 type manifests struct {
 	deployment *appsv1.Deployment
+	migrate    *batchv1.Job // sumd migrate, apart from the serving pods
 	service    *corev1.Service
 	pdb        *policyv1.PodDisruptionBudget
 	secrets    map[string]*corev1.Secret
@@ -52,6 +54,8 @@ func objectFor(apiVersion, kind string) any {
 	switch apiVersion + " " + kind {
 	case "apps/v1 Deployment":
 		return &appsv1.Deployment{}
+	case "batch/v1 Job":
+		return &batchv1.Job{}
 	case "v1 Service":
 		return &corev1.Service{}
 	case "policy/v1 PodDisruptionBudget":
@@ -117,6 +121,8 @@ func (m *manifests) add(t *testing.T, file string, obj any) {
 	switch o := obj.(type) {
 	case *appsv1.Deployment:
 		m.deployment = o
+	case *batchv1.Job:
+		m.migrate = o
 	case *corev1.Service:
 		m.service = o
 	case *policyv1.PodDisruptionBudget:
@@ -153,8 +159,9 @@ func splitDocuments(raw []byte) [][]byte {
 func TestKubernetesManifests(t *testing.T) {
 	t.Parallel()
 	m := loadManifests(t, "kubernetes")
-	if m.deployment == nil || m.service == nil || m.pdb == nil {
-		t.Fatalf("want a Deployment, a Service and a PodDisruptionBudget; got %v, %v, %v", m.deployment != nil, m.service != nil, m.pdb != nil)
+	if m.deployment == nil || m.service == nil || m.pdb == nil || m.migrate == nil {
+		t.Fatalf("want a Deployment, a Service, a PodDisruptionBudget and a migration Job; got %v, %v, %v, %v",
+			m.deployment != nil, m.service != nil, m.pdb != nil, m.migrate != nil)
 	}
 	d := m.deployment
 	pod := d.Spec.Template.Spec
@@ -241,6 +248,9 @@ func TestKubernetesManifests(t *testing.T) {
 	})
 	t.Run("secrets and the tokens file", func(t *testing.T) {
 		checkSecrets(t, m, pod, c, env)
+	})
+	t.Run("the schema is migrated by a Job, not by the serving pods", func(t *testing.T) {
+		checkMigrateJob(t, m, c, flags, env)
 	})
 	t.Run("the kustomization lists every manifest", func(t *testing.T) {
 		if m.kustomize == nil {
@@ -431,6 +441,7 @@ func probeLive(t *testing.T, m manifests, c corev1.Container) {
 		t.Fatal(err)
 	}
 	settings["SUM_AUTH_TOKENS"] = file
+	migrateAsTheJob(t, m, settings["SUM_MYSQL_DSN"])
 	cmd := exec.Command(sumdBinary(t))
 	cmd.Env = envList(settings)
 	in := start(t, cmd, settings["SUM_HTTP_ADDR"])
@@ -438,5 +449,60 @@ func probeLive(t *testing.T, m manifests, c corev1.Container) {
 		if status, body, err := get(in.URL + p.HTTPGet.Path); err != nil || status != http.StatusOK {
 			t.Errorf("GET %s: got %d %q %v, want 200", p.HTTPGet.Path, status, body, err)
 		}
+	}
+}
+
+// checkMigrateJob wants the Job to run this image's `sumd migrate` with
+// settings sumd has, from keys of the example Secret, as the same user
+// with the same restrictions as the Deployment; and the Deployment's pods
+// to run no DDL (SUM_MIGRATE=false), which only makes sense with the Job.
+func checkMigrateJob(t *testing.T, m manifests, serving corev1.Container, flags map[string]flagInfo, env map[string]string) {
+	job := m.migrate.Spec.Template.Spec
+	if len(job.Containers) != 1 {
+		t.Fatalf("the Job's containers: got %d, want 1", len(job.Containers))
+	}
+	c := job.Containers[0]
+	if c.Image != serving.Image || len(c.Command) != 0 || !slices.Equal(c.Args, []string{"migrate"}) {
+		t.Errorf("the Job runs %s %q %q; want the Deployment's image %s with args [migrate] and the image's entrypoint", c.Image, c.Command, c.Args, serving.Image)
+	}
+	if job.RestartPolicy != corev1.RestartPolicyOnFailure && job.RestartPolicy != corev1.RestartPolicyNever {
+		t.Errorf("the Job's restartPolicy %q: want OnFailure or Never", job.RestartPolicy)
+	}
+	jobFlags := sumdFlags(t, c.Args...)
+	for _, e := range c.Env {
+		if _, ok := jobFlags[e.Name]; strings.HasPrefix(e.Name, "SUM_") && !ok {
+			t.Errorf("the Job's env %s: sumd %s has no such setting (sumd %[2]s -h)", e.Name, strings.Join(c.Args, " "))
+		}
+		if ref := e.ValueFrom; ref != nil && ref.SecretKeyRef != nil {
+			if s := m.secrets[ref.SecretKeyRef.Name]; s == nil || s.StringData[ref.SecretKeyRef.Key] == "" {
+				t.Errorf("the Job's env %s: secret %s key %s is not in secret.example.yaml", e.Name, ref.SecretKeyRef.Name, ref.SecretKeyRef.Key)
+			}
+		}
+	}
+	if v, ok := setting(flags, env, "SUM_MIGRATE"); !ok || v != "false" {
+		t.Errorf("the Deployment's SUM_MIGRATE is %q: with a migration Job its pods should run no DDL (false)", v)
+	}
+	checkSecurity(t, job, c)
+}
+
+// migrateAsTheJob runs the built sumd with the Job's args and plain
+// settings, its Secret's DSN replaced by dsn, and wants it to exit 0, so
+// that the Deployment's sumd (SUM_MIGRATE=false) finds a migrated schema.
+func migrateAsTheJob(t *testing.T, m manifests, dsn string) {
+	t.Helper()
+	c := m.migrate.Spec.Template.Spec.Containers[0]
+	settings := map[string]string{}
+	for _, e := range c.Env {
+		switch {
+		case e.ValueFrom == nil:
+			settings[e.Name] = e.Value
+		case strings.HasSuffix(e.Name, "_DSN"):
+			settings[e.Name] = dsn
+		}
+	}
+	cmd := exec.Command(sumdBinary(t), c.Args...)
+	cmd.Env = envList(settings)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("sumd %s as the Job runs it: %v\n%s", strings.Join(c.Args, " "), err, out)
 	}
 }
