@@ -13,5 +13,6 @@ func MigrateTo(ctx context.Context, db *sql.DB, version int) error {
 		return err
 	}
 	defer conn.Close()
-	return migrate(ctx, conn, version)
+	_, err = migrate(ctx, conn, version)
+	return err
 }

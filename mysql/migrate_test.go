@@ -71,19 +71,22 @@ func TestMigrateConcurrently(t *testing.T) {
 	}
 }
 
-// schemaOf returns the applied migrations and every table's definition.
+// schemaOf returns every table's definition, and the rows of the
+// bookkeeping tables (names ending in schema_migrations).
 func schemaOf(tb testing.TB, db *sql.DB) string {
 	tb.Helper()
 	var b strings.Builder
-	for _, row := range queryStrings(tb, db, "SELECT CONCAT(version, ' ', name) FROM schema_migrations ORDER BY version") {
-		b.WriteString(row + "\n")
-	}
 	for _, table := range queryStrings(tb, db, "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY table_name") {
 		var name, ddl string
 		if err := db.QueryRow("SHOW CREATE TABLE `"+table+"`").Scan(&name, &ddl); err != nil {
 			tb.Fatalf("show create table %s: %v", table, err)
 		}
 		b.WriteString(ddl + "\n")
+		if strings.HasSuffix(table, "schema_migrations") {
+			for _, row := range queryStrings(tb, db, "SELECT CONCAT_WS(' ', version, name) FROM `"+table+"` ORDER BY version") {
+				b.WriteString(row + "\n")
+			}
+		}
 	}
 	return b.String()
 }

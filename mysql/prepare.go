@@ -17,6 +17,11 @@ const (
 	StateNotMigrated = "not-migrated" // a migration failed
 	StateBadIdentity = "bad-identity" // the deployment identity row is malformed (ErrBadIdentity)
 	StateNoIdentity  = "no-identity"  // the deployment identity could not be created or read
+
+	// StateNeedsMigration: sumd does not migrate (-migrate=false) and the
+	// schema lacks a migration it needs (ErrSchemaBehind): sumd migrate
+	// has not run yet (docs/operations.md#migrations).
+	StateNeedsMigration = "needs-migration"
 )
 
 // ReasonDown is the reason of StateDown: what /readyz says of MySQL
@@ -39,11 +44,17 @@ func (e *StartError) Unwrap() error { return e.Err }
 // between attempts with a capped exponential backoff (100 ms, doubling,
 // at most 5 s) and logging each failure. It tells report the state and
 // reason of every step and failure, for /readyz; report must be safe to
-// call while /readyz reads what it stores.
-func PrepareRetrying(ctx context.Context, db *sql.DB, log *slog.Logger, report func(state, reason string)) (Identity, error) {
+// call while /readyz reads what it stores. With migrate false it checks
+// the schema instead of migrating it (PrepareMigrated), and so waits,
+// not ready, until sumd migrate has run.
+func PrepareRetrying(ctx context.Context, db *sql.DB, migrate bool, log *slog.Logger, report func(state, reason string)) (Identity, error) {
 	backoff := 100 * time.Millisecond
+	prepare := Prepare
+	if !migrate {
+		prepare = PrepareMigrated
+	}
 	for {
-		id, err := Prepare(ctx, db, report)
+		id, err := prepare(ctx, db, report)
 		if err == nil {
 			return id, nil
 		}
@@ -71,14 +82,44 @@ func PrepareRetrying(ctx context.Context, db *sql.DB, log *slog.Logger, report f
 // StateMigrating first) and loads the deployment's Identity. Its error is
 // a *StartError.
 func Prepare(ctx context.Context, db *sql.DB, report func(state, reason string)) (Identity, error) {
+	return prepare(ctx, db, func(ctx context.Context) error {
+		report(StateMigrating, "migrating the schema, or waiting for another instance's migration")
+		if err := Migrate(ctx, db); err != nil {
+			return &StartError{StateNotMigrated, "the schema migration failed; the log says why", err}
+		}
+		return nil
+	})
+}
+
+// PrepareMigrated is Prepare for a schema that sumd migrate migrates: it
+// checks the schema (CheckSchema) instead of migrating it, so that it
+// needs no DDL rights. A schema older than this release needs is a
+// *StartError of StateNeedsMigration whose reason names sumd migrate.
+// It reports no state (report is there for PrepareRetrying): a check is
+// one query.
+func PrepareMigrated(ctx context.Context, db *sql.DB, report func(state, reason string)) (Identity, error) {
+	return prepare(ctx, db, func(ctx context.Context) error {
+		err := CheckSchema(ctx, db)
+		switch {
+		case errors.Is(err, ErrSchemaBehind):
+			return &StartError{StateNeedsMigration, "the schema is older than this release needs, and this instance does not migrate (-migrate=false): run sumd migrate", err}
+		case err != nil:
+			return &StartError{StateNotMigrated, "the schema could not be checked; the log says why", err}
+		}
+		return nil
+	})
+}
+
+// prepare pings MySQL, runs schema (which returns a *StartError) and
+// loads the deployment's Identity, within 90 s.
+func prepare(ctx context.Context, db *sql.DB, schema func(context.Context) error) (Identity, error) {
 	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	if err := db.PingContext(ctx); err != nil {
 		return Identity{}, &StartError{StateDown, ReasonDown, fmt.Errorf("ping mysql: %w", err)}
 	}
-	report(StateMigrating, "migrating the schema, or waiting for another instance's migration")
-	if err := Migrate(ctx, db); err != nil {
-		return Identity{}, &StartError{StateNotMigrated, "the schema migration failed; the log says why", err}
+	if err := schema(ctx); err != nil {
+		return Identity{}, err
 	}
 	id, err := LoadIdentity(ctx, db)
 	switch {

@@ -49,7 +49,7 @@ func TestPrepareNamesWhatKeepsMySQLFromStarting(t *testing.T) {
 		{"ready", testenv.MySQL, nil, "", []string{mysql.StateMigrating}},
 		{"unreachable", func(tb testing.TB) string { return "root@tcp(" + closedAddr(tb) + ")/" }, nil, mysql.StateDown, nil},
 		{"migration fails", testenv.MySQL, func(t *testing.T, db *sql.DB) {
-			exec(t, db, "CREATE TABLE schema_migrations (unexpected INT)")
+			exec(t, db, "CREATE TABLE idemsum_schema_migrations (unexpected INT)")
 		}, mysql.StateNotMigrated, []string{mysql.StateMigrating}},
 		{"malformed identity row", testenv.MySQL, func(t *testing.T, db *sql.DB) {
 			if _, err := mysql.Prepare(context.Background(), db, func(string, string) {}); err != nil {
@@ -103,12 +103,12 @@ func TestPrepareRetryingWaitsForMySQL(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	exec(t, db, "CREATE TABLE schema_migrations (unexpected INT)")
+	exec(t, db, "CREATE TABLE idemsum_schema_migrations (unexpected INT)")
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var r reports
 	done := make(chan error, 1)
 	go func() {
-		_, err := mysql.PrepareRetrying(context.Background(), db, log, r.report)
+		_, err := mysql.PrepareRetrying(context.Background(), db, true, log, r.report)
 		done <- err
 	}()
 	deadline := time.Now().Add(30 * time.Second)
@@ -118,7 +118,7 @@ func TestPrepareRetryingWaitsForMySQL(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	exec(t, db, "DROP TABLE schema_migrations")
+	exec(t, db, "DROP TABLE idemsum_schema_migrations")
 	select {
 	case err := <-done:
 		if err != nil {
@@ -135,7 +135,7 @@ func TestPrepareRetryingWaitsForMySQL(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { down.Close() })
-	if _, err := mysql.PrepareRetrying(ctx, down, log, r.report); !errors.Is(err, context.Canceled) {
+	if _, err := mysql.PrepareRetrying(ctx, down, true, log, r.report); !errors.Is(err, context.Canceled) {
 		t.Errorf("with a cancelled context: got %v, want context.Canceled", err)
 	}
 }

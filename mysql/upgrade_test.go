@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/idemsum/idemsum"
-	"github.com/idemsum/idemsum/internal/testenv"
 	"github.com/idemsum/idemsum/mysql"
 )
 
@@ -73,17 +72,15 @@ type answer struct {
 // TestRollingUpgradeAcrossTheClientScopeMigration plays a rolling upgrade
 // on a database the previous release created, with rows in it: instances
 // of the old release keep adding while the new release migrates the table
-// (online) and then adds the same keys as the anonymous client. Every key
-// is added once, every answer is its row, old rows keep their totals, and
+// (online) and moves the bookkeeping, an old instance restarts (and runs
+// no migration), and the new release adds the same keys as the anonymous
+// client. Every key is added once, every answer is its row, old rows keep their totals, and
 // once the old instances are gone a named client's same keys are new
 // additions of its own.
 func TestRollingUpgradeAcrossTheClientScopeMigration(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := openDB(t, testenv.MySQL(t))
-	if err := mysql.MigrateTo(ctx, db, 2); err != nil {
-		t.Fatalf("migrate to the previous schema: %v", err)
-	}
+	db := legacyDB(t, 2)
 	const keys = 400
 	numberOf := func(k int) uint64 { return uint64(k*7 + 1) }
 	keyOf := func(k int) string { return fmt.Sprintf("up-%03d", k) }
@@ -122,6 +119,9 @@ func TestRollingUpgradeAcrossTheClientScopeMigration(t *testing.T) {
 	}
 	if err := mysql.Migrate(ctx, db); err != nil { // the first new instance starts
 		t.Fatalf("migrate while old instances add: %v", err)
+	}
+	if ran, err := oldMigrate(ctx, db); err != nil || len(ran) != 0 { // an old instance restarts
+		t.Fatalf("an old instance starting after the migration: ran %q, %v; want nothing, no error", ran, err)
 	}
 	l := &mysql.Ledger{DB: db}
 	var nw sync.WaitGroup
@@ -219,7 +219,7 @@ func TestMigrateAgainAfterACrash(t *testing.T) {
 	l, db := newLedger(t)
 	addAll(t, l, idemsum.Addition{Client: "a", Key: "k", Number: 3})
 	before := schemaOf(t, db)
-	if _, err := db.Exec("DELETE FROM schema_migrations WHERE version = 3"); err != nil {
+	if _, err := db.Exec("DELETE FROM idemsum_schema_migrations WHERE version = 3"); err != nil {
 		t.Fatal(err)
 	}
 	if err := mysql.Migrate(context.Background(), db); err != nil {

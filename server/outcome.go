@@ -116,7 +116,13 @@ func readFailed(err error) error {
 
 // outcomeOfStatus names the metric outcome and log level of a response
 // that no error produced (one net/http or a library wrote).
+// Several codes answer 503; a 503 that no error produced is an instance
+// not serving (/readyz while starting or draining, the start-up handler),
+// counted as unavailable and logged at INFO (the probe handler logs its cause), the same every time.
 func outcomeOfStatus(status int) (string, slog.Level) {
+	if status == http.StatusServiceUnavailable {
+		return "unavailable", slog.LevelInfo
+	}
 	for _, o := range outcomes {
 		if o.status == status {
 			return o.metric, o.level

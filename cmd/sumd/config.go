@@ -46,6 +46,12 @@ type config struct {
 	ReadTimeout       time.Duration
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
+
+	// Migrate: migrate the schema at start-up, or only check it
+	// (-migrate=false, docs/operations.md#migrations). Version: print the
+	// version and exit.
+	Migrate bool
+	Version bool
 }
 
 // parseConfig reads args (without the program name) over getenv defaults
@@ -54,11 +60,14 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	var c config
 	fs, errs := c.flags(getenv)
 	fs.SetOutput(stderr)
-	if len(*errs) > 0 {
-		return c, (*errs)[0]
-	}
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if c.Version { // whatever else is set
+		return c, nil
+	}
+	if len(*errs) > 0 {
+		return c, (*errs)[0]
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -127,6 +136,7 @@ func (c *config) flags(getenv func(string) string) (*flag.FlagSet, *[]error) {
 	fs.BoolVar(&c.AuthAnonymous, "auth-anonymous", boolean("SUM_AUTH_ANONYMOUS"), "with -auth-tokens, also serve requests without a bearer token, as the anonymous client: the step between no tokens and tokens required when turning tokens on or off one instance at a time (env SUM_AUTH_ANONYMOUS)")
 	fs.StringVar(&c.AllowedOrigins, "allowed-origins", env("SUM_ALLOWED_ORIGINS", ""), "comma-separated origins (https://app.example) whose browser pages may add, besides the service's own (env SUM_ALLOWED_ORIGINS)")
 	fs.StringVar(&c.LogLevel, "log-level", env("SUM_LOG_LEVEL", "info"), "debug, info (one line per request), warn or error (env SUM_LOG_LEVEL)")
+	c.versionFlags(fs, env, errs)
 	return fs, errs
 }
 
@@ -198,4 +208,21 @@ func (c config) origins() []string {
 // timeouts are the HTTP server's timeouts that the flags set.
 func (c config) timeouts() server.Timeouts {
 	return server.Timeouts{ReadHeader: c.ReadHeaderTimeout, Read: c.ReadTimeout, Write: c.WriteTimeout, Idle: c.IdleTimeout}
+}
+
+// versionFlags defines -migrate and -version.
+func (c *config) versionFlags(fs *flag.FlagSet, env func(name, def string) string, errs *[]error) {
+	migrate, err := strconv.ParseBool(env("SUM_MIGRATE", "true"))
+	if err != nil {
+		*errs = append(*errs, fmt.Errorf("SUM_MIGRATE=%q: want true or false", env("SUM_MIGRATE", "true")))
+	}
+	fs.BoolVar(&c.Migrate, "migrate", migrate, "migrate the schema at start-up; false: only check it, and wait, not ready, until \"sumd migrate\" has run, so that the serving account needs no DDL rights (env SUM_MIGRATE)")
+	fs.BoolVar(&c.Version, "version", false, "print the version, VCS revision and Go version, and exit (also: sumd version)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "usage: sumd [flags]     serve (docs/operations.md#configuration)\n"+
+			"       sumd migrate      migrate the schema and exit (sumd migrate -h)\n"+
+			"       sumd version      print the version and exit\n"+
+			"       sumd token NAME   make an API token (sumd token -h)\n\nflags:\n")
+		fs.PrintDefaults()
+	}
 }

@@ -23,9 +23,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) > 1 && args[1] == "token" {
 		return runToken(args[2:], stdout, stderr)
 	}
+	if len(args) > 1 && args[1] == "version" {
+		return runVersion(stdout)
+	}
+	if len(args) > 1 && args[1] == "migrate" {
+		return runMigrate(ctx, args[2:], getenv, stdout, stderr)
+	}
 	cfg, err := parseConfig(args[1:], getenv, stderr)
 	if err != nil {
 		return err
+	}
+	if cfg.Version {
+		return runVersion(stdout)
 	}
 	tokens, err := openTokens(cfg)
 	if err != nil {
@@ -71,7 +80,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.DebugAddr != "" {
 		go server.ServePprof(cfg.DebugAddr, cfg.timeouts(), log)
 	}
-	id, err := mysql.PrepareRetrying(ctx, db, log, func(state, reason string) {
+	id, err := mysql.PrepareRetrying(ctx, db, cfg.Migrate, log, func(state, reason string) {
 		starting.Store(&server.StartState{MySQL: state, Reason: reason})
 	})
 	if err != nil { // ctx is done before MySQL was ready: nothing to drain

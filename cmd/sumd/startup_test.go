@@ -159,8 +159,8 @@ func TestReadyzSaysWhyItIsStarting(t *testing.T) {
 			return func() { mustExec(t, db, "UPDATE sum_deployment SET deployment_id = ? WHERE id = 1", id.ID) }
 		}},
 		{"migration fails", "not-migrated", func(t *testing.T, db *sql.DB) func() {
-			mustExec(t, db, "CREATE TABLE schema_migrations (unexpected INT)")
-			return func() { mustExec(t, db, "DROP TABLE schema_migrations") }
+			mustExec(t, db, "CREATE TABLE idemsum_schema_migrations (unexpected INT)")
+			return func() { mustExec(t, db, "DROP TABLE idemsum_schema_migrations") }
 		}},
 	}
 	for _, tc := range tests {
@@ -221,15 +221,15 @@ func wantStarting(t *testing.T, url, state string) {
 
 // startStarting runs sumd in-process on dsn without Redis and returns its
 // URL as soon as it listens (before MySQL is ready), and a channel closed
-// once it is ready.
-func startStarting(t *testing.T, dsn string) (string, <-chan struct{}) {
+// once it is ready; extra flags follow the others.
+func startStarting(t *testing.T, dsn string, extra ...string) (string, <-chan struct{}) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	outR, outW := io.Pipe()
 	errR, errW := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"sumd", "-http-addr", "127.0.0.1:0", "-mysql-dsn", dsn, "-redis-url", "off"},
+		done <- run(ctx, append([]string{"sumd", "-http-addr", "127.0.0.1:0", "-mysql-dsn", dsn, "-redis-url", "off"}, extra...),
 			func(string) string { return "" }, outW, errW)
 		outW.Close()
 		errW.Close()

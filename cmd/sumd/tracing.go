@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/idemsum/idemsum/groupcommit"
+	"github.com/idemsum/idemsum/internal/buildinfo"
 	"github.com/idemsum/idemsum/internal/otelx"
 	"github.com/idemsum/idemsum/mysql"
 	"github.com/idemsum/idemsum/server"
@@ -67,37 +67,11 @@ func newTracing(getenv func(string) string) (*tracing, error) {
 	if err != nil {
 		return nil, fmt.Errorf("trace exporter: %w", err)
 	}
-	res, err := otelx.Resource(ctx, "sumd", buildVersion())
+	res, err := otelx.Resource(ctx, "sumd", buildinfo.Read().Version)
 	if err != nil {
 		return nil, err
 	}
 	return newTracingWith(sdktrace.NewBatchSpanProcessor(exp), sampler, res), nil
-}
-
-// buildVersion is the version of sumd's module from the build info; for
-// a build from a work tree ("(devel)"), its VCS revision, marked -dirty
-// when it had changes.
-func buildVersion() string {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	if v := info.Main.Version; v != "" && v != "(devel)" {
-		return v
-	}
-	var rev, dirty string
-	for _, s := range info.Settings {
-		switch {
-		case s.Key == "vcs.revision":
-			rev = s.Value
-		case s.Key == "vcs.modified" && s.Value == "true":
-			dirty = "-dirty"
-		}
-	}
-	if rev == "" {
-		return "(devel)"
-	}
-	return rev[:min(12, len(rev))] + dirty
 }
 
 // newTracingWith returns tracing that hands its spans to sp (tests give

@@ -16,6 +16,7 @@ import (
 	"github.com/idemsum/idemsum/groupcommit"
 	"github.com/idemsum/idemsum/idempotency"
 	"github.com/idemsum/idemsum/idempotency/redisstore"
+	"github.com/idemsum/idemsum/internal/buildinfo"
 	"github.com/idemsum/idemsum/mysql"
 	"github.com/idemsum/idemsum/redis"
 	"github.com/idemsum/idemsum/server"
@@ -28,6 +29,7 @@ import (
 func wire(ctx context.Context, cfg config, db *sql.DB, rdb goredis.UniversalClient, id mysql.Identity, tokens *auth.Set, log *slog.Logger) (server.Deps, func()) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(buildinfo.Read().Collector())
 	// Without -redis-claims the ledger's primary key answers a duplicate in
 	// flight (it waits on the first's row lock, then finds the key): no
 	// claim is needed, only the cached records. That fence also keeps

@@ -46,6 +46,7 @@
 //	mysql_outage_test.go     down, connections cut again and again, stalled
 //	mysql_commit_test.go     connections cut mid-transaction and between COMMIT and its reply
 //	mysql_slow_test.go       round trips slower than the lease
+//	migrate_upgrade_test.go  sumd migrate apart during a rolling upgrade; sumd version of a build
 //	mysql_failover_test.go   the primary's host dies; the (semi-)synchronous replica is promoted
 //	mysql_switchover_test.go a planned switchover through read_only
 //
