@@ -60,7 +60,9 @@ func handleAdd(d Deps, keyParam string) http.Handler {
 		} else {
 			note(r, "added", in.key)
 		}
-		res.Body = totalForm(r, res.Body)
+		if quoted, ok := totalForm(r, res.Body); ok {
+			res.Body, res.ContentType = quoted, stringTotalType[0]
+		}
 		idempotency.WriteRecord(w, res)
 	})
 }
@@ -93,19 +95,26 @@ func writeTotal(w http.ResponseWriter, r *http.Request, d Deps) {
 		return
 	}
 	w.Header()["Content-Type"] = jsonType
-	w.Write(totalForm(r, body))
+	if quoted, ok := totalForm(r, body); ok {
+		body, w.Header()["Content-Type"] = quoted, stringTotalType
+	}
+	w.Write(body)
 }
 
+// stringTotalType is the Content-Type of a body whose total is a string.
+var stringTotalType = []string{"application/json; total=string"}
+
 // totalForm returns body, a {"total":N} body as idemsum.Body makes it,
-// in the form r asks for: as it is, or with N as a JSON string,
-// {"total":"N"}, when r's Accept names application/json with the
-// parameter total=string (stringTotal). The form is chosen here, when the
-// answer is written, from the stored record's total: what is stored and
-// replayed never changes, so a replay in either form is byte for byte the
-// first response in that form (docs/api.md#exact-totals-in-javascript).
-func totalForm(r *http.Request, body []byte) []byte {
+// with N as a JSON string, {"total":"N"}, and true, when r's Accept names
+// application/json with the parameter total=string (stringTotal); else
+// false, and body is answered as it is. The answer's Content-Type then
+// says so (stringTotalType). The form is chosen here, when the answer is
+// written, from the stored record's total: what is stored and replayed
+// never changes, so a replay in either form is byte for byte the first
+// response in that form (docs/api.md#exact-totals-in-javascript).
+func totalForm(r *http.Request, body []byte) ([]byte, bool) {
 	if !stringTotal(r.Header["Accept"]) {
-		return body
+		return nil, false
 	}
 	return quoteTotal(body)
 }
@@ -133,21 +142,21 @@ func stringTotal(accept []string) bool {
 }
 
 // quoteTotal returns body, a {"total":N} body as idemsum.Body makes it,
-// with N as a JSON string: {"total":"N"} and a newline. A body of another
-// form is returned as it is.
-func quoteTotal(body []byte) []byte {
+// with N as a JSON string: {"total":"N"} and a newline, and true; for a
+// body of another form, false.
+func quoteTotal(body []byte) ([]byte, bool) {
 	rest, hasPrefix := bytes.CutPrefix(body, []byte(`{"total":`))
 	digits, hasSuffix := bytes.CutSuffix(rest, []byte("}\n"))
 	if !hasPrefix || !hasSuffix || len(digits) == 0 {
-		return body
+		return nil, false
 	}
 	for _, c := range digits {
 		if c < '0' || c > '9' {
-			return body
+			return nil, false
 		}
 	}
 	b := make([]byte, 0, len(body)+2)
 	b = append(b, `{"total":"`...)
 	b = append(b, digits...)
-	return append(b, "\"}\n"...)
+	return append(b, "\"}\n"...), true
 }

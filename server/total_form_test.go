@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"io"
 	"net/http"
 	"testing"
 )
@@ -17,13 +18,14 @@ func (r request) withAccept(v string) request {
 
 const stringForm = "application/json; total=string"
 
-// assertBody checks that rec is 200 application/json with exactly body.
+// assertBody checks that rec is 200 with the string form's Content-Type
+// and exactly the body want.
 func assertBody(tb testing.TB, rec interface {
 	Result() *http.Response
 }, got, want string) {
 	tb.Helper()
-	if res := rec.Result(); res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "application/json" {
-		tb.Fatalf("got %d %q, want 200 application/json", res.StatusCode, res.Header.Get("Content-Type"))
+	if res := rec.Result(); res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != stringForm {
+		tb.Fatalf("got %d %q, want 200 %s", res.StatusCode, res.Header.Get("Content-Type"), stringForm)
 	}
 	if got != want {
 		tb.Errorf("body: got %q, want %q", got, want)
@@ -49,14 +51,14 @@ func TestStringTotal(t *testing.T) {
 				first := serve(t, h, route.req("S", 5).withAccept(stringForm))
 				assertBody(t, first, first.Body.String(), "{\"total\":\"9007199254740998\"}\n")
 				again := serve(t, h, route.req("S", 5).withAccept(stringForm))
-				assertReplay(t, again, first.Body.String())
+				assertStringReplay(t, again, first.Body.String())
 				asNumber := serve(t, h, route.req("S", 5))
 				assertReplay(t, asNumber, "{\"total\":9007199254740998}\n")
 
 				numberFirst := serve(t, h, route.req("N", 7))
-				assertBody(t, numberFirst, numberFirst.Body.String(), "{\"total\":9007199254741005}\n")
+				assertTotal(t, numberFirst, "9007199254741005")
 				assertReplay(t, serve(t, h, route.req("N", 7)), numberFirst.Body.String())
-				assertReplay(t, serve(t, h, route.req("N", 7).withAccept(stringForm)), "{\"total\":\"9007199254741005\"}\n")
+				assertStringReplay(t, serve(t, h, route.req("N", 7).withAccept(stringForm)), "{\"total\":\"9007199254741005\"}\n")
 
 				if got := l.sum(); got != "9007199254741005" {
 					t.Errorf("total: got %s, want 9007199254741005 (each key added once)", got)
@@ -106,13 +108,13 @@ func TestStringTotalAccept(t *testing.T) {
 		"application/json; charset=utf-8; total=string":     true,
 		"application/json; total=string; charset=\"utf-8\"": true,
 	} {
-		want := "{\"total\":12}\n"
+		want, ctype := "{\"total\":12}\n", "application/json"
 		if quoted {
-			want = "{\"total\":\"12\"}\n"
+			want, ctype = "{\"total\":\"12\"}\n", stringForm
 		}
 		rec := serve(t, h, request{method: http.MethodGet, target: "/sum"}.withAccept(accept))
-		if got := rec.Body.String(); got != want {
-			t.Errorf("Accept %q: got %q, want %q", accept, got, want)
+		if got := rec.Body.String(); got != want || rec.Header().Get("Content-Type") != ctype {
+			t.Errorf("Accept %q: got %q %q, want %q %q", accept, rec.Header().Get("Content-Type"), got, ctype, want)
 		}
 	}
 }
@@ -128,4 +130,18 @@ func TestStringTotalProblems(t *testing.T) {
 	rec := serve(t, h, request{method: http.MethodPost, target: "/sum?key=K&number=1"}.withAccept(stringForm))
 	assertBody(t, rec, rec.Body.String(), "{\"total\":\"1\"}\n")
 	assertProblem(t, serve(t, h, request{method: http.MethodPost, target: "/sum?key=K&number=2"}.withAccept(stringForm)), http.StatusUnprocessableEntity)
+}
+
+// assertStringReplay checks that rec is a replay in the string form with
+// exactly the body want.
+func assertStringReplay(tb testing.TB, rec interface {
+	Result() *http.Response
+}, want string) {
+	tb.Helper()
+	res := rec.Result()
+	if got := res.Header.Get("Idempotent-Replayed"); got != "true" {
+		tb.Errorf("replay Idempotent-Replayed: got %q, want true", got)
+	}
+	body, _ := io.ReadAll(res.Body)
+	assertBody(tb, rec, string(body), want)
 }

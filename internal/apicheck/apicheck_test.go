@@ -28,6 +28,7 @@ func TestCheckerCatchesDrift(t *testing.T) {
 		t.Fatal(err)
 	}
 	jsonNS := map[string]string{"Content-Type": "application/json", "Cache-Control": "no-store"}
+	stringNS := map[string]string{"Content-Type": "application/json; total=string", "Cache-Control": "no-store"}
 	problem := map[string]string{"Content-Type": "application/problem+json", "Cache-Control": "no-store"}
 	retry := map[string]string{"Content-Type": "application/problem+json", "Cache-Control": "no-store", "Retry-After": "1"}
 	stats := `{"end":1,"seconds":2,"redis":"up","added":[0,1],"replayed":[0,0],"conflicts":[0,0],"errors":[0,0],"p50_ms":[null,1.5],"p99_ms":[null,2],"redis_up":[null,true]}`
@@ -39,6 +40,9 @@ func TestCheckerCatchesDrift(t *testing.T) {
 		{"total", exchange("POST", "/sum?number=5", 200, jsonNS, `{"total":5}`), true},
 		{"huge total", exchange("GET", "/sum", 200, jsonNS, `{"total":123456789012345678901234567890}`), true},
 		{"total as string", exchange("POST", "/sum?number=5", 200, jsonNS, `{"total":"5"}`), false},
+		{"string form", exchange("POST", "/sum?number=5", 200, stringNS, `{"total":"5"}`), true},
+		{"string form with a number", exchange("POST", "/sum?number=5", 200, stringNS, `{"total":5}`), false},
+		{"string form not digits", exchange("GET", "/sum", 200, stringNS, `{"total":"5e3"}`), false},
 		{"extra member", exchange("POST", "/sum?number=5", 200, jsonNS, `{"total":5,"x":1}`), false},
 		{"cache-control", exchange("POST", "/sum?number=5", 200, map[string]string{"Content-Type": "application/json", "Cache-Control": "max-age=5"}, `{"total":5}`), false},
 		{"undocumented status", exchange("POST", "/sum?number=5", 201, jsonNS, `{"total":5}`), false},
