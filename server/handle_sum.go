@@ -63,6 +63,7 @@ func handleAdd(d Deps, keyParam string) http.Handler {
 		if quoted, ok := totalForm(r, res.Body); ok {
 			res.Body, res.ContentType = quoted, stringTotalType[0]
 		}
+		w.Header().Add("Vary", "Accept")
 		idempotency.WriteRecord(w, res)
 	})
 }
@@ -95,6 +96,7 @@ func writeTotal(w http.ResponseWriter, r *http.Request, d Deps) {
 		return
 	}
 	w.Header()["Content-Type"] = jsonType
+	w.Header().Add("Vary", "Accept") // the total's form follows Accept (totalForm)
 	if quoted, ok := totalForm(r, body); ok {
 		body, w.Header()["Content-Type"] = quoted, stringTotalType
 	}

@@ -3,6 +3,7 @@ package server_test
 import (
 	"io"
 	"net/http"
+	"slices"
 	"testing"
 )
 
@@ -29,6 +30,9 @@ func assertBody(tb testing.TB, rec interface {
 	}
 	if got != want {
 		tb.Errorf("body: got %q, want %q", got, want)
+	}
+	if vary := rec.Result().Header.Values("Vary"); !slices.Contains(vary, "Accept") {
+		tb.Errorf("Vary: got %q, want Accept: the body's form follows it, and a cache must know", vary)
 	}
 }
 
