@@ -23,6 +23,7 @@ rounds=${1:-3}
 secs=${2:-10}
 counts=${3:-1 3}
 conns=64
+port0=$((20000 + $$ % 4000 * 4)) # ports of its own: other runs may use 1808x
 scripts/services.sh
 bin=$(mktemp -d)
 db=idemsum_bench_$$ # its own database and Redis prefix: runs never meet
@@ -57,12 +58,12 @@ ticks() { # ticks PID...: utime+stime of each, summed
   echo "$t"
 }
 
-serve() { # serve N KIND ARGS...: start N servers of KIND on ports 1808x; sets srv_pids and urls
+serve() { # serve N KIND ARGS...: start N servers of KIND on ports port0+1...; sets srv_pids and urls
   local n=$1 kind=$2 i
   shift 2
   srv_pids=() urls=()
   for i in $(seq "$n"); do
-    local port=$((18080 + i))
+    local port=$((port0 + i))
     case $kind in
     noop) "$bin/noop" -http-addr 127.0.0.1:$port >"$bin/$port.out" 2>&1 & ;;
     *)
