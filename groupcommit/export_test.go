@@ -1,8 +1,22 @@
 package groupcommit
 
+import "time"
+
 // Queued returns how many additions wait for a batch, for tests.
 func Queued(a *Adder) int { return len(a.in) }
 
 // OnQueued makes a call f after each of its additions is queued (before
 // the Add waits for its batch); set it before the first Add.
 func OnQueued(a *Adder, f func()) { a.queued = f }
+
+// SetClock makes a time its commits with now and wait for a fuller batch
+// on after's channels; set it before the first Add.
+func SetClock(a *Adder, now func() time.Time, after func(time.Duration) <-chan time.Time) {
+	a.now, a.after = now, after
+}
+
+// Shape returns the limit and wait of the next batch, busy or not, for tests.
+func Shape(a *Adder, busy bool) (size, bytes int, wait time.Duration) {
+	sh := a.shape(busy)
+	return sh.size, sh.bytes, sh.wait
+}

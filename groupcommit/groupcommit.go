@@ -6,6 +6,7 @@ package groupcommit
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/idemsum/idemsum"
@@ -13,10 +14,15 @@ import (
 
 // Adder is an idemsum.Adder that shares Ledger.Add among concurrent
 // callers. While all Flushers are busy, additions queue up and leave as one
-// batch of at most MaxSize when a flusher frees up; a batch that is not
-// full waits at most MaxWait for more. Each caller gets its own Result
-// (the total right after its own addition). Adder is safe for concurrent
-// use; Close stops it after the queued additions are flushed.
+// batch when a flusher frees up; a batch that is not full waits at most
+// MaxWait for more. Unless Fixed, the batch adapts to the moment
+// (docs/design.md#group-commit): a batch that had to wait for a flusher
+// (commits back to back) also waits up to half the last commit's time for
+// more, and the batch limit grows past MaxSize with the last commit's time,
+// bounded by MaxBatchBytes; an idle Adder flushes at once. Each caller gets
+// its own Result (the total right after its own addition). Adder is safe
+// for concurrent use; Close stops it after the queued additions are
+// flushed.
 type Adder struct {
 	ledger  idemsum.Ledger
 	maxSize int
@@ -26,6 +32,11 @@ type Adder struct {
 	stopped chan struct{}
 	mu      sync.RWMutex // guards closed against sends on a closed in
 	closed  bool
+	// lastCommit is the duration of the last Ledger.Add, in nanoseconds.
+	lastCommit atomic.Int64
+	// Fixed, when set, turns adaptation off: batches of at most maxSize,
+	// waiting only maxWait. Set it before the first Add.
+	Fixed bool
 	// Metrics, when set, count the size of each batch. Set it before the
 	// first Add.
 	Metrics *Metrics
@@ -36,7 +47,9 @@ type Adder struct {
 	// Set it before the first Add.
 	FlushContext func(callers []context.Context) (context.Context, func())
 
-	queued func() // test hook (export_test.go): told after each addition is queued
+	queued func()                               // test hook (export_test.go): told after each addition is queued
+	after  func(time.Duration) <-chan time.Time // the timer of a batch's wait; time.After by default
+	now    func() time.Time                     // the clock that times commits; time.Now by default
 }
 
 type call struct {
@@ -55,9 +68,11 @@ func New(l idemsum.Ledger, maxSize int, maxWait time.Duration, flushers int) *Ad
 		ledger:  l,
 		maxSize: max(1, maxSize),
 		maxWait: maxWait,
-		in:      make(chan *call, 4*max(1, maxSize)*max(1, flushers)),
+		in:      make(chan *call, 4*growth*max(1, maxSize)*max(1, flushers)),
 		slots:   make(chan struct{}, max(1, flushers)),
 		stopped: make(chan struct{}),
+		after:   time.After,
+		now:     time.Now,
 	}
 	go a.loop()
 	return a
@@ -104,9 +119,24 @@ func (a *Adder) Close() {
 
 func (a *Adder) loop() {
 	defer close(a.stopped)
-	for c := range a.in {
-		a.slots <- struct{}{}
-		calls := a.gather(c)
+	var next *call // an addition the last batch had no room for
+	for {
+		c := next
+		if c == nil {
+			var ok bool
+			if c, ok = <-a.in; !ok {
+				break
+			}
+		}
+		busy := false
+		select {
+		case a.slots <- struct{}{}:
+		default: // every flusher busy: commits run back to back
+			busy = true
+			a.slots <- struct{}{}
+		}
+		var calls []*call
+		calls, next = a.gather(c, a.shape(busy))
 		go a.flush(calls)
 	}
 	for i := 0; i < cap(a.slots); i++ {
@@ -114,45 +144,97 @@ func (a *Adder) loop() {
 	}
 }
 
-// gather takes first and whatever else is queued, up to maxSize, waiting
-// up to maxWait for more when the batch is not full.
-func (a *Adder) gather(first *call) []*call {
-	calls := []*call{first}
-	var timeout <-chan time.Time
-	if a.maxWait > 0 {
-		t := time.NewTimer(a.maxWait)
-		defer t.Stop()
-		timeout = t.C
-	}
-	for len(calls) < a.maxSize {
-		select {
-		case c, ok := <-a.in:
-			if !ok {
-				return calls
-			}
-			calls = append(calls, c)
-			continue
-		default:
-		}
-		if timeout == nil {
-			return calls
-		}
-		select {
-		case c, ok := <-a.in:
-			if !ok {
-				return calls
-			}
-			calls = append(calls, c)
-		case <-timeout:
-			return calls
-		}
-	}
-	return calls
+// shape is what the next batch may be: at most size additions and bytes
+// bytes of keys, and how long it waits to fill when it is not full.
+type shape struct {
+	size  int
+	bytes int
+	wait  time.Duration
 }
 
-// flush commits calls as one Ledger.Add and wakes their callers.
+// shape returns the next batch's shape. A Fixed Adder keeps New's. Else
+// the limit grows with the last commit's time, 1× MaxSize per
+// SlowCommit, up to growth× (commits slow: a distant replica, a busy
+// disk or the row lock held by other instances); and a batch that had to
+// wait for a flusher (busy) waits up to WaitShare of the last commit for
+// callers whose last batch just ended to come back, at most MaxAdaptWait,
+// so that back-to-back commits carry fuller batches. An idle Adder (a
+// flusher free) flushes what is queued at once, as fast as ever.
+func (a *Adder) shape(busy bool) shape {
+	sh := shape{size: a.maxSize, bytes: MaxBatchBytes, wait: a.maxWait}
+	if a.Fixed {
+		return sh
+	}
+	last := time.Duration(a.lastCommit.Load())
+	sh.size = a.maxSize * min(growth, max(1, int(last/SlowCommit)))
+	if busy {
+		sh.wait = max(sh.wait, min(MaxAdaptWait, time.Duration(float64(last)*WaitShare)))
+	}
+	return sh
+}
+
+// The bounds of adaptation (docs/design.md#group-commit).
+const (
+	// SlowCommit is the commit time per which the batch limit grows by
+	// one MaxSize.
+	SlowCommit = 5 * time.Millisecond
+	// growth bounds the batch limit at growth × MaxSize.
+	growth = 16
+	// MaxBatchBytes bounds the keys and clients of one batch (its
+	// statement carries each twice), far below MySQL's and MariaDB's
+	// default max_allowed_packet (64 MiB, 16 MiB).
+	MaxBatchBytes = 1 << 20
+	// WaitShare is the share of the last commit's time that a batch
+	// formed while commits run back to back waits for more.
+	WaitShare = 0.5
+	// MaxAdaptWait bounds that wait whatever the commit time.
+	MaxAdaptWait = 10 * time.Millisecond
+)
+
+// size is what an addition adds to its batch's bytes: its client and key,
+// and the rest of its row, roughly.
+func size(c *call) int { return len(c.add.Client) + len(c.add.Key) + 64 }
+
+// gather takes first and whatever else is queued, within sh, waiting up
+// to sh.wait for more when the batch is not full. An addition that would
+// pass sh.bytes is returned as next, to start the next batch (a batch
+// takes at least one).
+func (a *Adder) gather(first *call, sh shape) (calls []*call, next *call) {
+	calls, bytes := []*call{first}, size(first)
+	var timeout <-chan time.Time
+	if sh.wait > 0 {
+		timeout = a.after(sh.wait)
+	}
+	for len(calls) < sh.size {
+		var c *call
+		var ok bool
+		select {
+		case c, ok = <-a.in:
+		default:
+			if timeout == nil {
+				return calls, nil
+			}
+			select {
+			case c, ok = <-a.in:
+			case <-timeout:
+				return calls, nil
+			}
+		}
+		if !ok {
+			return calls, nil
+		}
+		if bytes += size(c); bytes > sh.bytes {
+			return calls, c
+		}
+		calls = append(calls, c)
+	}
+	return calls, nil
+}
+
+// flush commits calls as one Ledger.Add, frees its flusher and wakes its
+// callers, in that order: a caller that sends its next addition at once
+// finds the Adder idle, not busy.
 func (a *Adder) flush(calls []*call) {
-	defer func() { <-a.slots }()
 	adds := make([]idemsum.Addition, len(calls))
 	for i, c := range calls {
 		adds[i] = c.add
@@ -166,8 +248,11 @@ func (a *Adder) flush(calls []*call) {
 		}
 		ctx, done = a.FlushContext(ctxs)
 	}
+	start := a.now()
 	res, err := a.ledger.Add(ctx, adds)
+	a.lastCommit.Store(int64(a.now().Sub(start)))
 	done() // before the callers wake
+	<-a.slots
 	for i, c := range calls {
 		if err != nil {
 			c.err = err

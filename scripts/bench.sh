@@ -16,24 +16,32 @@
 # /proc/PID/stat: sumd (all instances), MariaDB, Redis, the load tool) and the
 # average batch, then medians and same-run ratios: sumd/noop, sumd/base, and
 # 3 instances over 1 in MariaDB and in sumd+MariaDB+Redis CPU per addition.
-# Usage: [BASE=rev] [EXTRA="off claims"] [LOW=100] scripts/bench.sh [rounds=3] [seconds=10] [instances="1 3"]
+# MariaDB and Redis are private to the run by default (PRIVATE=1: a fresh
+# mariadbd with the durable settings of the e2e servers, binary log and
+# sync_binlog=1, and a redis-server without persistence, on ports of its
+# own), so that their CPU counts this run's load alone on a shared machine;
+# PRIVATE=0 uses the shared services at 3306 and 6379.
+# Usage: [BASE=rev] [EXTRA="off claims"] [LOW=100] [PRIVATE=0] scripts/bench.sh [rounds=3] [seconds=10] [instances="1 3"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
 secs=${2:-10}
 counts=${3:-1 3}
 conns=64
-port0=$((20000 + $$ % 4000 * 4)) # ports of its own: other runs may use 1808x
-scripts/services.sh
+port0=$((20000 + $$ % 400 * 100)) # ports of its own: other runs may use 1808x
+[ "${PRIVATE:-1}" = 1 ] || scripts/services.sh
 bin=$(mktemp -d)
 db=idemsum_bench_$$ # its own database and Redis prefix: runs never meet
 prefix=bench$$:
 pids=()
-cleanup() { # what this script started, its files, its Redis keys and MySQL database
+cleanup() { # its Redis keys and MySQL database, what this script started, its files
+  if [ "${PRIVATE:-1}" != 1 ]; then
+    redis-cli -n 14 --scan --pattern "$prefix*" | xargs -r -n 500 redis-cli -n 14 unlink >/dev/null || true
+    mariadb --no-defaults -uroot -h127.0.0.1 -e "DROP DATABASE IF EXISTS $db" || true
+  fi
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do while kill -0 "$p" 2>/dev/null; do sleep 0.05; done; done
   rm -rf "$bin"
-  redis-cli -n 14 --scan --pattern "$prefix*" | xargs -r -n 500 redis-cli -n 14 unlink >/dev/null || true
-  mariadb --no-defaults -uroot -h127.0.0.1 -e "DROP DATABASE IF EXISTS $db" || true
 }
 trap cleanup EXIT
 go build -o "$bin/sumd" ./cmd/sumd
@@ -44,13 +52,32 @@ if [ -n "${BASE:-}" ]; then # the base revision's sumd, built from its own files
   git archive "$BASE" | tar -x -C "$bin/base-src"
   (cd "$bin/base-src" && go build -o "$bin/sumd-base" ./cmd/sumd)
 fi
-rdb=redis://127.0.0.1:6379/14
-mariadb --no-defaults -uroot -h127.0.0.1 -e "DROP DATABASE IF EXISTS $db; CREATE DATABASE $db"
+mport=3306 rport=6379
+if [ "${PRIVATE:-1}" = 1 ]; then # private servers, stopped by cleanup (their PIDs are in pids)
+  mport=$((port0 + 90)) rport=$((port0 + 91))
+  mkdir -p "$bin/my/data" "$bin/my/tmp"
+  asroot=(); [ "$(id -u)" = 0 ] && asroot=(--user=root)
+  small=(--innodb-buffer-pool-size=128M --innodb-log-file-size=64M --performance-schema=OFF --skip-name-resolve)
+  mariadb-install-db --no-defaults --datadir="$bin/my/data" --tmpdir="$bin/my/tmp" \
+    --auth-root-authentication-method=normal --skip-test-db "${asroot[@]}" "${small[@]}" >"$bin/my/install.log" 2>&1
+  /usr/sbin/mariadbd --no-defaults --datadir="$bin/my/data" --tmpdir="$bin/my/tmp" --port=$mport \
+    --bind-address=127.0.0.1 --socket="$bin/my/sock" --pid-file="$bin/my/pid" --log-error="$bin/my/error.log" \
+    --server-id=1 --log-bin=binlog --binlog-format=ROW --sync-binlog=1 --innodb-flush-log-at-trx-commit=1 \
+    --max-connections=300 "${asroot[@]}" "${small[@]}" &
+  mysqld_pid=$! && pids+=($!)
+  redis-server --port $rport --bind 127.0.0.1 --save '' --appendonly no >"$bin/redis.log" 2>&1 &
+  redis_pid=$! && pids+=($!)
+  for _ in $(seq 600); do mariadb --no-defaults -uroot -h127.0.0.1 -P$mport -e 'SELECT 1' >/dev/null 2>&1 && break; sleep 0.1; done
+  for _ in $(seq 100); do redis-cli -p $rport ping >/dev/null 2>&1 && break; sleep 0.1; done
+else
+  mysqld_pid=$(pgrep -xo mariadbd || pgrep -xo mysqld) # read, never signalled
+  redis_pid=$(pgrep -o -f 'redis-server .*:6379' || pgrep -xo redis-server)
+fi
+rdb=redis://127.0.0.1:$rport/14
+mariadb --no-defaults -uroot -h127.0.0.1 -P$mport -e "DROP DATABASE IF EXISTS $db; CREATE DATABASE $db"
 tool=sumload
 command -v wrk >/dev/null && tool=wrk
 hz=$(getconf CLK_TCK)
-mysqld_pid=$(pgrep -xo mariadbd || pgrep -xo mysqld) # read, never signalled
-redis_pid=$(pgrep -o -f 'redis-server .*:6379' || pgrep -xo redis-server)
 
 ticks() { # ticks PID...: utime+stime of each, summed
   local t=0
@@ -69,7 +96,7 @@ serve() { # serve N KIND ARGS...: start N servers of KIND on ports port0+1...; s
     *)
       local exe=$bin/sumd
       [ "$kind" = base ] && exe=$bin/sumd-base
-      "$exe" -http-addr 127.0.0.1:$port -mysql-dsn "root@tcp(127.0.0.1:3306)/$db" \
+      "$exe" -http-addr 127.0.0.1:$port -mysql-dsn "root@tcp(127.0.0.1:$mport)/$db" \
         -redis-url "$rdb" -redis-prefix "$prefix" "$@" >"$bin/$port.out" 2>/dev/null &
       ;;
     esac
@@ -162,7 +189,7 @@ PY
   tail -1 "$bin/rows" | python3 -c "$show"
 }
 
-echo "machine: $(nproc) cores, $(free -g | awk '/Mem/{print $2}') GiB; $rounds rounds of ${secs}s; instances: $counts; $conns connections, unique keys, load tool $tool${BASE:+; base $BASE ($(git rev-parse --short "$BASE"))}"
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem/{print $2}') GiB, load average $(cut -d' ' -f1-3 /proc/loadavg); $rounds rounds of ${secs}s; instances: $counts; $conns connections, unique keys, load tool $tool; MariaDB and Redis $([ "${PRIVATE:-1}" = 1 ] && echo private || echo shared)${BASE:+; base $BASE ($(git rev-parse --short "$BASE"))}"
 for i in $(seq "$rounds"); do
   order="sumd"
   if [ -n "${BASE:-}" ]; then # alternate which of the two runs first

@@ -45,6 +45,9 @@ type config struct {
 	ReadTimeout       time.Duration
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
+
+	// Group commit's adaptation (docs/design.md#group-commit).
+	BatchFixed bool
 }
 
 // parseConfig reads args (without the program name) over getenv defaults
@@ -124,6 +127,8 @@ func (c *config) flags(getenv func(string) string) (*flag.FlagSet, *[]error) {
 	fs.StringVar(&c.AuthTokens, "auth-tokens", env("SUM_AUTH_TOKENS", ""), "file of API clients, one \"NAME SHA256-OF-TOKEN\" a line (make lines with: sumd token NAME); when set, adding and reading need Authorization: Bearer <token>, and keys are scoped per client; reloaded on SIGHUP (env SUM_AUTH_TOKENS)")
 	fs.BoolVar(&c.AuthAnonymous, "auth-anonymous", boolean("SUM_AUTH_ANONYMOUS"), "with -auth-tokens, also serve requests without a bearer token, as the anonymous client: the step between no tokens and tokens required when turning tokens on or off one instance at a time (env SUM_AUTH_ANONYMOUS)")
 	fs.StringVar(&c.AllowedOrigins, "allowed-origins", env("SUM_ALLOWED_ORIGINS", ""), "comma-separated origins (https://app.example) whose browser pages may add, besides the service's own (env SUM_ALLOWED_ORIGINS)")
+	// Group commit's adaptation.
+	fs.BoolVar(&c.BatchFixed, "batch-fixed", boolean("SUM_BATCH_FIXED"), "keep batches at most -batch-max, waiting only -batch-wait: no waiting for a fuller batch while commits run back to back, no larger batches while commits are slow (env SUM_BATCH_FIXED)")
 	fs.StringVar(&c.LogLevel, "log-level", env("SUM_LOG_LEVEL", "info"), "debug, info (one line per request), warn or error (env SUM_LOG_LEVEL)")
 	return fs, errs
 }
