@@ -35,6 +35,13 @@ func (c *fakeClock) Now() time.Time {
 	return c.now
 }
 
+// Advance moves the clock d on.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
 func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 	c.waits <- d
 	return c.fire
@@ -126,6 +133,61 @@ func TestAdderWaitsForFullerBatchWhenBusy(t *testing.T) {
 		sizes = append(sizes, len(b))
 	}
 	if want := []int{1, 3}; !slices.Equal(sizes, want) {
+		t.Errorf("batch sizes got %v, want %v", sizes, want)
+	}
+}
+
+// TestAdderWaitsForReturningCallers: the first caller back from a batch
+// of several, arriving within a commit's time of its end, finds the
+// flusher free but does not go alone: it waits for the others of its
+// batch (here one) and leaves as soon as they are back.
+func TestAdderWaitsForReturningCallers(t *testing.T) {
+	t.Parallel()
+	l := &idemsumtest.Ledger{Gate: make(chan struct{}), Entered: make(chan struct{}, 16)}
+	a := groupcommit.New(l, 8, 0, 1)
+	defer a.Close()
+	clock := newFakeClock(0) // moves only when told
+	groupcommit.SetClock(a, clock.Now, clock.After)
+	queued := make(chan struct{}, 16)
+	groupcommit.OnQueued(a, func() { queued <- struct{}{} })
+	commit := func() { // let one held batch commit, taking 10 ms
+		<-l.Entered
+		clock.Advance(10 * time.Millisecond)
+		l.Gate <- struct{}{}
+	}
+
+	first := addAsync(a, "first")
+	<-queued
+	b, c := addAsync(a, "b"), addAsync(a, "c")
+	<-queued
+	<-queued
+	commit() // "first"; "b" and "c" form a busy batch
+	if got, want := <-clock.waits, 5*time.Millisecond; got != want {
+		t.Errorf("busy batch wait: got %v, want %v", got, want)
+	}
+	clock.fire <- time.Time{} // its wait ends
+	commit()                  // "b" and "c"
+	for _, e := range []<-chan error{first, b, c} {
+		if err := <-e; err != nil {
+			t.Fatalf("add: %v", err)
+		}
+	}
+	d := addAsync(a, "d") // back at once: the flusher is free
+	if got, want := <-clock.waits, 5*time.Millisecond; got != want {
+		t.Errorf("returning caller's wait: got %v, want %v", got, want)
+	}
+	e := addAsync(a, "e") // the other caller back: enough, no need for the timer
+	commit()
+	for _, e := range []<-chan error{d, e} {
+		if err := <-e; err != nil {
+			t.Fatalf("add: %v", err)
+		}
+	}
+	var sizes []int
+	for _, b := range l.Batches() {
+		sizes = append(sizes, len(b))
+	}
+	if want := []int{1, 2, 2}; !slices.Equal(sizes, want) {
 		t.Errorf("batch sizes got %v, want %v", sizes, want)
 	}
 }

@@ -15,8 +15,13 @@ func SetClock(a *Adder, now func() time.Time, after func(time.Duration) <-chan t
 	a.now, a.after = now, after
 }
 
-// Shape returns the limit and wait of the next batch, busy or not, for tests.
-func Shape(a *Adder, busy bool) (size, bytes int, wait time.Duration) {
-	sh := a.shape(busy)
+// Shape returns the limit and wait of the next batch, formed while the
+// flushers are busy or idle, for tests.
+func Shape(a *Adder, isBusy bool) (size, bytes int, wait time.Duration) {
+	mode := idle
+	if isBusy {
+		mode = busy
+	}
+	sh := a.shape(mode)
 	return sh.size, sh.bytes, sh.wait
 }

@@ -32,8 +32,9 @@ type Adder struct {
 	stopped chan struct{}
 	mu      sync.RWMutex // guards closed against sends on a closed in
 	closed  bool
-	// lastCommit is the duration of the last Ledger.Add, in nanoseconds.
-	lastCommit atomic.Int64
+	// lastCommit is the duration of the last Ledger.Add, in nanoseconds,
+	// lastSize its additions and lastEnd its end (Unix nanoseconds).
+	lastCommit, lastSize, lastEnd atomic.Int64
 	// Fixed, when set, turns adaptation off: batches of at most maxSize,
 	// waiting only maxWait. Set it before the first Add.
 	Fixed bool
@@ -128,15 +129,18 @@ func (a *Adder) loop() {
 				break
 			}
 		}
-		busy := false
+		mode := idle
 		select {
 		case a.slots <- struct{}{}:
+			if a.recent() {
+				mode = returning
+			}
 		default: // every flusher busy: commits run back to back
-			busy = true
+			mode = busy
 			a.slots <- struct{}{}
 		}
 		var calls []*call
-		calls, next = a.gather(c, a.shape(busy))
+		calls, next = a.gather(c, a.shape(mode))
 		go a.flush(calls)
 	}
 	for i := 0; i < cap(a.slots); i++ {
@@ -145,31 +149,58 @@ func (a *Adder) loop() {
 }
 
 // shape is what the next batch may be: at most size additions and bytes
-// bytes of keys, and how long it waits to fill when it is not full.
+// bytes of keys, and how long it waits to fill when it is not full; with
+// a wait, it stops waiting once it has enough.
 type shape struct {
-	size  int
-	bytes int
-	wait  time.Duration
+	size   int
+	bytes  int
+	wait   time.Duration
+	enough int
+}
+
+// What the flushers were doing when a batch began to form.
+const (
+	idle      = iota // a flusher free, and no batch of several just ended
+	busy             // every flusher busy: commits run back to back
+	returning        // a flusher free, but a batch of several ended less than its commit time ago: its callers are coming back
+)
+
+// recent reports whether the last batch had several additions and ended
+// less than its commit's time ago.
+func (a *Adder) recent() bool {
+	if a.lastSize.Load() < 2 {
+		return false
+	}
+	last := time.Duration(a.lastCommit.Load())
+	return a.now().Sub(time.Unix(0, a.lastEnd.Load())) < last
 }
 
 // shape returns the next batch's shape. A Fixed Adder keeps New's. Else
 // the limit grows with the last commit's time, 1× MaxSize per
 // SlowCommit, up to growth× (commits slow: a distant replica, a busy
-// disk or the row lock held by other instances); and a batch that had to
-// wait for a flusher (busy) waits up to WaitShare of the last commit for
-// callers whose last batch just ended to come back, at most MaxAdaptWait,
-// so that back-to-back commits carry fuller batches. An idle Adder (a
-// flusher free) flushes what is queued at once, as fast as ever.
-func (a *Adder) shape(busy bool) shape {
+// disk or the row lock held by other instances); and a batch that forms
+// while commits run back to back (busy, or returning) waits up to
+// WaitShare of the last commit, at most MaxAdaptWait, until it has
+// enough: what was queued and the callers of the last batch, who come
+// back once answered. So back-to-back commits carry fuller batches, and
+// the first caller back from a batch does not go alone. An idle Adder
+// flushes what is queued at once, as fast as ever.
+func (a *Adder) shape(mode int) shape {
 	sh := shape{size: a.maxSize, bytes: MaxBatchBytes, wait: a.maxWait}
 	if a.Fixed {
 		return sh
 	}
 	last := time.Duration(a.lastCommit.Load())
 	sh.size = a.maxSize * min(growth, max(1, int(last/SlowCommit)))
-	if busy {
-		sh.wait = max(sh.wait, min(MaxAdaptWait, time.Duration(float64(last)*WaitShare)))
+	if mode == idle {
+		return sh
 	}
+	sh.wait = max(sh.wait, min(MaxAdaptWait, time.Duration(float64(last)*WaitShare)))
+	sh.enough = int(a.lastSize.Load()) + len(a.in)
+	if mode == busy {
+		sh.enough++ // the first, queued during the last commit, was not one of its callers
+	}
+	sh.enough = min(sh.size, sh.enough)
 	return sh
 }
 
@@ -211,7 +242,7 @@ func (a *Adder) gather(first *call, sh shape) (calls []*call, next *call) {
 		select {
 		case c, ok = <-a.in:
 		default:
-			if timeout == nil {
+			if timeout == nil || (sh.enough > 0 && len(calls) >= sh.enough) {
 				return calls, nil
 			}
 			select {
@@ -250,7 +281,10 @@ func (a *Adder) flush(calls []*call) {
 	}
 	start := a.now()
 	res, err := a.ledger.Add(ctx, adds)
-	a.lastCommit.Store(int64(a.now().Sub(start)))
+	end := a.now()
+	a.lastCommit.Store(int64(end.Sub(start)))
+	a.lastSize.Store(int64(len(calls)))
+	a.lastEnd.Store(end.UnixNano())
 	done() // before the callers wake
 	<-a.slots
 	for i, c := range calls {

@@ -23,7 +23,13 @@
 # PRIVATE=0 uses the shared services at 3306 and 6379.
 # Usage: [BASE=rev] [EXTRA="off claims"] [LOW=100] [PRIVATE=0] scripts/bench.sh [rounds=3] [seconds=10] [instances="1 3"]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+if [ -z "${BENCH_ROOT:-}" ]; then # run a copy: an edit of this file during a run must not change the run
+  snap=$(mktemp)
+  cp "$0" "$snap"
+  BENCH_ROOT=$(cd "$(dirname "$0")/.." && pwd) BENCH_SNAPSHOT=$snap exec bash "$snap" "$@"
+fi
+cd "$BENCH_ROOT"
+rm -f "$BENCH_SNAPSHOT"
 rounds=${1:-3}
 secs=${2:-10}
 counts=${3:-1 3}
