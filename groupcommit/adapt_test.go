@@ -106,6 +106,8 @@ func TestAdderWaitsForFullerBatchWhenBusy(t *testing.T) {
 	groupcommit.SetClock(a, clock.Now, clock.After)
 	queued := make(chan struct{}, 16)
 	groupcommit.OnQueued(a, func() { queued <- struct{}{} })
+	waiting := make(chan struct{}, 16)
+	groupcommit.OnWaiting(a, func() { waiting <- struct{}{} })
 
 	errs := []<-chan error{addAsync(a, "first")} // takes the flusher, held at the gate
 	<-l.Entered
@@ -113,6 +115,7 @@ func TestAdderWaitsForFullerBatchWhenBusy(t *testing.T) {
 	errs = append(errs, addAsync(a, "b"), addAsync(a, "c"))
 	<-queued
 	<-queued
+	<-waiting            // the loop holds one of them, waiting for the flusher: busy
 	l.Gate <- struct{}{} // "first" commits; "b" and "c" wait for more
 	if got, want := <-clock.waits, 2*time.Millisecond; got != want {
 		t.Errorf("wait for a fuller batch: got %v, want %v (half the last commit)", got, want)
@@ -150,23 +153,27 @@ func TestAdderWaitsForReturningCallers(t *testing.T) {
 	groupcommit.SetClock(a, clock.Now, clock.After)
 	queued := make(chan struct{}, 16)
 	groupcommit.OnQueued(a, func() { queued <- struct{}{} })
-	commit := func() { // let one held batch commit, taking 10 ms
-		<-l.Entered
+	waiting := make(chan struct{}, 16)
+	groupcommit.OnWaiting(a, func() { waiting <- struct{}{} })
+	commit := func() { // let the batch held at the gate commit, taking 10 ms
 		clock.Advance(10 * time.Millisecond)
 		l.Gate <- struct{}{}
 	}
 
 	first := addAsync(a, "first")
 	<-queued
+	<-l.Entered
 	b, c := addAsync(a, "b"), addAsync(a, "c")
 	<-queued
 	<-queued
+	<-waiting
 	commit() // "first"; "b" and "c" form a busy batch
 	if got, want := <-clock.waits, 5*time.Millisecond; got != want {
 		t.Errorf("busy batch wait: got %v, want %v", got, want)
 	}
 	clock.fire <- time.Time{} // its wait ends
-	commit()                  // "b" and "c"
+	<-l.Entered
+	commit() // "b" and "c"
 	for _, e := range []<-chan error{first, b, c} {
 		if err := <-e; err != nil {
 			t.Fatalf("add: %v", err)
@@ -177,6 +184,7 @@ func TestAdderWaitsForReturningCallers(t *testing.T) {
 		t.Errorf("returning caller's wait: got %v, want %v", got, want)
 	}
 	e := addAsync(a, "e") // the other caller back: enough, no need for the timer
+	<-l.Entered
 	commit()
 	for _, e := range []<-chan error{d, e} {
 		if err := <-e; err != nil {

@@ -25,3 +25,7 @@ func Shape(a *Adder, isBusy bool) (size, bytes int, wait time.Duration) {
 	sh := a.shape(mode)
 	return sh.size, sh.bytes, sh.wait
 }
+
+// OnWaiting makes a call f when its loop, holding an addition, finds every
+// flusher busy and waits for one; set it before the first Add.
+func OnWaiting(a *Adder, f func()) { a.waiting = f }

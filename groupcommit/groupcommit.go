@@ -48,9 +48,10 @@ type Adder struct {
 	// Set it before the first Add.
 	FlushContext func(callers []context.Context) (context.Context, func())
 
-	queued func()                               // test hook (export_test.go): told after each addition is queued
-	after  func(time.Duration) <-chan time.Time // the timer of a batch's wait; time.After by default
-	now    func() time.Time                     // the clock that times commits; time.Now by default
+	queued  func()                               // test hook (export_test.go): told after each addition is queued
+	waiting func()                               // test hook: told when the loop waits for a busy flusher
+	after   func(time.Duration) <-chan time.Time // the timer of a batch's wait; time.After by default
+	now     func() time.Time                     // the clock that times commits; time.Now by default
 }
 
 type call struct {
@@ -137,6 +138,9 @@ func (a *Adder) loop() {
 			}
 		default: // every flusher busy: commits run back to back
 			mode = busy
+			if a.waiting != nil {
+				a.waiting()
+			}
 			a.slots <- struct{}{}
 		}
 		var calls []*call
