@@ -29,6 +29,7 @@ func TestScalingFigures(t *testing.T) {
 	}
 	t.Run("ledger", testLedgerCeiling)
 	t.Run("http", testCPUPerAddition)
+	t.Run("semisync-http", testSemiSyncThroughSumd)
 }
 
 // ledgerSetups are the MySQL set-ups the ledger is measured on: a
