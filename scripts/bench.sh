@@ -10,6 +10,8 @@
 #          base/sumd and sumd/base, so that neither always runs second)
 #   off    with EXTRA containing "off": sumd -batch-max 1 (group commit off)
 #   claims with EXTRA containing "claims": sumd -redis-claims
+#   noredis with EXTRA containing "noredis": sumd -redis-url off (MySQL's primary
+#          key alone answers repeated keys: what the per-request Redis look-up saves)
 # and with LOW=RATE (e.g. LOW=100) a paced round at RATE req/s (sumload -rate,
 # 8 clients) of sumd (and base) on one instance, for p50/p99 at low load.
 # It prints for each: req/s, p50, p99, CPU µs per request by process (from
@@ -209,6 +211,7 @@ for i in $(seq "$rounds"); do
       case $x in
       off) round "off$n.$i" "$n" 0 sumd -batch-max 1 ;;
       claims) round "claims$n.$i" "$n" 0 sumd -redis-claims ;;
+      noredis) round "noredis$n.$i" "$n" 0 sumd -redis-url off ;;
       esac
     done
   done
@@ -227,7 +230,7 @@ cost = lambda r: r["sumd"] + r["mysql"] + r["redis"]
 counts = sorted({r["n"] for r in rows if r["rate"] == 0})
 print("\nmedians (CPU in us per request = per addition; server = all instances)")
 for n in counts:
-    for kind in ("noop", "sumd", "base", "off", "claims"):
+    for kind in ("noop", "sumd", "base", "off", "claims", "noredis"):
         rs = pick(kind, n)
         if not rs:
             continue
@@ -243,10 +246,11 @@ pct, times = "{:.1%}".format, "{:.2f}x".format
 print("same-run ratios (medians over rounds)")
 for n in counts:
     noop = pick("noop", n)
-    for kind in ("sumd", "base", "off", "claims"):
+    for kind in ("sumd", "base", "off", "claims", "noredis"):
         rs = pick(kind, n)
         ratios(f"{n} x {kind}/noop req/s", [s["rps"] / o["rps"] for s, o in zip(rs, noop)], pct)
     ratios(f"{n} x sumd/base req/s", [s["rps"] / b["rps"] for s, b in zip(pick("sumd", n), pick("base", n))], times)
+    ratios(f"{n} x sumd/noredis req/s", [s["rps"] / b["rps"] for s, b in zip(pick("sumd", n), pick("noredis", n))], times)
 if len(counts) > 1:
     lo, hi = counts[0], counts[-1]
     for kind in ("sumd", "base"):
