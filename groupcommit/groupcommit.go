@@ -223,7 +223,7 @@ const (
 	// formed while commits run back to back waits for more.
 	WaitShare = 0.5
 	// MaxAdaptWait bounds that wait whatever the commit time.
-	MaxAdaptWait = 50 * time.Millisecond
+	MaxAdaptWait = 10 * time.Millisecond
 )
 
 // size is what an addition adds to its batch's bytes: its client and key,
