@@ -62,9 +62,10 @@ type call struct {
 	done chan struct{}
 }
 
-// New starts an Adder over l with batches of at most maxSize additions,
-// waiting at most maxWait to fill one, and at most flushers batches in
-// flight at once.
+// New starts an Adder over l with batches of at most maxSize additions
+// (up to 16× that while commits are slow, unless Fixed), waiting maxWait
+// to fill one (longer while commits run back to back, unless Fixed), and
+// at most flushers batches in flight at once.
 func New(l idemsum.Ledger, maxSize int, maxWait time.Duration, flushers int) *Adder {
 	a := &Adder{
 		ledger:  l,
