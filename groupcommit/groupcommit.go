@@ -201,6 +201,9 @@ func (a *Adder) shape(mode int) shape {
 		return sh
 	}
 	sh.wait = max(sh.wait, min(MaxAdaptWait, time.Duration(float64(last)*WaitShare)))
+	if a.maxWait > 0 {
+		return sh // an explicit -batch-wait is waited in full, as before
+	}
 	sh.enough = int(a.lastSize.Load()) + len(a.in)
 	if mode == busy {
 		sh.enough++ // the first, queued during the last commit, was not one of its callers
