@@ -30,6 +30,7 @@ type config struct {
 	BatchMax        int
 	BatchWait       time.Duration
 	BatchFlushers   int
+	BatchFixed      bool // no adaptation of group commit (docs/design.md#group-commit)
 	LogLevel        string
 	MaxWait         time.Duration
 	PurgeInterval   time.Duration
@@ -45,9 +46,6 @@ type config struct {
 	ReadTimeout       time.Duration
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
-
-	// Group commit's adaptation (docs/design.md#group-commit).
-	BatchFixed bool
 }
 
 // parseConfig reads args (without the program name) over getenv defaults
@@ -115,6 +113,7 @@ func (c *config) flags(getenv func(string) string) (*flag.FlagSet, *[]error) {
 	fs.IntVar(&c.BatchMax, "batch-max", num("SUM_BATCH_MAX", "64"), "most additions in one group-commit transaction; 1 turns batching off (env SUM_BATCH_MAX)")
 	fs.DurationVar(&c.BatchWait, "batch-wait", dur("SUM_BATCH_WAIT", "0s"), "how long a batch that is not full waits for more; 0 = take what is queued (env SUM_BATCH_WAIT)")
 	fs.IntVar(&c.BatchFlushers, "batch-flushers", num("SUM_BATCH_FLUSHERS", "1"), "most group-commit transactions in flight per instance (env SUM_BATCH_FLUSHERS)")
+	fs.BoolVar(&c.BatchFixed, "batch-fixed", boolean("SUM_BATCH_FIXED"), "keep batches at most -batch-max, waiting only -batch-wait: no waiting for a fuller batch while commits run back to back, no larger batches while commits are slow (env SUM_BATCH_FIXED)")
 	fs.DurationVar(&c.MaxWait, "max-wait", dur("SUM_MAX_WAIT", "10s"), "cap on \"Prefer: wait=S\" for duplicates of a request in flight (env SUM_MAX_WAIT)")
 	fs.DurationVar(&c.PurgeInterval, "purge-interval", dur("SUM_PURGE_INTERVAL", "1m"), "how often keys older than -key-ttl plus twice -max-clock-skew are deleted from MySQL (env SUM_PURGE_INTERVAL)")
 	fs.DurationVar(&c.MaxClockSkew, "max-clock-skew", dur("SUM_MAX_CLOCK_SKEW", "1m"), "largest clock difference between instances; MySQL keeps a key for -key-ttl plus twice this, so no cached record outlives its row (env SUM_MAX_CLOCK_SKEW)")
@@ -127,8 +126,6 @@ func (c *config) flags(getenv func(string) string) (*flag.FlagSet, *[]error) {
 	fs.StringVar(&c.AuthTokens, "auth-tokens", env("SUM_AUTH_TOKENS", ""), "file of API clients, one \"NAME SHA256-OF-TOKEN\" a line (make lines with: sumd token NAME); when set, adding and reading need Authorization: Bearer <token>, and keys are scoped per client; reloaded on SIGHUP (env SUM_AUTH_TOKENS)")
 	fs.BoolVar(&c.AuthAnonymous, "auth-anonymous", boolean("SUM_AUTH_ANONYMOUS"), "with -auth-tokens, also serve requests without a bearer token, as the anonymous client: the step between no tokens and tokens required when turning tokens on or off one instance at a time (env SUM_AUTH_ANONYMOUS)")
 	fs.StringVar(&c.AllowedOrigins, "allowed-origins", env("SUM_ALLOWED_ORIGINS", ""), "comma-separated origins (https://app.example) whose browser pages may add, besides the service's own (env SUM_ALLOWED_ORIGINS)")
-	// Group commit's adaptation.
-	fs.BoolVar(&c.BatchFixed, "batch-fixed", boolean("SUM_BATCH_FIXED"), "keep batches at most -batch-max, waiting only -batch-wait: no waiting for a fuller batch while commits run back to back, no larger batches while commits are slow (env SUM_BATCH_FIXED)")
 	fs.StringVar(&c.LogLevel, "log-level", env("SUM_LOG_LEVEL", "info"), "debug, info (one line per request), warn or error (env SUM_LOG_LEVEL)")
 	return fs, errs
 }
