@@ -75,7 +75,12 @@ if [ "${PRIVATE:-1}" = 1 ]; then # private servers, stopped by cleanup (their PI
   mysqld_pid=$! && pids+=($!)
   redis-server --port $rport --bind 127.0.0.1 --save '' --appendonly no >"$bin/redis.log" 2>&1 &
   redis_pid=$! && pids+=($!)
-  for _ in $(seq 600); do mariadb --no-defaults -uroot -h127.0.0.1 -P$mport -e 'SELECT 1' >/dev/null 2>&1 && break; sleep 0.1; done
+  for _ in $(seq 1200); do mariadb --no-defaults -uroot -h127.0.0.1 -P$mport -e 'SELECT 1' >/dev/null 2>&1 && break; sleep 0.1; done
+  if ! mariadb --no-defaults -uroot -h127.0.0.1 -P$mport -e 'SELECT 1' >/dev/null 2>&1; then
+    echo "the private mariadbd did not answer on port $mport within 2 minutes:" >&2
+    tail -20 "$bin/my/error.log" >&2
+    exit 1
+  fi
   for _ in $(seq 100); do redis-cli -p $rport ping >/dev/null 2>&1 && break; sleep 0.1; done
 else
   mysqld_pid=$(pgrep -xo mariadbd || pgrep -xo mysqld) # read, never signalled
