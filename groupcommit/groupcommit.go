@@ -33,7 +33,8 @@ type Adder struct {
 	mu      sync.RWMutex // guards closed against sends on a closed in
 	closed  bool
 	// lastCommit is the duration of the last Ledger.Add, in nanoseconds,
-	// lastSize its additions and lastEnd its end (Unix nanoseconds).
+	// lastSize its additions (1 if it formed idle) and lastEnd its end
+	// (Unix nanoseconds).
 	lastCommit, lastSize, lastEnd atomic.Int64
 	// Fixed, when set, turns adaptation off: batches of at most maxSize,
 	// waiting only maxWait. Set it before the first Add.
@@ -146,7 +147,7 @@ func (a *Adder) loop() {
 		}
 		var calls []*call
 		calls, next = a.gather(c, a.shape(mode))
-		go a.flush(calls)
+		go a.flush(calls, mode != idle)
 	}
 	for i := 0; i < cap(a.slots); i++ {
 		a.slots <- struct{}{}
@@ -170,8 +171,10 @@ const (
 	returning        // a flusher free, but a batch of several ended less than its commit time ago: its callers are coming back
 )
 
-// recent reports whether the last batch had several additions and ended
-// less than its commit's time ago.
+// recent reports whether the last batch, formed under load (busy or
+// returning), had several additions and ended less than its commit's
+// time ago. A batch formed idle counts as one: two requests that met by
+// chance at a low rate are no reason to make the next one wait.
 func (a *Adder) recent() bool {
 	if a.lastSize.Load() < 2 {
 		return false
@@ -273,7 +276,7 @@ func (a *Adder) gather(first *call, sh shape) (calls []*call, next *call) {
 // flush commits calls as one Ledger.Add, frees its flusher and wakes its
 // callers, in that order: a caller that sends its next addition at once
 // finds the Adder idle, not busy.
-func (a *Adder) flush(calls []*call) {
+func (a *Adder) flush(calls []*call, underLoad bool) {
 	adds := make([]idemsum.Addition, len(calls))
 	for i, c := range calls {
 		adds[i] = c.add
@@ -291,7 +294,11 @@ func (a *Adder) flush(calls []*call) {
 	res, err := a.ledger.Add(ctx, adds)
 	end := a.now()
 	a.lastCommit.Store(int64(end.Sub(start)))
-	a.lastSize.Store(int64(len(calls)))
+	if underLoad {
+		a.lastSize.Store(int64(len(calls)))
+	} else {
+		a.lastSize.Store(1) // formed idle: its callers are no reason to wait
+	}
 	a.lastEnd.Store(end.UnixNano())
 	done() // before the callers wake
 	<-a.slots
