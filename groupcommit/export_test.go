@@ -29,3 +29,7 @@ func Shape(a *Adder, isBusy bool) (size, bytes int, wait time.Duration) {
 // OnWaiting makes a call f when its loop, holding an addition, finds every
 // flusher busy and waits for one; set it before the first Add.
 func OnWaiting(a *Adder, f func()) { a.waiting = f }
+
+// SetLastSize sets the additions of its last batch, as if it formed
+// under load, for tests of shape.
+func SetLastSize(a *Adder, n int) { a.lastSize.Store(int64(n)) }

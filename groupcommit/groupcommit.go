@@ -200,8 +200,8 @@ func (a *Adder) shape(mode int) shape {
 	}
 	last := time.Duration(a.lastCommit.Load())
 	sh.size = a.maxSize * min(growth, max(1, int(last/SlowCommit)))
-	if mode == idle {
-		return sh
+	if mode == idle || a.lastSize.Load() < 2 {
+		return sh // no load yet: a batch of one in flight is no reason to wait
 	}
 	sh.wait = max(sh.wait, min(MaxAdaptWait, time.Duration(float64(last)*WaitShare)))
 	if a.maxWait > 0 {
