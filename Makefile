@@ -7,8 +7,8 @@ run: ## run one sumd with working defaults
 test: ## every test, as CI runs them
 	./scripts/test.sh
 
-bench: ## no-op floor, sumd, group commit off and claims on, alternately: make bench ROUNDS=3 SECS=10 [INSTANCES=3]
-	./scripts/bench.sh $(or $(ROUNDS),3) $(or $(SECS),10) $(or $(INSTANCES),1)
+bench: ## no-op floor and sumd, 1 and 3 instances, alternately: make bench ROUNDS=3 SECS=10 [INSTANCES="1 3"] (BASE=rev EXTRA="off claims" LOW=100 in the environment)
+	./scripts/bench.sh $(or $(ROUNDS),3) $(or $(SECS),10) "$(or $(INSTANCES),1 3)"
 
 soak: ## the 5-minute fault soak (not in CI): make soak IDEMSUM_SOAK=30s
 	IDEMSUM_SOAK=$(or $(IDEMSUM_SOAK),5m) ./scripts/soak.sh

@@ -73,7 +73,7 @@ func testCPUPerAddition(t *testing.T) {
 			}
 			before, busyBefore := readTotal(t, c), machineBusy()
 			cpuBefore := cpuTimes(procs)
-			out, wrkCPU := runWrk(t, wrk, c, d)
+			out, wrkCPU := runWrk(t, wrk, c, d, 64)
 			cpuAfter := cpuTimes(procs)
 			cpuBefore["wrk"], cpuAfter["wrk"] = 0, int64(wrkCPU*clockTicks/time.Second)
 			busyAfter := machineBusy()
@@ -178,9 +178,9 @@ function done(summary, latency, requests)
 end
 `
 
-// runWrk runs one wrk per instance at once, 64 connections in all, for d,
-// and returns their summaries and the CPU time they used.
-func runWrk(t *testing.T, wrk string, c *harness.Cluster, d time.Duration) (string, time.Duration) {
+// runWrk runs one wrk per instance at once, conns connections in all,
+// for d, and returns their summaries and the CPU time they used.
+func runWrk(t *testing.T, wrk string, c *harness.Cluster, d time.Duration, conns int) (string, time.Duration) {
 	t.Helper()
 	script := filepath.Join(t.TempDir(), "sum.lua")
 	if err := os.WriteFile(script, []byte(wrkScript), 0o600); err != nil {
@@ -193,7 +193,7 @@ func runWrk(t *testing.T, wrk string, c *harness.Cluster, d time.Duration) (stri
 	var cpu time.Duration
 	for i, in := range c.Instances {
 		wg.Go(func() {
-			cmd := exec.Command(wrk, "-t1", fmt.Sprintf("-c%d", 64/len(c.Instances)), "-d"+d.String(),
+			cmd := exec.Command(wrk, "-t1", fmt.Sprintf("-c%d", conns/len(c.Instances)), "-d"+d.String(),
 				"-s", script, in.URL(), "--", fmt.Sprintf("w%s-%d", run, i))
 			out, err := cmd.Output()
 			mu.Lock()

@@ -29,6 +29,7 @@ func TestScalingFigures(t *testing.T) {
 	}
 	t.Run("ledger", testLedgerCeiling)
 	t.Run("http", testCPUPerAddition)
+	t.Run("semisync-http", testSemiSyncThroughSumd)
 }
 
 // ledgerSetups are the MySQL set-ups the ledger is measured on: a
@@ -55,7 +56,7 @@ func testLedgerCeiling(t *testing.T) {
 	for _, s := range ledgerSetups {
 		t.Run(s.name, func(t *testing.T) {
 			l := ledgerOn(t, s.replica, s.semiSync, s.latency)
-			for _, size := range []int{1, 8, 32, 64} {
+			for _, size := range []int{1, 8, 32, 64, 256, 512} {
 				commits, p50 := addFor(t, l, size, workers, d)
 				t.Logf("| %s | %d | %.0f | %.0f | %.1f ms |", s.name, size, float64(commits)/d.Seconds(),
 					float64(commits*int64(size))/d.Seconds(), float64(p50.Microseconds())/1000)

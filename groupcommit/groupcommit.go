@@ -6,6 +6,7 @@ package groupcommit
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/idemsum/idemsum"
@@ -13,10 +14,15 @@ import (
 
 // Adder is an idemsum.Adder that shares Ledger.Add among concurrent
 // callers. While all Flushers are busy, additions queue up and leave as one
-// batch of at most MaxSize when a flusher frees up; a batch that is not
-// full waits at most MaxWait for more. Each caller gets its own Result
-// (the total right after its own addition). Adder is safe for concurrent
-// use; Close stops it after the queued additions are flushed.
+// batch when a flusher frees up; a batch that is not full waits at most
+// MaxWait for more. Unless Fixed, the batch adapts to the moment
+// (docs/design.md#group-commit): a batch that had to wait for a flusher
+// (commits back to back) also waits up to half the last commit's time for
+// more, and the batch limit grows past MaxSize with the last commit's time,
+// bounded by MaxBatchBytes; an idle Adder flushes at once. Each caller gets
+// its own Result (the total right after its own addition). Adder is safe
+// for concurrent use; Close stops it after the queued additions are
+// flushed.
 type Adder struct {
 	ledger  idemsum.Ledger
 	maxSize int
@@ -26,6 +32,13 @@ type Adder struct {
 	stopped chan struct{}
 	mu      sync.RWMutex // guards closed against sends on a closed in
 	closed  bool
+	// lastCommit is the duration of the last Ledger.Add, in nanoseconds,
+	// lastSize its additions (1 if it formed idle) and lastEnd its end
+	// (Unix nanoseconds).
+	lastCommit, lastSize, lastEnd atomic.Int64
+	// Fixed, when set, turns adaptation off: batches of at most maxSize,
+	// waiting only maxWait. Set it before the first Add.
+	Fixed bool
 	// Metrics, when set, count the size of each batch. Set it before the
 	// first Add.
 	Metrics *Metrics
@@ -36,7 +49,10 @@ type Adder struct {
 	// Set it before the first Add.
 	FlushContext func(callers []context.Context) (context.Context, func())
 
-	queued func() // test hook (export_test.go): told after each addition is queued
+	queued  func()                               // test hook (export_test.go): told after each addition is queued
+	waiting func()                               // test hook: told when the loop waits for a busy flusher
+	after   func(time.Duration) <-chan time.Time // the timer of a batch's wait; time.After by default
+	now     func() time.Time                     // the clock that times commits; time.Now by default
 }
 
 type call struct {
@@ -47,17 +63,20 @@ type call struct {
 	done chan struct{}
 }
 
-// New starts an Adder over l with batches of at most maxSize additions,
-// waiting at most maxWait to fill one, and at most flushers batches in
-// flight at once.
+// New starts an Adder over l with batches of at most maxSize additions
+// (up to 16× that while commits are slow, unless Fixed), waiting maxWait
+// to fill one (longer while commits run back to back, unless Fixed), and
+// at most flushers batches in flight at once.
 func New(l idemsum.Ledger, maxSize int, maxWait time.Duration, flushers int) *Adder {
 	a := &Adder{
 		ledger:  l,
 		maxSize: max(1, maxSize),
 		maxWait: maxWait,
-		in:      make(chan *call, 4*max(1, maxSize)*max(1, flushers)),
+		in:      make(chan *call, 4*growth*max(1, maxSize)*max(1, flushers)),
 		slots:   make(chan struct{}, max(1, flushers)),
 		stopped: make(chan struct{}),
+		after:   time.After,
+		now:     time.Now,
 	}
 	go a.loop()
 	return a
@@ -104,55 +123,160 @@ func (a *Adder) Close() {
 
 func (a *Adder) loop() {
 	defer close(a.stopped)
-	for c := range a.in {
-		a.slots <- struct{}{}
-		calls := a.gather(c)
-		go a.flush(calls)
+	var next *call // an addition the last batch had no room for
+	for {
+		c := next
+		if c == nil {
+			var ok bool
+			if c, ok = <-a.in; !ok {
+				break
+			}
+		}
+		mode := idle
+		select {
+		case a.slots <- struct{}{}:
+			if a.recent() {
+				mode = returning
+			}
+		default: // every flusher busy: commits run back to back
+			mode = busy
+			if a.waiting != nil {
+				a.waiting()
+			}
+			a.slots <- struct{}{}
+		}
+		var calls []*call
+		calls, next = a.gather(c, a.shape(mode))
+		go a.flush(calls, mode != idle)
 	}
 	for i := 0; i < cap(a.slots); i++ {
 		a.slots <- struct{}{}
 	}
 }
 
-// gather takes first and whatever else is queued, up to maxSize, waiting
-// up to maxWait for more when the batch is not full.
-func (a *Adder) gather(first *call) []*call {
-	calls := []*call{first}
-	var timeout <-chan time.Time
-	if a.maxWait > 0 {
-		t := time.NewTimer(a.maxWait)
-		defer t.Stop()
-		timeout = t.C
-	}
-	for len(calls) < a.maxSize {
-		select {
-		case c, ok := <-a.in:
-			if !ok {
-				return calls
-			}
-			calls = append(calls, c)
-			continue
-		default:
-		}
-		if timeout == nil {
-			return calls
-		}
-		select {
-		case c, ok := <-a.in:
-			if !ok {
-				return calls
-			}
-			calls = append(calls, c)
-		case <-timeout:
-			return calls
-		}
-	}
-	return calls
+// shape is what the next batch may be: at most size additions and bytes
+// bytes of keys, and how long it waits to fill when it is not full; with
+// a wait, it stops waiting once it has enough.
+type shape struct {
+	size   int
+	bytes  int
+	wait   time.Duration
+	enough int
 }
 
-// flush commits calls as one Ledger.Add and wakes their callers.
-func (a *Adder) flush(calls []*call) {
-	defer func() { <-a.slots }()
+// What the flushers were doing when a batch began to form.
+const (
+	idle      = iota // a flusher free, and no batch of several just ended
+	busy             // every flusher busy: commits run back to back
+	returning        // a flusher free, but a batch of several ended less than its commit time ago: its callers are coming back
+)
+
+// recent reports whether the last batch, formed under load (busy or
+// returning), had several additions and ended less than its commit's
+// time ago. A batch formed idle counts as one: two requests that met by
+// chance at a low rate are no reason to make the next one wait.
+func (a *Adder) recent() bool {
+	if a.lastSize.Load() < 2 {
+		return false
+	}
+	last := time.Duration(a.lastCommit.Load())
+	return a.now().Sub(time.Unix(0, a.lastEnd.Load())) < last
+}
+
+// shape returns the next batch's shape. A Fixed Adder keeps New's. Else
+// the limit grows with the last commit's time, 1× MaxSize per
+// SlowCommit, up to growth× (commits slow: a distant replica, a busy
+// disk or the row lock held by other instances); and a batch that forms
+// while commits run back to back (busy, or returning) waits up to
+// WaitShare of the last commit, at most MaxAdaptWait, until it has
+// enough: what was queued and the callers of the last batch, who come
+// back once answered. So back-to-back commits carry fuller batches, and
+// the first caller back from a batch does not go alone. An idle Adder
+// flushes what is queued at once, as fast as ever.
+func (a *Adder) shape(mode int) shape {
+	sh := shape{size: a.maxSize, bytes: MaxBatchBytes, wait: a.maxWait}
+	if a.Fixed {
+		return sh
+	}
+	last := time.Duration(a.lastCommit.Load())
+	sh.size = a.maxSize * min(growth, max(1, int(last/SlowCommit)))
+	if mode == idle || a.lastSize.Load() < 2 {
+		return sh // no load yet: a batch of one in flight is no reason to wait
+	}
+	sh.wait = max(sh.wait, min(MaxAdaptWait, time.Duration(float64(last)*WaitShare)))
+	if a.maxWait > 0 {
+		return sh // an explicit -batch-wait is waited in full, as before
+	}
+	sh.enough = int(a.lastSize.Load()) + len(a.in)
+	if mode == busy {
+		sh.enough++ // the first, queued during the last commit, was not one of its callers
+	}
+	sh.enough = min(sh.size, sh.enough)
+	return sh
+}
+
+// The bounds of adaptation (docs/design.md#group-commit).
+const (
+	// SlowCommit is the commit time per which the batch limit grows by
+	// one MaxSize.
+	SlowCommit = 5 * time.Millisecond
+	// growth bounds the batch limit at growth × MaxSize.
+	growth = 16
+	// MaxBatchBytes bounds the keys and clients of one batch (its
+	// statement carries each twice), far below MySQL's and MariaDB's
+	// default max_allowed_packet (64 MiB, 16 MiB).
+	MaxBatchBytes = 1 << 20
+	// WaitShare is the share of the last commit's time that a batch
+	// formed while commits run back to back waits for more.
+	WaitShare = 0.5
+	// MaxAdaptWait bounds that wait whatever the commit time.
+	MaxAdaptWait = 10 * time.Millisecond
+)
+
+// size is what an addition adds to its batch's bytes: its client and key,
+// and the rest of its row, roughly.
+func size(c *call) int { return len(c.add.Client) + len(c.add.Key) + 64 }
+
+// gather takes first and whatever else is queued, within sh, waiting up
+// to sh.wait for more when the batch is not full. An addition that would
+// pass sh.bytes is returned as next, to start the next batch (a batch
+// takes at least one).
+func (a *Adder) gather(first *call, sh shape) (calls []*call, next *call) {
+	calls, bytes := []*call{first}, size(first)
+	var timeout <-chan time.Time
+	if sh.wait > 0 {
+		timeout = a.after(sh.wait)
+	}
+	for len(calls) < sh.size {
+		var c *call
+		var ok bool
+		select {
+		case c, ok = <-a.in:
+		default:
+			if timeout == nil || (sh.enough > 0 && len(calls) >= sh.enough) {
+				return calls, nil
+			}
+			select {
+			case c, ok = <-a.in:
+			case <-timeout:
+				return calls, nil
+			}
+		}
+		if !ok {
+			return calls, nil
+		}
+		if bytes += size(c); bytes > sh.bytes {
+			return calls, c
+		}
+		calls = append(calls, c)
+	}
+	return calls, nil
+}
+
+// flush commits calls as one Ledger.Add, frees its flusher and wakes its
+// callers, in that order: a caller that sends its next addition at once
+// finds the Adder idle, not busy.
+func (a *Adder) flush(calls []*call, underLoad bool) {
 	adds := make([]idemsum.Addition, len(calls))
 	for i, c := range calls {
 		adds[i] = c.add
@@ -166,8 +290,18 @@ func (a *Adder) flush(calls []*call) {
 		}
 		ctx, done = a.FlushContext(ctxs)
 	}
+	start := a.now()
 	res, err := a.ledger.Add(ctx, adds)
+	end := a.now()
+	a.lastCommit.Store(int64(end.Sub(start)))
+	if underLoad {
+		a.lastSize.Store(int64(len(calls)))
+	} else {
+		a.lastSize.Store(1) // formed idle: its callers are no reason to wait
+	}
+	a.lastEnd.Store(end.UnixNano())
 	done() // before the callers wake
+	<-a.slots
 	for i, c := range calls {
 		if err != nil {
 			c.err = err

@@ -16,7 +16,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "idemsum_batch_size",
 		Help:    "Additions per group-commit transaction.",
-		Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256},
+		Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024},
 	})}
 	reg.MustRegister(m.batchSize)
 	return m

@@ -13,7 +13,7 @@ import (
 // one transaction per Add, by batch size. Compare ns/op across sizes: the
 // cost per addition falls with the batch (group commit).
 func BenchmarkLedgerAdd(b *testing.B) {
-	for _, size := range []int{1, 8, 32} {
+	for _, size := range []int{1, 8, 32, 256} {
 		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
 			l, _ := newLedger(b)
 			var n atomic.Int64

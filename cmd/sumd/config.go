@@ -31,6 +31,7 @@ type config struct {
 	BatchMax        int
 	BatchWait       time.Duration
 	BatchFlushers   int
+	BatchFixed      bool // no adaptation of group commit (docs/design.md#group-commit)
 	LogLevel        string
 	MaxWait         time.Duration
 	PurgeInterval   time.Duration
@@ -123,6 +124,7 @@ func (c *config) flags(getenv func(string) string) (*flag.FlagSet, *[]error) {
 	fs.IntVar(&c.BatchMax, "batch-max", num("SUM_BATCH_MAX", "64"), "most additions in one group-commit transaction; 1 turns batching off (env SUM_BATCH_MAX)")
 	fs.DurationVar(&c.BatchWait, "batch-wait", dur("SUM_BATCH_WAIT", "0s"), "how long a batch that is not full waits for more; 0 = take what is queued (env SUM_BATCH_WAIT)")
 	fs.IntVar(&c.BatchFlushers, "batch-flushers", num("SUM_BATCH_FLUSHERS", "1"), "most group-commit transactions in flight per instance (env SUM_BATCH_FLUSHERS)")
+	fs.BoolVar(&c.BatchFixed, "batch-fixed", boolean("SUM_BATCH_FIXED"), "keep batches at most -batch-max, waiting only -batch-wait: no waiting for a fuller batch while commits run back to back, no larger batches while commits are slow (env SUM_BATCH_FIXED)")
 	fs.DurationVar(&c.MaxWait, "max-wait", dur("SUM_MAX_WAIT", "10s"), "cap on \"Prefer: wait=S\" for duplicates of a request in flight (env SUM_MAX_WAIT)")
 	fs.DurationVar(&c.PurgeInterval, "purge-interval", dur("SUM_PURGE_INTERVAL", "1m"), "how often keys older than -key-ttl plus twice -max-clock-skew are deleted from MySQL (env SUM_PURGE_INTERVAL)")
 	fs.DurationVar(&c.MaxClockSkew, "max-clock-skew", dur("SUM_MAX_CLOCK_SKEW", "1m"), "largest clock difference between instances; MySQL keeps a key for -key-ttl plus twice this, so no cached record outlives its row (env SUM_MAX_CLOCK_SKEW)")

@@ -50,7 +50,7 @@ func wire(ctx context.Context, cfg config, db *sql.DB, rdb goredis.UniversalClie
 	adder, closeAdder := idemsum.Unbatched(ledger), func() {}
 	if cfg.BatchMax > 1 {
 		b := groupcommit.New(ledger, cfg.BatchMax, cfg.BatchWait, cfg.BatchFlushers)
-		b.Metrics = batches
+		b.Metrics, b.Fixed = batches, cfg.BatchFixed
 		adder, closeAdder = b, b.Close
 	}
 	deps := server.Deps{

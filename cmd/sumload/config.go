@@ -26,7 +26,8 @@ type config struct {
 	JSON        bool
 	Progress    bool
 	Prefix      string
-	Token       string // API token, sent as Authorization: Bearer
+	Token       string  // API token, sent as Authorization: Bearer
+	Rate        float64 // requests per second across all clients; 0 = as fast as they answer
 }
 
 func parseConfig(args []string, stderr io.Writer) (config, error) {
@@ -44,6 +45,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.JSON, "json", false, "print the report as JSON")
 	fs.BoolVar(&c.Progress, "progress", true, "show live progress on stderr when it is a terminal")
 	fs.StringVar(&c.Prefix, "key-prefix", "", "prefix of generated keys (default: random per run)")
+	fs.Float64Var(&c.Rate, "rate", 0, "requests per second in all, spread evenly over time (an open load for latency at low rates); 0 = each client sends as soon as its last answer came")
 	fs.StringVar(&c.Token, "token", "", "API token for a service with -auth-tokens (sent as Authorization: Bearer)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -65,6 +67,8 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 		return c, errors.New("-c must be at least 1")
 	case idemsum.CheckNumber(c.Min) != nil || idemsum.CheckNumber(c.Max) != nil || c.Max < c.Min:
 		return c, fmt.Errorf("want 1 <= -min <= -max <= %d", uint64(idemsum.MaxNumber))
+	case !(c.Rate >= 0) || math.IsInf(c.Rate, 0):
+		return c, errors.New("-rate must be a finite number >= 0")
 	case c.Requests < 0 || (c.Requests == 0 && c.Duration <= 0):
 		return c, errors.New("give a positive -d or -n")
 	case strings.ContainsFunc(c.Token, func(r rune) bool { return r <= ' ' || r > '~' }):

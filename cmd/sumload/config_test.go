@@ -32,6 +32,7 @@ func TestParseConfig(t *testing.T) {
 		{"no keys", []string{"-keys", "none"}, with(func(c *config) { c.Keys = "none" })},
 		{"duplicates", []string{"-keys", "dup:0.25"}, with(func(c *config) { c.Keys, c.DupShare = "dup", 0.25 })},
 		{"no duplicates", []string{"-keys", "dup:0"}, with(func(c *config) { c.Keys = "dup" })},
+		{"paced", []string{"-rate", "100"}, with(func(c *config) { c.Rate = 100 })},
 		{"one number", []string{"-min", "5", "-max", "5"}, with(func(c *config) { c.Min, c.Max = 5, 5 })},
 		{"largest numbers", []string{"-min", "9223372036854775807", "-max", "9223372036854775807"}, with(func(c *config) { c.Min, c.Max = 1<<63-1, 1<<63-1 })},
 		{"the rest", []string{"-c", "3", "-d", "2s", "-timeout", "1s", "-json", "-progress=false", "-key-prefix", "p-"}, with(func(c *config) {
@@ -76,6 +77,9 @@ func TestParseConfigRejects(t *testing.T) {
 		{"max over 2^63-1", []string{"-max", "9223372036854775808"}, "want 1 <= -min <= -max"},
 		{"max over uint64", []string{"-max", "18446744073709551616"}, "invalid value"},
 		{"negative min", []string{"-min", "-1"}, "invalid value"},
+		{"negative rate", []string{"-rate", "-1"}, "-rate must be"},
+		{"rate NaN", []string{"-rate", "NaN"}, "-rate must be"},
+		{"rate infinite", []string{"-rate", "Inf"}, "-rate must be"},
 		{"unknown key mode", []string{"-keys", "random"}, `-keys "random"`},
 		{"empty key mode", []string{"-keys", ""}, `-keys ""`},
 		{"dup without share", []string{"-keys", "dup"}, "needs 0 <= SHARE < 1"},

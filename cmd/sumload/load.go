@@ -28,6 +28,8 @@ type loader struct {
 	next    atomic.Int64 // key counter
 	sent    atomic.Int64 // requests started, the budget with -n
 	done    atomic.Int64 // requests finished, for the progress line
+	slots   atomic.Int64 // with -rate: the next send slot's number
+	start   time.Time    // with -rate: when slot 0 is due
 	mu      sync.Mutex
 	used    []keyed     // keys sent so far, for dup mode
 	results [][]outcome // per worker
@@ -80,6 +82,7 @@ func (l *loader) load(ctx context.Context) time.Duration {
 		defer cancel()
 	}
 	start := time.Now()
+	l.start = start
 	var wg sync.WaitGroup
 	for w := 0; w < l.cfg.Concurrency; w++ {
 		wg.Go(func() { l.worker(ctx, more, w) })
@@ -98,6 +101,9 @@ func (l *loader) worker(ctx, more context.Context, w int) {
 	t := l.tallies[w]
 	for i := w; more.Err() == nil; i++ {
 		if l.cfg.Requests > 0 && l.sent.Add(1) > int64(l.cfg.Requests) {
+			return
+		}
+		if !l.pace(more) {
 			return
 		}
 		k := l.pick(rng)
@@ -137,4 +143,28 @@ func (l *loader) pick(rng *rand.Rand) keyed {
 		l.mu.Unlock()
 	}
 	return k
+}
+
+// pace waits, with -rate, until the next free send slot is due (slots are
+// 1/rate apart from the start, whichever client takes them); it reports
+// false if more ends first. A slot missed because every client was busy
+// is sent late, not skipped, so the rate is an upper bound.
+func (l *loader) pace(more context.Context) bool {
+	if l.cfg.Rate <= 0 {
+		return true
+	}
+	n := l.slots.Add(1) - 1
+	due := l.start.Add(time.Duration(float64(n) / l.cfg.Rate * float64(time.Second)))
+	wait := time.Until(due)
+	if wait <= 0 {
+		return more.Err() == nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-more.Done():
+		return false
+	}
 }
