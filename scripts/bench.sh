@@ -25,6 +25,8 @@
 # PRIVATE=0 uses the shared services at 3306 and 6379.
 # Usage: [BASE=rev] [EXTRA="off claims"] [LOW=100] [PRIVATE=0] scripts/bench.sh [rounds=3] [seconds=10] [instances="1 3"]
 set -euo pipefail
+# the instances this script starts and stops need no drain (-shutdown-delay)
+export SUM_SHUTDOWN_DELAY=0
 if [ -z "${BENCH_ROOT:-}" ]; then # run a copy: an edit of this file during a run must not change the run
   snap=$(mktemp)
   cp "$0" "$snap"

@@ -7,6 +7,8 @@
 #   SOAK SUMMARY: ... faults ...; requests ...; keys ...; double adds 0; stuck keys 0; 5xx after heal 0; ...
 # Usage: scripts/soak.sh [go test flags], e.g. IDEMSUM_SOAK=30s scripts/soak.sh
 set -euo pipefail
+# the instances this script starts and stops need no drain (-shutdown-delay)
+export SUM_SHUTDOWN_DELAY=0
 cd "$(dirname "$0")/.."
 
 scripts/services.sh

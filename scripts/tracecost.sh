@@ -6,6 +6,8 @@
 # /proc/PID/stat. Prints each run and the medians.
 # Usage: scripts/tracecost.sh [rounds=3] [seconds=10]
 set -euo pipefail
+# the instances this script starts and stops need no drain (-shutdown-delay)
+export SUM_SHUTDOWN_DELAY=0
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
 secs=${2:-10}
