@@ -18,7 +18,7 @@ import (
 // on URL" to stdout) once MySQL answers and is migrated; until then
 // /healthz answers and everything else is 503, and it keeps retrying.
 // When ctx is done while it serves, it first drains for -shutdown-delay
-// (drain): /readyz answers 503 "draining" and requests are still served.
+// (server.Drain): /readyz answers 503 "draining" and requests are still served.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 1 && args[1] == "token" {
 		return runToken(args[2:], stdout, stderr)
@@ -93,7 +93,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	deps.Draining = draining.Load
 	h.set(server.NewServer(deps))
 	fmt.Fprintf(stdout, "sumd listening on http://%s\n", srv.Addr())
-	drained, stopDrain := drain(ctx, cfg.ShutdownDelay, draining, log)
+	drained, stopDrain := server.Drain(ctx, hurryOf(ctx), cfg.ShutdownDelay, draining, log)
 	defer stopDrain()
 	return srv.Wait(drained, cfg.ShutdownTimeout)
 }

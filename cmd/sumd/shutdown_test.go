@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -306,40 +305,5 @@ func TestDrainEndsAfterTheDelay(t *testing.T) {
 	}
 	if !p.cmd.ProcessState.Success() {
 		t.Errorf("sumd exited %v, want status 0", p.cmd.ProcessState)
-	}
-}
-
-// TestDrain checks drain in-process: with a delay, the returned context
-// outlives ctx and draining turns true at ctx's end; the hurry context
-// ends the delay; with delay 0 there is no drain.
-func TestDrain(t *testing.T) {
-	t.Parallel()
-	log := slog.New(slog.DiscardHandler)
-	ctx, cancel := context.WithCancel(context.Background())
-	hurry, cutShort := context.WithCancel(context.Background())
-	var draining atomic.Bool
-	drained, stop := drain(withHurry(ctx, hurry), time.Hour, &draining, log)
-	defer stop()
-	if draining.Load() {
-		t.Error("draining before ctx is done")
-	}
-	cancel()
-	if !eventually(10*time.Second, draining.Load) {
-		t.Fatal("not draining 10s after ctx is done")
-	}
-	if drained.Err() != nil {
-		t.Fatal("drained ended at ctx's end, want it an hour later")
-	}
-	cutShort()
-	select {
-	case <-drained.Done():
-	case <-time.After(10 * time.Second):
-		t.Fatal("drained not done 10s after the hurry context")
-	}
-
-	ctx, cancel = context.WithCancel(context.Background())
-	defer cancel()
-	if got, _ := drain(ctx, 0, &draining, log); got != ctx {
-		t.Error("delay 0: drain returned another context, want ctx")
 	}
 }

@@ -2,17 +2,14 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"os/signal"
-	"sync/atomic"
 	"syscall"
-	"time"
 )
 
 // interrupts returns a context that is done at the first SIGINT or
 // SIGTERM and that carries (withHurry) one done at the second, which cuts
-// a drain short (docs/operations.md#shutdown-and-drain). stop stops
+// a drain short (server.Drain; docs/operations.md#shutdown-and-drain). stop stops
 // listening for the signals.
 func interrupts() (ctx context.Context, stop func()) {
 	sigs := make(chan os.Signal, 2)
@@ -47,37 +44,4 @@ func hurryOf(ctx context.Context) context.Context {
 		return h
 	}
 	return context.Background()
-}
-
-// drain returns a context that is done delay after ctx is (or when ctx's
-// hurry context is done, if sooner), and from ctx's end on makes draining
-// report true, so that /readyz answers 503 "draining" while requests are
-// still served and a load balancer takes the instance out of rotation
-// before its listener closes (docs/operations.md#shutdown-and-drain).
-// With delay 0 it returns ctx. stop ends the drain's goroutine if ctx is
-// never done.
-func drain(ctx context.Context, delay time.Duration, draining *atomic.Bool, log *slog.Logger) (drained context.Context, stop func()) {
-	if delay <= 0 {
-		return ctx, func() {}
-	}
-	drained, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	go func() {
-		defer cancel()
-		select {
-		case <-ctx.Done():
-		case <-drained.Done():
-			return
-		}
-		draining.Store(true)
-		log.Info("draining: /readyz answers 503 while requests are still served; a second signal ends it", "delay", delay.String())
-		t := time.NewTimer(delay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-hurryOf(ctx).Done():
-			log.Info("draining cut short by a second signal")
-		case <-drained.Done():
-		}
-	}()
-	return drained, cancel
 }
