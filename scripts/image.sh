@@ -47,7 +47,10 @@ trap 'rm -rf "$ctx"' EXIT
 bin=${SUMD_BINARY:-}
 if [ -z "$bin" ]; then
 	bin=$ctx/sumd
-	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$bin" ./cmd/sumd
+	# the revision, for a build without VCS information (GOFLAGS=-buildvcs=false, a worktree)
+	rev=$(git rev-parse HEAD 2>/dev/null || true)
+	if [ -n "$rev" ] && ! git diff --quiet HEAD 2>/dev/null; then rev=$rev+modified; fi
+	CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -X github.com/idemsum/idemsum/internal/buildinfo.revision=$rev" -o "$bin" ./cmd/sumd
 fi
 rootfs "$ctx/rootfs" "$bin" "$ca"
 podman build --quiet --pull=never --build-arg ROOTFS=prebuilt -f Containerfile -t "$tag" "$ctx" >/dev/null

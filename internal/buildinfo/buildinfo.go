@@ -23,6 +23,16 @@ import (
 // Devel is the version of a binary built from a checkout.
 const Devel = "(devel)"
 
+// version and revision, when set at link time, stand in for what the
+// build information lacks: a build without VCS information, such as the
+// Containerfile's (its context leaves .git out), says which release it is
+// with
+//
+//	go build -ldflags "-X github.com/idemsum/idemsum/internal/buildinfo.version=v1.2.3 -X github.com/idemsum/idemsum/internal/buildinfo.revision=$(git rev-parse HEAD)"
+//
+// What Go records itself always wins.
+var version, revision string
+
 // Info is what a binary says of its build.
 type Info struct {
 	Version   string // module version, such as v1.2.3 or a pseudo-version, or Devel
@@ -36,8 +46,16 @@ func Read() Info { return From(debug.ReadBuildInfo()) }
 
 // From returns the Info that bi records; ok false (no build information)
 // gives Devel, an unknown revision and the running Go version.
-func From(bi *debug.BuildInfo, ok bool) Info {
-	i := Info{Version: Devel, Revision: "unknown", GoVersion: runtime.Version()}
+func From(bi *debug.BuildInfo, ok bool) (i Info) {
+	i = Info{Version: Devel, Revision: "unknown", GoVersion: runtime.Version()}
+	defer func() {
+		if i.Version == Devel && version != "" {
+			i.Version = version
+		}
+		if i.Revision == "unknown" && revision != "" {
+			i.Revision = revision
+		}
+	}()
 	if !ok || bi == nil {
 		return i
 	}
