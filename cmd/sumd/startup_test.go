@@ -24,18 +24,7 @@ import (
 // its identity — once MySQL comes up.
 func TestStartsWhileMySQLIsDown(t *testing.T) {
 	t.Parallel()
-	dsn := testenv.MySQL(t)
-	cfg, err := gomysql.ParseDSN(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := faultproxy.New(cfg.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	p.Refuse(true)
-	cfg.Addr = p.Addr()
+	p, proxied := refusingMySQL(t, testenv.MySQL(t))
 	_, prefix := testenv.Redis(t)
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -43,7 +32,7 @@ func TestStartsWhileMySQLIsDown(t *testing.T) {
 	errR, errW := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"sumd", "-http-addr", "127.0.0.1:0", "-mysql-dsn", cfg.FormatDSN(),
+		done <- run(ctx, []string{"sumd", "-http-addr", "127.0.0.1:0", "-mysql-dsn", proxied,
 			"-redis-url", testenv.RedisURL(), "-redis-prefix", prefix}, func(string) string { return "" }, outW, errW)
 		outW.Close()
 		errW.Close()
@@ -173,18 +162,8 @@ func TestReadyzSaysWhyItIsStarting(t *testing.T) {
 			}
 			t.Cleanup(func() { db.Close() })
 			mend := tc.spoil(t, db)
-			cfg, err := gomysql.ParseDSN(dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := faultproxy.New(cfg.Addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { p.Close() })
-			p.Refuse(true)
-			cfg.Addr = p.Addr()
-			url, ready := startStarting(t, cfg.FormatDSN())
+			p, proxied := refusingMySQL(t, dsn)
+			url, ready := startStarting(t, proxied)
 			wantStarting(t, url, "down")
 			p.Refuse(false)
 			wantStarting(t, url, tc.state)
@@ -279,4 +258,23 @@ func mustExec(t *testing.T, db *sql.DB, q string, args ...any) {
 	if _, err := db.Exec(q, args...); err != nil {
 		t.Fatalf("%s: %v", q, err)
 	}
+}
+
+// refusingMySQL puts a proxy that refuses connections (until Refuse(false))
+// in front of dsn's server, closed in Cleanup, and returns it with a DSN
+// that goes through it.
+func refusingMySQL(t *testing.T, dsn string) (*faultproxy.Proxy, string) {
+	t.Helper()
+	cfg, err := gomysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := faultproxy.New(cfg.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	p.Refuse(true)
+	cfg.Addr = p.Addr()
+	return p, cfg.FormatDSN()
 }
