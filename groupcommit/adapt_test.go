@@ -131,19 +131,9 @@ func TestAdderWaitsForFullerBatchWhenBusy(t *testing.T) {
 	waitDrained(t, a)
 	close(clock.fire) // the wait ends
 	close(l.Gate)
-	for _, e := range errs {
-		if err := <-e; err != nil {
-			t.Fatalf("add: %v", err)
-		}
-	}
+	waitAdded(t, errs...)
 	a.Close()
-	var sizes []int
-	for _, b := range l.Batches() {
-		sizes = append(sizes, len(b))
-	}
-	if want := []int{1, 2, 3}; !slices.Equal(sizes, want) {
-		t.Errorf("batch sizes got %v, want %v", sizes, want)
-	}
+	wantBatches(t, l, []int{1, 2, 3})
 }
 
 // TestAdderWaitsForReturningCallers: the first caller back from a batch
@@ -176,11 +166,7 @@ func TestAdderWaitsForReturningCallers(t *testing.T) {
 	commit() // "first"; "b" and "c" form a busy batch, at once: the last batch was one
 	<-l.Entered
 	commit() // "b" and "c"
-	for _, e := range []<-chan error{first, b, c} {
-		if err := <-e; err != nil {
-			t.Fatalf("add: %v", err)
-		}
-	}
+	waitAdded(t, first, b, c)
 	d := addAsync(a, "d") // back at once: the flusher is free
 	if got, want := <-clock.waits, 5*time.Millisecond; got != want {
 		t.Errorf("returning caller's wait: got %v, want %v", got, want)
@@ -188,18 +174,8 @@ func TestAdderWaitsForReturningCallers(t *testing.T) {
 	e := addAsync(a, "e") // the other caller back: enough, no need for the timer
 	<-l.Entered
 	commit()
-	for _, e := range []<-chan error{d, e} {
-		if err := <-e; err != nil {
-			t.Fatalf("add: %v", err)
-		}
-	}
-	var sizes []int
-	for _, b := range l.Batches() {
-		sizes = append(sizes, len(b))
-	}
-	if want := []int{1, 2, 2}; !slices.Equal(sizes, want) {
-		t.Errorf("batch sizes got %v, want %v", sizes, want)
-	}
+	waitAdded(t, d, e)
+	wantBatches(t, l, []int{1, 2, 2})
 }
 
 // TestAdderShapeFollowsCommitTime: the batch limit grows by MaxSize per
@@ -256,17 +232,29 @@ func TestAdderBoundsBatchBytes(t *testing.T) {
 		<-queued
 	}
 	close(l.Gate)
+	waitAdded(t, errs...)
+	a.Close()
+	wantBatches(t, l, []int{1, 2, 1})
+}
+
+// waitAdded waits for each addition's answer and fails on an error.
+func waitAdded(t *testing.T, errs ...<-chan error) {
+	t.Helper()
 	for _, e := range errs {
 		if err := <-e; err != nil {
 			t.Fatalf("add: %v", err)
 		}
 	}
-	a.Close()
+}
+
+// wantBatches checks the sizes of the batches l committed, in order.
+func wantBatches(t *testing.T, l *idemsumtest.Ledger, want []int) {
+	t.Helper()
 	var sizes []int
 	for _, b := range l.Batches() {
 		sizes = append(sizes, len(b))
 	}
-	if want := []int{1, 2, 1}; !slices.Equal(sizes, want) {
+	if !slices.Equal(sizes, want) {
 		t.Errorf("batch sizes got %v, want %v", sizes, want)
 	}
 }

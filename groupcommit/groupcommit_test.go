@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"math/big"
-	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -83,13 +82,7 @@ func TestAdderBatchesWhileFlushersAreBusy(t *testing.T) {
 	close(l.Gate)
 	wg.Wait()
 	a.Close()
-	var sizes []int
-	for _, b := range l.Batches() {
-		sizes = append(sizes, len(b))
-	}
-	if want := []int{1, 8}; !slices.Equal(sizes, want) {
-		t.Errorf("batch sizes got %v, want %v", sizes, want)
-	}
+	wantBatches(t, l, []int{1, 8})
 }
 
 func TestAdderErrorReachesEveryCaller(t *testing.T) {
