@@ -1,7 +1,6 @@
 package deploy_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -142,7 +141,7 @@ func services(tb testing.TB) map[string]string {
 type instance struct {
 	URL  string
 	cmd  *exec.Cmd
-	logs *syncBuffer
+	logs *testenv.Buffer
 	done chan struct{}
 	err  error
 }
@@ -152,7 +151,7 @@ type instance struct {
 // SIGTERM if it still runs. Its output is logged when the test fails.
 func start(tb testing.TB, cmd *exec.Cmd, addr string) *instance {
 	tb.Helper()
-	in := &instance{URL: "http://" + addr, cmd: cmd, logs: &syncBuffer{}, done: make(chan struct{})}
+	in := &instance{URL: "http://" + addr, cmd: cmd, logs: &testenv.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = in.logs, in.logs
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
@@ -244,22 +243,4 @@ func envList(settings map[string]string) []string {
 		env = append(env, k+"="+v)
 	}
 	return env
-}
-
-// syncBuffer is a bytes.Buffer safe for a process's output and a test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Clone(b.buf.String())
 }

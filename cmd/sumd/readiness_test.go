@@ -56,7 +56,7 @@ func TestReadinessTellsWhyRedisCannotTakeClaims(t *testing.T) {
 func wantState(t *testing.T, in *instance, redis string, reasons ...string) {
 	t.Helper()
 	var last map[string]string
-	ok := eventually(10*time.Second, func() bool {
+	ok := testenv.Eventually(10*time.Second, func() bool {
 		resp, err := http.Get(in.URL + "/readyz")
 		if err != nil {
 			return false
@@ -74,7 +74,7 @@ func wantState(t *testing.T, in *instance, redis string, reasons ...string) {
 func wantMetric(t *testing.T, in *instance, lines ...string) {
 	t.Helper()
 	var text string
-	ok := eventually(10*time.Second, func() bool {
+	ok := testenv.Eventually(10*time.Second, func() bool {
 		resp, err := http.Get(in.URL + "/metrics")
 		if err != nil {
 			return false
@@ -184,7 +184,7 @@ func wantMySQL(t *testing.T, in *instance, status int, state string) {
 	t.Helper()
 	var last map[string]string
 	var code int
-	ok := eventually(10*time.Second, func() bool {
+	ok := testenv.Eventually(10*time.Second, func() bool {
 		resp, err := http.Get(in.URL + "/readyz")
 		if err != nil {
 			return false

@@ -67,7 +67,7 @@ func TestShutdownLosesNoAcknowledgedAddition(t *testing.T) {
 			}
 		}(w)
 	}
-	eventually(30*time.Second, func() bool { return n.Load() >= 300 }) // checked below, after the stop
+	testenv.Eventually(30*time.Second, func() bool { return n.Load() >= 300 }) // checked below, after the stop
 	if err := in.stop(t); err != nil {
 		t.Errorf("run returned %v, want a clean shutdown", err)
 	}
@@ -117,7 +117,7 @@ func TestMain(m *testing.M) {
 type process struct {
 	cmd    *exec.Cmd
 	URL    string
-	stderr *syncBuffer // log_test.go
+	stderr *testenv.Buffer // log_test.go
 	exited chan struct{}
 }
 
@@ -135,7 +135,7 @@ func sumdProcessEnv(t *testing.T, env []string, extra ...string) *process {
 	_, prefix := testenv.Redis(t)
 	args := append([]string{"-http-addr", "127.0.0.1:0", "-mysql-dsn", testenv.MySQL(t),
 		"-redis-url", testenv.RedisURL(), "-redis-prefix", prefix}, extra...)
-	p := &process{cmd: exec.Command(os.Args[0], args...), stderr: &syncBuffer{}, exited: make(chan struct{})}
+	p := &process{cmd: exec.Command(os.Args[0], args...), stderr: &testenv.Buffer{}, exited: make(chan struct{})}
 	p.cmd.Env = append(append(os.Environ(), "SUMD_TEST_MAIN=1"), env...)
 	p.cmd.Stderr = p.stderr
 	out, err := p.cmd.StdoutPipe()
@@ -208,13 +208,13 @@ func TestDrainOnSIGTERM(t *testing.T) {
 	// The in-flight request may wait for its body, and shutdown for it,
 	// longer than by default on a busy machine.
 	p := sumdProcess(t, "-shutdown-delay", "10m", "-log-level", "info", "-read-timeout", "2m", "-write-timeout", "3m", "-shutdown-timeout", "2m")
-	if !eventually(30*time.Second, func() bool { code, _ := readyz(p.URL); return code == http.StatusOK }) {
+	if !testenv.Eventually(30*time.Second, func() bool { code, _ := readyz(p.URL); return code == http.StatusOK }) {
 		t.Fatal("/readyz not 200 within 30s")
 	}
 	p.signal(t, syscall.SIGTERM)
 	var code int
 	var status string
-	if !eventually(30*time.Second, func() bool { code, status = readyz(p.URL); return status == "draining" }) {
+	if !testenv.Eventually(30*time.Second, func() bool { code, status = readyz(p.URL); return status == "draining" }) {
 		t.Fatalf("/readyz after SIGTERM: got %d %q, want 503 draining", code, status)
 	}
 	if code != http.StatusServiceUnavailable {
@@ -253,7 +253,7 @@ func TestDrainOnSIGTERM(t *testing.T) {
 
 	p.signal(t, syscall.SIGTERM) // the second: the 10m delay ends now
 	addr := strings.TrimPrefix(p.URL, "http://")
-	if !eventually(30*time.Second, func() bool {
+	if !testenv.Eventually(30*time.Second, func() bool {
 		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 		if err == nil {
 			c.Close()

@@ -182,7 +182,7 @@ func TestReadyzSaysWhyItIsStarting(t *testing.T) {
 func wantStarting(t *testing.T, url, state string) {
 	t.Helper()
 	var last map[string]string
-	ok := eventually(30*time.Second, func() bool {
+	ok := testenv.Eventually(30*time.Second, func() bool {
 		resp, err := http.Get(url + "/readyz")
 		if err != nil {
 			return false

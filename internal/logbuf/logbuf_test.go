@@ -1,48 +1,22 @@
 package logbuf_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/idemsum/idemsum/internal/logbuf"
+	"github.com/idemsum/idemsum/internal/testenv"
 )
-
-// syncBuffer is a bytes.Buffer safe for the flusher's goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
-// eventually polls cond until it holds or d passes.
-func eventually(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return true
-}
 
 // TestLogWriter: request lines wait in the buffer (at most logbuf.FlushEvery),
 // every other line and every warning goes out at once, and stop flushes
 // what is left.
 func TestLogWriter(t *testing.T) {
 	t.Parallel()
-	var out syncBuffer
+	var out testenv.Buffer
 	h, stop := logbuf.New(context.Background(), &out, nil)
 	log := slog.New(h)
 	log.Info("request", "n", 1)
@@ -54,7 +28,7 @@ func TestLogWriter(t *testing.T) {
 		t.Fatalf("after a non-request line: got %q, want both lines out", got)
 	}
 	log.Info("request", "n", 2)
-	if !eventually(5*time.Second, func() bool { return strings.Contains(out.String(), `"n":2`) }) {
+	if !testenv.Eventually(5*time.Second, func() bool { return strings.Contains(out.String(), `"n":2`) }) {
 		t.Fatalf("a request line was not written within 5s: %q", out.String())
 	}
 	log.Info("request", "n", 3)
