@@ -75,3 +75,24 @@ type Completer interface {
 	// their semantics, as one operation.
 	Complete(ctx context.Context, key, token string, rec Record, ttl time.Duration) error
 }
+
+// BatchStore is an optional extension of a Store that reads and writes
+// the records of many keys in one round trip each, for a caller that
+// handles requests in batches (sumd's ledgercache does, once per group
+// commit). Its methods have Get's and Put's semantics key by key.
+type BatchStore interface {
+	// GetMany returns the record of each key: found[i] reports that
+	// recs[i] is keys[i]'s. An error means the records could not be read
+	// (the backend is unavailable); then nothing is found.
+	GetMany(ctx context.Context, keys []string) (recs []Record, found []bool, err error)
+	// PutMany stores each item as Put(item.Key, item.Record, item.TTL)
+	// would: the first record stored for a key wins.
+	PutMany(ctx context.Context, items []Item) error
+}
+
+// Item is one record for BatchStore.PutMany.
+type Item struct {
+	Key    string
+	Record Record
+	TTL    time.Duration
+}

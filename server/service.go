@@ -2,12 +2,11 @@ package server
 
 import (
 	"context"
-	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/idemsum/idemsum"
 	"github.com/idemsum/idemsum/idempotency"
+	"github.com/idemsum/idemsum/ledgercache"
 )
 
 // Service is the use case of the write path: it joins the domain (an
@@ -23,9 +22,7 @@ type Service struct {
 
 // fingerprint identifies the request "add n": a key reused with another
 // number is a mismatch.
-func fingerprint(n uint64) string {
-	return idempotency.Fingerprint("add", strconv.FormatUint(n, 10))
-}
+func fingerprint(n uint64) string { return ledgercache.Fingerprint(n) }
 
 // Add adds a.Number under a.Key of a.Client (or without a key when Key is
 // empty) and returns the response to send. Keys are scoped per client: the
@@ -64,13 +61,10 @@ func (s *Service) Total(ctx context.Context) ([]byte, error) {
 }
 
 // record is the response to an addition, as the toolkit stores it; fp is
-// the fingerprint of r.Number.
+// the fingerprint of r.Number. A batch's cache (ledgercache) stores and
+// reads the same records.
 func record(r idemsum.Result, fp string) idempotency.Record {
-	return idempotency.Record{
-		Fingerprint: fp,
-		Status:      http.StatusOK,
-		ContentType: "application/json",
-		Body:        idemsum.Body(r.Total),
-		Created:     r.Created,
-	}
+	rec := ledgercache.Record(r)
+	rec.Fingerprint = fp
+	return rec
 }

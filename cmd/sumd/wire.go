@@ -17,6 +17,7 @@ import (
 	"github.com/idemsum/idemsum/idempotency"
 	"github.com/idemsum/idemsum/idempotency/redisstore"
 	"github.com/idemsum/idemsum/internal/buildinfo"
+	"github.com/idemsum/idemsum/ledgercache"
 	"github.com/idemsum/idemsum/mysql"
 	"github.com/idemsum/idemsum/redis"
 	"github.com/idemsum/idemsum/server"
@@ -32,8 +33,9 @@ func wire(ctx context.Context, cfg config, db *sql.DB, rdb goredis.UniversalClie
 	reg.MustRegister(buildinfo.Read().Collector())
 	// Without -redis-claims the ledger's primary key answers a duplicate in
 	// flight (it waits on the first's row lock, then finds the key): no
-	// claim is needed, only the cached records. That fence also keeps
-	// additions exactly once while Redis is down: run them (RunUnguarded).
+	// claim is needed, only the cached records, which the ledger's cache
+	// keeps per batch. That fence also keeps additions exactly once while
+	// Redis is down: run them (RunUnguarded).
 	guard := &idempotency.Guard{Lease: cfg.LeaseTTL, TTL: cfg.KeyTTL, Fenced: !cfg.RedisClaims, StoreDown: idempotency.RunUnguarded}
 	prefix := cfg.RedisPrefix + id.ID + ":"
 	var health *redis.Health // nil without Redis
@@ -41,15 +43,19 @@ func wire(ctx context.Context, cfg config, db *sql.DB, rdb goredis.UniversalClie
 		health = redis.NewHealth(rdb, prefix+"probe", reg, log)
 		go health.Watch(ctx, time.Second)
 	}
-	redis.RegisterUp(reg, func() bool { return guard.Available() && health.Up() })
 	edge := server.NewMetrics(reg)
 	guard.OnStoreError, guard.OnLeaseOverrun = health.StoreFailed, edge.LeaseOverrun
 	ledger := &mysql.Ledger{DB: db, Metrics: mysql.NewMetrics(reg)}
 	go ledger.PurgeEvery(ctx, cfg.PurgeInterval, mysql.Retention(cfg.KeyTTL, cfg.MaxClockSkew), cfg.PurgeBatch, log)
+	// Without claims the records are cached per batch, in front of the
+	// ledger: one look-up before a batch's transaction and one store after
+	// it, instead of a Guard round trip before and after each request.
+	cache := &ledgercache.Ledger{Ledger: ledger, TTL: cfg.KeyTTL, Metrics: ledgercache.NewMetrics(reg), OnError: health.StoreFailed}
+	redis.RegisterUp(reg, func() bool { return (guard.Available() || cache.Available()) && health.Up() })
 	batches := groupcommit.NewMetrics(reg) // registered with batching off too
-	adder, closeAdder := idemsum.Unbatched(ledger), func() {}
+	adder, closeAdder := idemsum.Unbatched(cache), func() {}
 	if cfg.BatchMax > 1 {
-		b := groupcommit.New(ledger, cfg.BatchMax, cfg.BatchWait, cfg.BatchFlushers)
+		b := groupcommit.New(cache, cfg.BatchMax, cfg.BatchWait, cfg.BatchFlushers)
 		b.Metrics, b.Fixed = batches, cfg.BatchFixed
 		adder, closeAdder = b, b.Close
 	}
@@ -63,7 +69,12 @@ func wire(ctx context.Context, cfg config, db *sql.DB, rdb goredis.UniversalClie
 		Gatherer:  reg,
 	}
 	if rdb != nil {
-		guard.Store = redisstore.New(rdb, prefix, id.Secret)
+		store := redisstore.New(rdb, prefix, id.Secret)
+		if cfg.RedisClaims {
+			guard.Store = store
+		} else {
+			cache.Store = store
+		}
 		deps.RedisState = health.Check
 	}
 	return deps, closeAdder

@@ -136,13 +136,11 @@ func (s *Store) Get(ctx context.Context, key string) (idempotency.Record, error)
 	case err != nil:
 		return idempotency.Record{}, s.failed("get", err)
 	}
-	rec, deadline, err := decode(key, []byte(b), s.secret)
-	left := time.Until(deadline)
-	if err != nil || idempotency.ValidRecord(rec) != nil || left <= 0 {
-		s.discard(ctx, name, b)
+	rec, left, ok := s.trusted(ctx, key, name, b)
+	if !ok {
 		return idempotency.Record{}, idempotency.ErrNotFound
 	}
-	if pttl, err := s.pipe.do("pttl", name).Int64(); err == nil && (pttl == -1 || time.Duration(pttl)*time.Millisecond > left+time.Second) {
+	if pttl, err := s.pipe.do("pttl", name).Int64(); err == nil && stretched(pttl, left) {
 		// A genuine record whose expiry was lost or stretched: give it back
 		// its own deadline.
 		s.pipe.do("pexpire", name, millis(left))
