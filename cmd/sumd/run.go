@@ -86,9 +86,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil { // ctx is done before MySQL was ready: nothing to drain
 		return srv.Wait(ctx, cfg.ShutdownTimeout)
 	}
-	deps, closeAdder := wire(ctx, cfg, db, rdb, id, tokens, log)
-	defer closeAdder()
-	tr.instrument(deps)
+	w := wire(ctx, cfg, db, rdb, id, tokens, log)
+	defer w.Close()
+	tr.instrument(w)
+	deps := w.Deps
 	draining := &atomic.Bool{}
 	deps.Draining = draining.Load
 	h.set(server.NewServer(deps))

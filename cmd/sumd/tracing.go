@@ -22,7 +22,6 @@ import (
 	"github.com/idemsum/idemsum/internal/buildinfo"
 	"github.com/idemsum/idemsum/internal/otelx"
 	"github.com/idemsum/idemsum/mysql"
-	"github.com/idemsum/idemsum/server"
 )
 
 // tracing is sumd's OpenTelemetry tracing; a nil *tracing is tracing off,
@@ -139,10 +138,12 @@ func (t *tracing) instrumentRedis(rdb goredis.UniversalClient) error {
 	return otelx.Redis(rdb, t.tp)
 }
 
-// instrument traces the idempotency Store's calls (otelx.Store) and the
-// group-commit batches (otelx.FlushContext) of deps; call it before
+// instrument traces the idempotency Store's calls (otelx.Store), the
+// group-commit batches (otelx.FlushContext) and the record cache's calls
+// (otelx.BatchStore) of deps; call it before
 // serving. Other Adders than groupcommit's are left as they are.
-func (t *tracing) instrument(deps server.Deps) {
+func (t *tracing) instrument(w wiring) {
+	deps := w.Deps
 	if t == nil {
 		return
 	}
@@ -151,6 +152,9 @@ func (t *tracing) instrument(deps server.Deps) {
 	}
 	if b, ok := deps.Service.Adder.(*groupcommit.Adder); ok {
 		b.FlushContext = otelx.FlushContext(t.tracer)
+	}
+	if w.Cache != nil && w.Cache.Store != nil {
+		w.Cache.Store = otelx.BatchStore(w.Cache.Store, t.tracer)
 	}
 }
 

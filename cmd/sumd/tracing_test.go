@@ -85,10 +85,10 @@ func tracedStack(t *testing.T) (*httptest.Server, *tracetest.InMemoryExporter) {
 	if err := tr.instrumentRedis(rdb); err != nil {
 		t.Fatal(err)
 	}
-	deps, closeAdder := wire(t.Context(), cfg, db, rdb, id, nil, slog.New(slog.DiscardHandler))
-	t.Cleanup(closeAdder)
-	tr.instrument(deps)
-	srv := httptest.NewServer(tr.handler(server.NewServer(deps)))
+	w := wire(t.Context(), cfg, db, rdb, id, nil, slog.New(slog.DiscardHandler))
+	t.Cleanup(w.Close)
+	tr.instrument(w)
+	srv := httptest.NewServer(tr.handler(server.NewServer(w.Deps)))
 	t.Cleanup(srv.Close)
 	return srv, exp
 }

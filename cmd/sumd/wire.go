@@ -23,11 +23,19 @@ import (
 	"github.com/idemsum/idemsum/server"
 )
 
-// wire builds the handlers' dependencies; the returned func stops group
-// commit after the queued additions are flushed. Every Redis key of the
+// wiring is what wire builds: the handlers' dependencies, the record
+// cache in front of the ledger (for tracing to instrument), and Close,
+// which stops group commit after the queued additions are flushed.
+type wiring struct {
+	Deps  server.Deps
+	Cache *ledgercache.Ledger
+	Close func()
+}
+
+// wire builds the handlers' dependencies. Every Redis key of the
 // deployment is under -redis-prefix plus its id, and records are signed
 // with its secret, so deployments sharing a Redis never meet.
-func wire(ctx context.Context, cfg config, db *sql.DB, rdb goredis.UniversalClient, id mysql.Identity, tokens *auth.Set, log *slog.Logger) (server.Deps, func()) {
+func wire(ctx context.Context, cfg config, db *sql.DB, rdb goredis.UniversalClient, id mysql.Identity, tokens *auth.Set, log *slog.Logger) wiring {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(buildinfo.Read().Collector())
@@ -77,7 +85,7 @@ func wire(ctx context.Context, cfg config, db *sql.DB, rdb goredis.UniversalClie
 		}
 		deps.RedisState = health.Check
 	}
-	return deps, closeAdder
+	return wiring{Deps: deps, Cache: cache, Close: closeAdder}
 }
 
 // mysqlReady is /readyz's check of MySQL, mysql.Ready, with its

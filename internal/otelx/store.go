@@ -88,3 +88,43 @@ func (s *tracedStore) Complete(ctx context.Context, key, token string, rec idemp
 	end(span, err)
 	return err
 }
+
+// BatchStore returns s with a client span for each of its calls, a child
+// of the batch's span (groupcommit.flush), made by tracer: named
+// idempotency.store.get and .put like Store's, with the number of keys as
+// idempotency.keys and, for a look-up, the number found as
+// idempotency.found.
+func BatchStore(s idempotency.BatchStore, tracer trace.Tracer) idempotency.BatchStore {
+	return &tracedBatchStore{s: s, tracer: tracer}
+}
+
+type tracedBatchStore struct {
+	s      idempotency.BatchStore
+	tracer trace.Tracer
+}
+
+func (s *tracedBatchStore) start(ctx context.Context, op string, n int) (context.Context, trace.Span) {
+	return s.tracer.Start(ctx, "idempotency.store."+op, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("db.system.name", "redis"), attribute.String("idempotency.op", op), attribute.Int("idempotency.keys", n)))
+}
+
+func (s *tracedBatchStore) GetMany(ctx context.Context, keys []string) ([]idempotency.Record, []bool, error) {
+	ctx, span := s.start(ctx, "get", len(keys))
+	recs, found, err := s.s.GetMany(ctx, keys)
+	n := 0
+	for _, f := range found {
+		if f {
+			n++
+		}
+	}
+	span.SetAttributes(attribute.Int("idempotency.found", n))
+	end(span, err)
+	return recs, found, err
+}
+
+func (s *tracedBatchStore) PutMany(ctx context.Context, items []idempotency.Item) error {
+	ctx, span := s.start(ctx, "put", len(items))
+	err := s.s.PutMany(ctx, items)
+	end(span, err)
+	return err
+}
