@@ -4,7 +4,8 @@
 // (mysql/) and the HTTP edge (server/) share, and the rule for a number
 // (number.go). It imports no other package of the module, no driver and
 // no net/http: the idempotency toolkit (idempotency/) is its sibling, and
-// the two meet only in server/service.go.
+// the two meet only in server/service.go and in ledgercache (the records
+// of a batch's keys, cached in Redis).
 //
 // The words of the write path, used alike in every package:
 //   - addition: one number to add, with or without a key (Addition);

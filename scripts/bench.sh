@@ -12,6 +12,9 @@
 #   claims with EXTRA containing "claims": sumd -redis-claims
 #   noredis with EXTRA containing "noredis": sumd -redis-url off (MySQL's primary
 #          key alone answers repeated keys: what the per-request Redis look-up saves)
+# With KEYS=dup:SHARE (e.g. KEYS=dup:0.5) every round uses sumload with that
+# share of requests repeating an earlier key of the round (replays), instead of
+# unique keys;
 # and with LOW=RATE (e.g. LOW=100) a paced round at RATE req/s (sumload -rate,
 # 8 clients) of sumd (and base) on one instance, for p50/p99 at low load.
 # It prints for each: req/s, p50, p99, CPU µs per request by process (from
@@ -23,7 +26,7 @@
 # sync_binlog=1, and a redis-server without persistence, on ports of its
 # own), so that their CPU counts this run's load alone on a shared machine;
 # PRIVATE=0 uses the shared services at 3306 and 6379.
-# Usage: [BASE=rev] [EXTRA="off claims"] [LOW=100] [PRIVATE=0] scripts/bench.sh [rounds=3] [seconds=10] [instances="1 3"]
+# Usage: [BASE=rev] [EXTRA="off claims"] [LOW=100] [KEYS=dup:0.5] [PRIVATE=0] scripts/bench.sh [rounds=3] [seconds=10] [instances="1 3"]
 set -euo pipefail
 # the instances this script starts and stops need no drain (-shutdown-delay)
 export SUM_SHUTDOWN_DELAY=0
@@ -91,7 +94,7 @@ fi
 rdb=redis://127.0.0.1:$rport/14
 mariadb --no-defaults -uroot -h127.0.0.1 -P$mport -e "DROP DATABASE IF EXISTS $db; CREATE DATABASE $db"
 tool=sumload
-command -v wrk >/dev/null && tool=wrk
+command -v wrk >/dev/null && [ -z "${KEYS:-}" ] && tool=wrk
 hz=$(getconf CLK_TCK)
 
 ticks() { # ticks PID...: utime+stime of each, summed
@@ -140,7 +143,7 @@ load() { # load OUT RATE: drive the servers for $secs (only the load tool runs a
     local ulist c=$conns
     ulist=$(IFS=,; echo "${urls[*]}")
     [ "$rate" != 0 ] && c=8
-    "$bin/sumload" -urls "$ulist" -c $c -rate "$rate" -d "${secs}s" -keys unique -json >"$out.json" &
+    "$bin/sumload" -urls "$ulist" -c $c -rate "$rate" -d "${secs}s" -keys "${KEYS:-unique}" -json >"$out.json" &
     lp+=($!) pids+=($!)
   fi
   wait "${lp[@]}"
@@ -204,7 +207,7 @@ PY
   tail -1 "$bin/rows" | python3 -c "$show"
 }
 
-echo "machine: $(nproc) cores, $(free -g | awk '/Mem/{print $2}') GiB, load average $(cut -d' ' -f1-3 /proc/loadavg); $rounds rounds of ${secs}s; instances: $counts; $conns connections, unique keys, load tool $tool; MariaDB and Redis $([ "${PRIVATE:-1}" = 1 ] && echo private || echo shared)${BASE:+; base $BASE ($(git rev-parse --short "$BASE"))}"
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem/{print $2}') GiB, load average $(cut -d' ' -f1-3 /proc/loadavg); $rounds rounds of ${secs}s; instances: $counts; $conns connections, keys ${KEYS:-unique}, load tool $tool; MariaDB and Redis $([ "${PRIVATE:-1}" = 1 ] && echo private || echo shared)${BASE:+; base $BASE ($(git rev-parse --short "$BASE"))}"
 for i in $(seq "$rounds"); do
   order="sumd"
   if [ -n "${BASE:-}" ]; then # alternate which of the two runs first
