@@ -15,6 +15,13 @@ const chunkSize = 32 << 10
 // in force let it through; up is the client → target direction. End of
 // stream becomes a half-close of dst; any other error, or a cut, resets l.
 func (p *Proxy) pipe(l *link, dst, src net.Conn, up bool) {
+	p.mu.Lock()
+	far := p.distance
+	p.mu.Unlock()
+	if far > 0 {
+		p.pipeFar(l, dst, src, up, far)
+		return
+	}
 	buf := make([]byte, chunkSize)
 	for {
 		n, err := src.Read(buf)

@@ -32,14 +32,15 @@ type Proxy struct {
 	stop context.CancelFunc
 	wg   sync.WaitGroup // the accept loop and every forward
 
-	mu      sync.Mutex
-	target  string // the host:port new connections are dialled to
-	links   map[*link]struct{}
-	closed  bool
-	refuse  bool
-	latency time.Duration
-	gate    chan struct{} // closed while bytes flow; open while blackholed
-	budget  int64         // bytes to the target left before CutAfter fires; -1 when off
+	mu       sync.Mutex
+	target   string // the host:port new connections are dialled to
+	links    map[*link]struct{}
+	closed   bool
+	refuse   bool
+	latency  time.Duration
+	distance time.Duration // for connections forwarded from now on (SetDistance)
+	gate     chan struct{} // closed while bytes flow; open while blackholed
+	budget   int64         // bytes to the target left before CutAfter fires; -1 when off
 
 	accepted, refused, failed, cut, up, down atomic.Int64
 }
