@@ -2,6 +2,7 @@ package ledgercache
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,13 +29,22 @@ type Ledger struct {
 	Now     func() time.Time // nil means time.Now
 
 	downUntil atomic.Int64 // unix nanoseconds; Store bypassed before then
+	storing   sync.WaitGroup
+	busy      atomic.Int32 // stores in flight in the background
 }
+
+// maxStoring bounds the stores of batches' records in flight in the
+// background; a batch that finds them all busy stores its own before Add
+// returns, which slows the batches down to what the Store can take.
+const maxStoring = 4
 
 // Add implements idemsum.Ledger. The keys of adds that Store holds a
 // record of, for the same number, are answered from it as Existing
 // results; the other additions go to Ledger in one call, in their order,
-// and the records of its results are stored before Add returns, so a
-// retry that follows the answer finds them. Ledger's error is returned as
+// and the records of its results are stored after Add returns, in the
+// background (Wait waits for them), so that the next batch does not wait
+// for Store: a retry that comes before its record is stored is answered by
+// Ledger, as after a Redis flush. Ledger's error is returned as
 // it is: nothing of adds was committed by this call, or its outcome is
 // unknown. Store's failures change no answer.
 func (l *Ledger) Add(ctx context.Context, adds []idemsum.Addition) ([]idemsum.Result, error) {
@@ -75,7 +85,7 @@ func (l *Ledger) Add(ctx context.Context, adds []idemsum.Addition) ([]idemsum.Re
 			items = append(items, idempotency.Item{Key: idempotency.ScopedKey(a.Client, a.Key), Record: Record(r), TTL: ttl})
 		}
 	}
-	l.store(ctx, items)
+	l.storeLater(ctx, items)
 	return res, nil
 }
 
@@ -127,6 +137,29 @@ func (l *Ledger) lookUp(ctx context.Context, adds []idemsum.Addition, res []idem
 	l.Metrics.looked(hits, len(keys)-hits)
 	return cached
 }
+
+// storeLater caches items in one round trip in the background, or now when
+// maxStoring stores are in flight already.
+func (l *Ledger) storeLater(ctx context.Context, items []idempotency.Item) {
+	if len(items) == 0 || !l.Available() {
+		return
+	}
+	if l.busy.Add(1) > maxStoring {
+		l.busy.Add(-1)
+		l.store(ctx, items)
+		return
+	}
+	l.storing.Add(1)
+	go func() {
+		defer l.storing.Done()
+		defer l.busy.Add(-1)
+		l.store(ctx, items)
+	}()
+}
+
+// Wait returns once the records of every Add that has returned are stored
+// (or their store failed): call it after the last Add, before exiting.
+func (l *Ledger) Wait() { l.storing.Wait() }
 
 // store caches items in one round trip.
 func (l *Ledger) store(ctx context.Context, items []idempotency.Item) {

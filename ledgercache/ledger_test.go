@@ -110,6 +110,7 @@ func TestHitsSkipTheLedger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	l.Wait()
 	if got := []string{res[0].Total, res[1].Total, res[2].Total, res[3].Total}; !slices.Equal(got, []string{"1", "3", "6", "10"}) {
 		t.Fatalf("totals %v, want 1 3 6 10", got)
 	}
@@ -154,6 +155,7 @@ func TestAllHitsSendNothing(t *testing.T) {
 	if _, err := l.Add(t.Context(), []idemsum.Addition{add("", "x", 7)}); err != nil {
 		t.Fatal(err)
 	}
+	l.Wait()
 	res, err := l.Add(t.Context(), []idemsum.Addition{add("", "x", 7), add("", "x", 7)})
 	if err != nil || len(ml.sent) != 1 || !res[0].Existing || !res[1].Existing || res[1].Total != "7" {
 		t.Fatalf("replays: %+v %v, ledger calls %d; want two Existing results and no second call", res, err, len(ml.sent))
@@ -216,6 +218,7 @@ func TestCachedUntilCreatedPlusTTL(t *testing.T) {
 	if _, err := l.Add(t.Context(), []idemsum.Addition{add("", "old", 4), add("", "gone", 5), add("", "new", 1)}); err != nil {
 		t.Fatal(err)
 	}
+	l.Wait()
 	want := map[string]time.Duration{"old": 10 * time.Minute, "new": time.Hour}
 	if len(st.ttls) != len(want) {
 		t.Fatalf("cached %v, want %v (a record past its TTL is not cached)", st.ttls, want)
@@ -253,6 +256,7 @@ func TestStoreFailureBypassesTheStore(t *testing.T) {
 	if err != nil || !res[0].Existing || len(ml.sent) != 3 || len(st.gets) != 2 {
 		t.Fatalf("after the backoff: %+v %v; want a look-up (a miss, never stored) and the ledger's Existing answer", res, err)
 	}
+	l.Wait()
 	if _, err := l.Add(t.Context(), []idemsum.Addition{add("", "a", 1)}); err != nil || len(ml.sent) != 3 {
 		t.Fatalf("the record stored after the backoff was not used: %v, %d ledger calls", err, len(ml.sent))
 	}
@@ -263,6 +267,7 @@ func TestLedgerErrorIsReturned(t *testing.T) {
 	ml.err = idemsum.Unavailable(errors.New("mysql down"))
 	l := &ledgercache.Ledger{Ledger: ml, Store: st, TTL: time.Hour}
 	_, err := l.Add(t.Context(), []idemsum.Addition{add("", "a", 1)})
+	l.Wait()
 	if idemsum.ErrorCode(err) != idemsum.EUNAVAILABLE {
 		t.Fatalf("error %v, want the ledger's EUNAVAILABLE", err)
 	}

@@ -25,7 +25,8 @@ import (
 
 // wiring is what wire builds: the handlers' dependencies, the record
 // cache in front of the ledger (for tracing to instrument), and Close,
-// which stops group commit after the queued additions are flushed.
+// which stops group commit after the queued additions are flushed and
+// waits for the records of the last batches to be cached.
 type wiring struct {
 	Deps  server.Deps
 	Cache *ledgercache.Ledger
@@ -85,7 +86,7 @@ func wire(ctx context.Context, cfg config, db *sql.DB, rdb goredis.UniversalClie
 		}
 		deps.RedisState = health.Check
 	}
-	return wiring{Deps: deps, Cache: cache, Close: closeAdder}
+	return wiring{Deps: deps, Cache: cache, Close: func() { closeAdder(); cache.Wait() }}
 }
 
 // mysqlReady is /readyz's check of MySQL, mysql.Ready, with its
