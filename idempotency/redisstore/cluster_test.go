@@ -45,6 +45,7 @@ func TestCluster(t *testing.T) {
 	t.Run("layout", func(t *testing.T) { testClusterLayout(t, topo, cc) })
 	t.Run("pipelining", func(t *testing.T) { testClusterPipelining(t, cc) })
 	t.Run("resharding", func(t *testing.T) { testClusterResharding(t, topo) })
+	t.Run("batch", func(t *testing.T) { testClusterBatch(t, cc) })
 	// Last: it kills a master.
 	t.Run("failover", func(t *testing.T) { testClusterFailover(t, topo, cc) })
 }

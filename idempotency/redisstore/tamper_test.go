@@ -24,41 +24,7 @@ var genuine = idempotency.Record{Fingerprint: "fp", Status: 200, ContentType: "a
 func TestTamperedRecordsAreAbsent(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	valid := func(key string) string {
-		return string(redisstore.Encode(key, genuine, time.Now().Add(time.Hour), secret))
-	}
-	signed := func(rec idempotency.Record) string {
-		return string(redisstore.Encode("k", rec, time.Now().Add(time.Hour), secret))
-	}
-	cookie := genuine
-	cookie.Header = http.Header{"Set-Cookie": {"session=stolen"}}
-	tests := map[string]func(sp space, name string){
-		"undecodable":         func(sp space, name string) { sp.c.Set(ctx, name, "\x02junk", time.Hour) },
-		"huge":                func(sp space, name string) { sp.c.Set(ctx, name, strings.Repeat("x", 1<<20), time.Hour) },
-		"copied from another": func(sp space, name string) { sp.c.Set(ctx, name, valid("other"), time.Hour) },
-		"another total": func(sp space, name string) {
-			sp.c.Set(ctx, name, strings.Replace(valid("k"), `"total":5`, `"total":7`, 1), time.Hour)
-		},
-		"wrong MAC": func(sp space, name string) {
-			v := []byte(valid("k"))
-			v[len(v)-1] ^= 1
-			sp.c.Set(ctx, name, v, time.Hour)
-		},
-		"another secret": func(sp space, name string) {
-			sp.c.Set(ctx, name, redisstore.Encode("k", genuine, time.Now().Add(time.Hour), []byte("another")), time.Hour)
-		},
-		"no TTL, undecodable": func(sp space, name string) { sp.c.Set(ctx, name, "junk", 0) },
-		"a hash":              func(sp space, name string) { sp.c.HSet(ctx, name, "f", "v"); sp.c.Expire(ctx, name, time.Hour) },
-		"a list without TTL":  func(sp space, name string) { sp.c.RPush(ctx, name, "v") },
-		"status 0":            func(sp space, name string) { sp.c.Set(ctx, name, signed(idempotency.Record{Status: 0}), time.Hour) },
-		"status 1000":         func(sp space, name string) { sp.c.Set(ctx, name, signed(idempotency.Record{Status: 1000}), time.Hour) },
-		"status 503":          func(sp space, name string) { sp.c.Set(ctx, name, signed(idempotency.Record{Status: 503}), time.Hour) },
-		"Set-Cookie":          func(sp space, name string) { sp.c.Set(ctx, name, signed(cookie), time.Hour) },
-		"past its deadline": func(sp space, name string) {
-			sp.c.Set(ctx, name, redisstore.Encode("k", genuine, time.Now().Add(-time.Second), secret), time.Hour)
-		},
-	}
-	for name, plant := range tests {
+	for name, plant := range tamperings(ctx, "k") {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			sp := newSpace(t)
@@ -74,6 +40,46 @@ func TestTamperedRecordsAreAbsent(t *testing.T) {
 				t.Errorf("Claim after Get: got error %v, want nil", err)
 			}
 		})
+	}
+}
+
+// tamperings returns, by kind, functions that plant at a record's name
+// in sp content the Store did not write for key (with secret): each kind
+// of untrusted content that Get and GetMany must delete and not find.
+func tamperings(ctx context.Context, key string) map[string]func(sp space, name string) {
+	valid := func(key string) string {
+		return string(redisstore.Encode(key, genuine, time.Now().Add(time.Hour), secret))
+	}
+	signed := func(rec idempotency.Record) string {
+		return string(redisstore.Encode(key, rec, time.Now().Add(time.Hour), secret))
+	}
+	cookie := genuine
+	cookie.Header = http.Header{"Set-Cookie": {"session=stolen"}}
+	return map[string]func(sp space, name string){
+		"undecodable":         func(sp space, name string) { sp.c.Set(ctx, name, "\x02junk", time.Hour) },
+		"huge":                func(sp space, name string) { sp.c.Set(ctx, name, strings.Repeat("x", 1<<20), time.Hour) },
+		"copied from another": func(sp space, name string) { sp.c.Set(ctx, name, valid("other"), time.Hour) },
+		"another total": func(sp space, name string) {
+			sp.c.Set(ctx, name, strings.Replace(valid(key), `"total":5`, `"total":7`, 1), time.Hour)
+		},
+		"wrong MAC": func(sp space, name string) {
+			v := []byte(valid(key))
+			v[len(v)-1] ^= 1
+			sp.c.Set(ctx, name, v, time.Hour)
+		},
+		"another secret": func(sp space, name string) {
+			sp.c.Set(ctx, name, redisstore.Encode(key, genuine, time.Now().Add(time.Hour), []byte("another")), time.Hour)
+		},
+		"no TTL, undecodable": func(sp space, name string) { sp.c.Set(ctx, name, "junk", 0) },
+		"a hash":              func(sp space, name string) { sp.c.HSet(ctx, name, "f", "v"); sp.c.Expire(ctx, name, time.Hour) },
+		"a list without TTL":  func(sp space, name string) { sp.c.RPush(ctx, name, "v") },
+		"status 0":            func(sp space, name string) { sp.c.Set(ctx, name, signed(idempotency.Record{Status: 0}), time.Hour) },
+		"status 1000":         func(sp space, name string) { sp.c.Set(ctx, name, signed(idempotency.Record{Status: 1000}), time.Hour) },
+		"status 503":          func(sp space, name string) { sp.c.Set(ctx, name, signed(idempotency.Record{Status: 503}), time.Hour) },
+		"Set-Cookie":          func(sp space, name string) { sp.c.Set(ctx, name, signed(cookie), time.Hour) },
+		"past its deadline": func(sp space, name string) {
+			sp.c.Set(ctx, name, redisstore.Encode(key, genuine, time.Now().Add(-time.Second), secret), time.Hour)
+		},
 	}
 }
 
