@@ -71,7 +71,10 @@ func newFixture(t *testing.T) *fixture {
 		OnError: func(op string, err error) { t.Errorf("OnError(%q, %v): the test Redis failed", op, err) },
 	}
 	// Registered after testenv.Redis's, so it runs before the keys go.
-	t.Cleanup(func() { f.wantTTLs(t) })
+	t.Cleanup(func() {
+		f.cache.Wait()
+		f.wantTTLs(t)
+	})
 	return f
 }
 
@@ -122,6 +125,9 @@ func (f *fixture) add(t *testing.T, adds ...idemsum.Addition) []idemsum.Result {
 	if err != nil {
 		t.Fatalf("Add(%v): %v", adds, err)
 	}
+	// The batch's records are stored in the background: what the test
+	// checks next (Redis, a retry answered from it) follows the store.
+	f.cache.Wait()
 	if len(res) != len(adds) {
 		t.Fatalf("Add of %d additions: %d results", len(adds), len(res))
 	}
