@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,8 +31,8 @@ var semiSyncLinks = []struct {
 // with enough connections (IDEMSUM_SCALING_CONNS, 512 by default) to fill
 // the batches a slow commit allows; each distance with group commit's
 // adaptation on (the default) and off (-batch-fixed: at most -batch-max
-// per commit). The figure of docs/scaling.md is the 20 ms rate over the
-// same-host rate.
+// per commit), and with the flags IDEMSUM_SCALING_ARGS gives, if any. The
+// figure of docs/scaling.md is the 20 ms rate over the same-host rate.
 func testSemiSyncThroughSumd(t *testing.T) {
 	wrk, err := exec.LookPath("wrk")
 	if err != nil {
@@ -49,6 +50,12 @@ func testSemiSyncThroughSumd(t *testing.T) {
 		name string
 		args []string
 	}{{"adaptive", nil}, {"fixed", []string{"-batch-fixed"}}}
+	if v := os.Getenv("IDEMSUM_SCALING_ARGS"); v != "" { // a third set-up to compare, e.g. "-batch-flushers 2"
+		modes = append(modes, struct {
+			name string
+			args []string
+		}{v, strings.Fields(v)})
+	}
 	for _, link := range semiSyncLinks {
 		for _, m := range modes {
 			t.Run(link.name+"/"+m.name, func(t *testing.T) {

@@ -192,7 +192,7 @@ func TestAdderShapeFollowsCommitTime(t *testing.T) {
 	}{
 		{time.Millisecond, false, 8, 500 * time.Microsecond},
 		{12 * time.Millisecond, false, 16, 6 * time.Millisecond},
-		{30 * time.Millisecond, false, 48, groupcommit.MaxAdaptWait},
+		{30 * time.Millisecond, false, 48, 15 * time.Millisecond},
 		{time.Hour, false, 128, groupcommit.MaxAdaptWait},
 		{time.Hour, true, 8, 0},
 	}

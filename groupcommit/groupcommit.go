@@ -229,8 +229,13 @@ const (
 	// WaitShare is the share of the last commit's time that a batch
 	// formed while commits run back to back waits for more.
 	WaitShare = 0.5
-	// MaxAdaptWait bounds that wait whatever the commit time.
-	MaxAdaptWait = 10 * time.Millisecond
+	// MaxAdaptWait bounds that wait whatever the commit time. Behind a
+	// semi-synchronous replica 20 ms away (commits of ~45 ms) the callers
+	// of the last batch need 20–40 ms to come back through HTTP; at a
+	// 10 ms bound the connections split into two halves that alternate,
+	// and each waits a whole commit between its additions
+	// (docs/scaling.md).
+	MaxAdaptWait = 50 * time.Millisecond
 )
 
 // size is what an addition adds to its batch's bytes: its client and key,
