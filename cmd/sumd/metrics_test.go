@@ -7,6 +7,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/idemsum/idemsum/internal/testenv"
 )
 
 // TestMetricsOfTheWiredService checks the metrics sumd registers beyond the
@@ -45,6 +48,55 @@ func TestMetricsOfTheWiredService(t *testing.T) {
 		"idemsum_request_duration_seconds_bucket",
 		"go_goroutines",
 		"process_resident_memory_bytes",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+// TestReplaysComeFromTheBatchCache checks the wiring of the record cache
+// in front of the ledger (the default, without -redis-claims): a key's
+// record is stored in Redis after its batch, and a retry is answered from
+// it without reaching MySQL (no fence replay), as a hit.
+func TestReplaysComeFromTheBatchCache(t *testing.T) {
+	t.Parallel()
+	in := start(t)
+	url := fmt.Sprintf("%s/sum?key=cache-%s&number=7", in.URL, testenv.Unique())
+	post := func() (string, string) {
+		resp, err := http.Post(url, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST: %d %s", resp.StatusCode, body)
+		}
+		return string(body), resp.Header.Get("Idempotent-Replayed")
+	}
+	metrics := func() string {
+		resp, err := http.Get(in.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return string(body)
+	}
+	first, _ := post()
+	if !testenv.Eventually(10*time.Second, func() bool { return strings.Contains(metrics(), `idemsum_cache_keys_total{result="stored"} 1`) }) {
+		t.Fatalf("the record was not stored after its batch:\n%s", metrics())
+	}
+	again, replayed := post()
+	if again != first || replayed != "true" {
+		t.Fatalf("retry answered %q (replayed %q), want the first answer %q replayed", again, replayed, first)
+	}
+	text := metrics()
+	for _, want := range []string{
+		`idemsum_cache_keys_total{result="hit"} 1`,
+		`idemsum_cache_keys_total{result="miss"} 1`,
+		"idemsum_fence_replays_total 0",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("metrics lack %q", want)
