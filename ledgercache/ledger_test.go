@@ -3,7 +3,6 @@ package ledgercache_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -11,47 +10,25 @@ import (
 
 	"github.com/idemsum/idemsum"
 	"github.com/idemsum/idemsum/idempotency"
+	"github.com/idemsum/idemsum/idemsumtest"
 	"github.com/idemsum/idemsum/ledgercache"
 )
 
-// memLedger is an idemsum.Ledger in memory that records what it was sent.
-type memLedger struct {
-	mu    sync.Mutex
-	total uint64
-	keys  map[idemsum.KeyID]idemsum.Result
-	sent  [][]idemsum.Addition
-	err   error
-	now   time.Time
+// newMemLedger returns an in-memory Ledger whose clock reads *clock.
+func newMemLedger(clock *time.Time) *idemsumtest.Ledger {
+	return &idemsumtest.Ledger{Now: func() time.Time { return *clock }}
 }
 
-func newMemLedger(now time.Time) *memLedger {
-	return &memLedger{keys: map[idemsum.KeyID]idemsum.Result{}, now: now}
-}
-
-func (l *memLedger) Add(_ context.Context, adds []idemsum.Addition) ([]idemsum.Result, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.sent = append(l.sent, slices.Clone(adds))
-	if l.err != nil {
-		return nil, l.err
+// record adds a to l at created, as an earlier batch would have.
+func record(t *testing.T, l *idemsumtest.Ledger, clock *time.Time, created time.Time, a idemsum.Addition) {
+	t.Helper()
+	saved := *clock
+	*clock = created
+	defer func() { *clock = saved }()
+	if _, err := l.Add(t.Context(), []idemsum.Addition{a}); err != nil {
+		t.Fatal(err)
 	}
-	res := make([]idemsum.Result, len(adds))
-	for i, a := range adds {
-		if r, ok := l.keys[a.ID()]; ok && a.Key != "" {
-			r.Existing = true
-			res[i] = r
-			continue
-		}
-		l.total += a.Number
-		res[i] = idemsum.Result{Total: fmt.Sprint(l.total), Number: a.Number, Created: l.now}
-		if a.Key != "" {
-			l.keys[a.ID()] = res[i]
-		}
-	}
-	return res, nil
 }
-
-func (l *memLedger) Total(context.Context) (string, error) { return fmt.Sprint(l.total), nil }
 
 // memStore is an idempotency.BatchStore in memory.
 type memStore struct {
@@ -98,12 +75,16 @@ func (s *memStore) PutMany(_ context.Context, items []idempotency.Item) error {
 
 var t0 = time.UnixMilli(1_800_000_000_000)
 
+// now is the clock of newMemLedger in the tests that do not move it.
+func now() *time.Time { t := t0; return &t }
+
 func add(client, key string, n uint64) idemsum.Addition {
 	return idemsum.Addition{Client: client, Key: key, Number: n}
 }
 
 func TestHitsSkipTheLedger(t *testing.T) {
-	ml, st := newMemLedger(t0), newMemStore()
+	clock := now()
+	ml, st := newMemLedger(clock), newMemStore()
 	l := &ledgercache.Ledger{Ledger: ml, Store: st, TTL: time.Hour, Now: func() time.Time { return t0 }}
 	first := []idemsum.Addition{add("", "a", 1), add("alice", "a", 2), add("", "", 3), add("", "b", 4)}
 	res, err := l.Add(t.Context(), first)
@@ -128,7 +109,7 @@ func TestHitsSkipTheLedger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sent := ml.sent[len(ml.sent)-1]; !slices.Equal(sent, []idemsum.Addition{add("", "c", 5), add("", "", 6)}) {
+	if sent := ml.Batches()[len(ml.Batches())-1]; !slices.Equal(sent, []idemsum.Addition{add("", "c", 5), add("", "", 6)}) {
 		t.Fatalf("the ledger was sent %v, want only the fresh key and the keyless addition", sent)
 	}
 	want := []idemsum.Result{
@@ -150,15 +131,16 @@ func TestHitsSkipTheLedger(t *testing.T) {
 }
 
 func TestAllHitsSendNothing(t *testing.T) {
-	ml, st := newMemLedger(t0), newMemStore()
+	clock := now()
+	ml, st := newMemLedger(clock), newMemStore()
 	l := &ledgercache.Ledger{Ledger: ml, Store: st, TTL: time.Hour, Now: func() time.Time { return t0 }}
 	if _, err := l.Add(t.Context(), []idemsum.Addition{add("", "x", 7)}); err != nil {
 		t.Fatal(err)
 	}
 	l.Wait()
 	res, err := l.Add(t.Context(), []idemsum.Addition{add("", "x", 7), add("", "x", 7)})
-	if err != nil || len(ml.sent) != 1 || !res[0].Existing || !res[1].Existing || res[1].Total != "7" {
-		t.Fatalf("replays: %+v %v, ledger calls %d; want two Existing results and no second call", res, err, len(ml.sent))
+	if err != nil || len(ml.Batches()) != 1 || !res[0].Existing || !res[1].Existing || res[1].Total != "7" {
+		t.Fatalf("replays: %+v %v, ledger calls %d; want two Existing results and no second call", res, err, len(ml.Batches()))
 	}
 	if st.puts != 1 {
 		t.Errorf("%d stores, want none for a batch of hits", st.puts)
@@ -184,26 +166,27 @@ func TestRecordsTheLedgerMustAnswer(t *testing.T) {
 	}
 	for name, change := range tests {
 		t.Run(name, func(t *testing.T) {
-			ml, st := newMemLedger(t0), newMemStore()
-			ml.keys[idemsum.KeyID{Key: "k"}] = idemsum.Result{Total: "9", Number: 9, Created: t0}
-			ml.total = 9
+			clock := now()
+			ml, st := newMemLedger(clock), newMemStore()
+			record(t, ml, clock, t0, add("", "k", 9))
 			rec := good
 			change(&rec)
 			st.recs[idempotency.ScopedKey("", "k")] = rec
 			l := &ledgercache.Ledger{Ledger: ml, Store: st, TTL: time.Hour, Now: func() time.Time { return t0 }}
 			res, err := l.Add(t.Context(), []idemsum.Addition{add("", "k", 9)})
-			if err != nil || len(ml.sent) != 1 || !res[0].Existing || res[0].Total != "9" {
-				t.Fatalf("got %+v %v after %d ledger calls; want the ledger's Existing answer", res, err, len(ml.sent))
+			if err != nil || len(ml.Batches()) != 2 || !res[0].Existing || res[0].Total != "9" {
+				t.Fatalf("got %+v %v after %d ledger calls; want the ledger's Existing answer (2 calls: its record, then this)", res, err, len(ml.Batches()))
 			}
 		})
 	}
 	t.Run("the genuine record", func(t *testing.T) {
-		ml, st := newMemLedger(t0), newMemStore()
+		clock := now()
+		ml, st := newMemLedger(clock), newMemStore()
 		st.recs[idempotency.ScopedKey("", "k")] = good
 		l := &ledgercache.Ledger{Ledger: ml, Store: st, TTL: time.Hour, Now: func() time.Time { return t0 }}
 		res, err := l.Add(t.Context(), []idemsum.Addition{add("", "k", 9)})
-		if err != nil || len(ml.sent) != 0 || !res[0].Existing || res[0].Total != "9" {
-			t.Fatalf("got %+v %v after %d ledger calls; want the cached answer and no call", res, err, len(ml.sent))
+		if err != nil || len(ml.Batches()) != 0 || !res[0].Existing || res[0].Total != "9" {
+			t.Fatalf("got %+v %v after %d ledger calls; want the cached answer and no call", res, err, len(ml.Batches()))
 		}
 	})
 }
@@ -211,9 +194,10 @@ func TestRecordsTheLedgerMustAnswer(t *testing.T) {
 // A record is cached only until its key's Created time plus the TTL: never
 // longer than the ledger's row lives.
 func TestCachedUntilCreatedPlusTTL(t *testing.T) {
-	ml, st := newMemLedger(t0), newMemStore()
-	ml.keys[idemsum.KeyID{Key: "old"}] = idemsum.Result{Total: "4", Number: 4, Created: t0.Add(-50 * time.Minute)}
-	ml.keys[idemsum.KeyID{Key: "gone"}] = idemsum.Result{Total: "5", Number: 5, Created: t0.Add(-61 * time.Minute)}
+	clock := now()
+	ml, st := newMemLedger(clock), newMemStore()
+	record(t, ml, clock, t0.Add(-61*time.Minute), add("", "gone", 5))
+	record(t, ml, clock, t0.Add(-50*time.Minute), add("", "old", 4))
 	l := &ledgercache.Ledger{Ledger: ml, Store: st, TTL: time.Hour, Now: func() time.Time { return t0 }}
 	if _, err := l.Add(t.Context(), []idemsum.Addition{add("", "old", 4), add("", "gone", 5), add("", "new", 1)}); err != nil {
 		t.Fatal(err)
@@ -231,11 +215,11 @@ func TestCachedUntilCreatedPlusTTL(t *testing.T) {
 }
 
 func TestStoreFailureBypassesTheStore(t *testing.T) {
-	now := t0
-	ml, st := newMemLedger(t0), newMemStore()
+	clock := now()
+	ml, st := newMemLedger(clock), newMemStore()
 	var ops []string
 	l := &ledgercache.Ledger{Ledger: ml, Store: st, TTL: time.Hour, Backoff: time.Second,
-		Now: func() time.Time { return now }, OnError: func(op string, _ error) { ops = append(ops, op) }}
+		Now: func() time.Time { return *clock }, OnError: func(op string, _ error) { ops = append(ops, op) }}
 	st.err = errors.New("connection refused")
 	res, err := l.Add(t.Context(), []idemsum.Addition{add("", "a", 1), add("", "b", 2)})
 	if err != nil || res[1].Total != "3" {
@@ -247,24 +231,25 @@ func TestStoreFailureBypassesTheStore(t *testing.T) {
 	if _, err := l.Add(t.Context(), []idemsum.Addition{add("", "a", 1)}); err != nil || len(st.gets) != 1 {
 		t.Fatalf("during the backoff: %v, %d look-ups; want the ledger alone", err, len(st.gets))
 	}
-	now = now.Add(time.Second)
+	*clock = clock.Add(time.Second)
 	st.err = nil
 	if !l.Available() {
 		t.Fatal("the store is still bypassed after the backoff")
 	}
 	res, err = l.Add(t.Context(), []idemsum.Addition{add("", "a", 1)})
-	if err != nil || !res[0].Existing || len(ml.sent) != 3 || len(st.gets) != 2 {
+	if err != nil || !res[0].Existing || len(ml.Batches()) != 3 || len(st.gets) != 2 {
 		t.Fatalf("after the backoff: %+v %v; want a look-up (a miss, never stored) and the ledger's Existing answer", res, err)
 	}
 	l.Wait()
-	if _, err := l.Add(t.Context(), []idemsum.Addition{add("", "a", 1)}); err != nil || len(ml.sent) != 3 {
-		t.Fatalf("the record stored after the backoff was not used: %v, %d ledger calls", err, len(ml.sent))
+	if _, err := l.Add(t.Context(), []idemsum.Addition{add("", "a", 1)}); err != nil || len(ml.Batches()) != 3 {
+		t.Fatalf("the record stored after the backoff was not used: %v, %d ledger calls", err, len(ml.Batches()))
 	}
 }
 
 func TestLedgerErrorIsReturned(t *testing.T) {
-	ml, st := newMemLedger(t0), newMemStore()
-	ml.err = idemsum.Unavailable(errors.New("mysql down"))
+	clock := now()
+	ml, st := newMemLedger(clock), newMemStore()
+	ml.SetErr(idemsum.Unavailable(errors.New("mysql down")))
 	l := &ledgercache.Ledger{Ledger: ml, Store: st, TTL: time.Hour}
 	_, err := l.Add(t.Context(), []idemsum.Addition{add("", "a", 1)})
 	l.Wait()
@@ -277,10 +262,10 @@ func TestLedgerErrorIsReturned(t *testing.T) {
 }
 
 func TestNoStoreIsTheLedger(t *testing.T) {
-	ml := newMemLedger(t0)
+	ml := newMemLedger(now())
 	l := &ledgercache.Ledger{Ledger: ml}
 	res, err := l.Add(t.Context(), []idemsum.Addition{add("", "a", 1), add("", "a", 1)})
-	if err != nil || len(ml.sent) != 1 || !res[1].Existing || l.Available() {
+	if err != nil || len(ml.Batches()) != 1 || !res[1].Existing || l.Available() {
 		t.Fatalf("%+v %v", res, err)
 	}
 	if total, _ := l.Total(t.Context()); total != "1" {
