@@ -36,6 +36,7 @@ func (s *Store) GetMany(ctx context.Context, keys []string) (recs []idempotency.
 	recs, found = make([]idempotency.Record, len(keys)), make([]bool, len(keys))
 	var hits []int
 	var lefts []time.Duration
+	var values []string
 	for i, cmd := range cmds {
 		b, err := cmd.Text()
 		switch {
@@ -50,11 +51,11 @@ func (s *Store) GetMany(ctx context.Context, keys []string) (recs []idempotency.
 		rec, left, ok := s.trusted(ctx, keys[i], names[i], b)
 		if ok {
 			recs[i], found[i] = rec, true
-			hits, lefts = append(hits, i), append(lefts, left)
+			hits, lefts, values = append(hits, i), append(lefts, left), append(values, b)
 		}
 	}
 	if len(hits) > 0 {
-		s.repairExpiries(ctx, names, hits, lefts)
+		s.repairExpiries(ctx, names, values, hits, lefts)
 	}
 	return recs, found, nil
 }
@@ -72,11 +73,12 @@ func (s *Store) trusted(ctx context.Context, key, name, b string) (rec idempoten
 	return rec, left, true
 }
 
-// repairExpiries gives each record found at names[hits[j]] back its own
-// deadline, lefts[j] from now, if its expiry was lost or stretched, in
-// one round trip to read the expiries (and one to repair, when needed).
-// Its failures change no answer and are left to the next look-up.
-func (s *Store) repairExpiries(ctx context.Context, names []string, hits []int, lefts []time.Duration) {
+// repairExpiries gives each record found at names[hits[j]], values[j],
+// back its own deadline, lefts[j] from now, if its expiry was lost or
+// stretched and it was not replaced meanwhile, in one round trip to read
+// the expiries (and one per record to repair, when needed). Its failures
+// change no answer and are left to the next look-up.
+func (s *Store) repairExpiries(ctx context.Context, names, values []string, hits []int, lefts []time.Duration) {
 	pttls := make([]*redis.Cmd, len(hits))
 	_, _ = s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for j, i := range hits {
@@ -86,7 +88,7 @@ func (s *Store) repairExpiries(ctx context.Context, names []string, hits []int, 
 	})
 	for j, i := range hits {
 		if pttl, err := pttls[j].Int64(); err == nil && stretched(pttl, lefts[j]) {
-			once(ctx, s.c, "pexpire", names[i], millis(lefts[j]))
+			s.repair(ctx, names[i], values[j], lefts[j])
 		}
 	}
 }

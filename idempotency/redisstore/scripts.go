@@ -37,6 +37,15 @@ local v = redis.pcall('GET', KEYS[1])
 if type(v) == 'string' and redis.sha1hex(v) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`)
 
+// repairScript gives KEYS[1] an expiry of ARGV[2] milliseconds if its
+// value's SHA-1 is still ARGV[1] (compare-and-expire of a genuine record
+// whose expiry was lost or stretched): a record written for a new
+// lifetime meanwhile keeps its own.
+var repairScript = newScript(`
+local v = redis.pcall('GET', KEYS[1])
+if type(v) == 'string' and redis.sha1hex(v) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`)
+
 // releaseScript deletes the claim KEYS[1] if it holds token ARGV[1].
 var releaseScript = newScript(`
 if redis.pcall('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end

@@ -142,8 +142,8 @@ func (s *Store) Get(ctx context.Context, key string) (idempotency.Record, error)
 	}
 	if pttl, err := s.pipe.do("pttl", name).Int64(); err == nil && stretched(pttl, left) {
 		// A genuine record whose expiry was lost or stretched: give it back
-		// its own deadline.
-		s.pipe.do("pexpire", name, millis(left))
+		// its own deadline, unless it was replaced meanwhile.
+		s.repair(ctx, name, b, left)
 	}
 	return rec, nil
 }
@@ -151,6 +151,13 @@ func (s *Store) Get(ctx context.Context, key string) (idempotency.Record, error)
 // wrongType reports Redis's WRONGTYPE error: a name holding another type
 // than the command works on.
 func wrongType(err error) bool { return err != nil && strings.HasPrefix(err.Error(), "WRONGTYPE") }
+
+// repair gives the value b at name the expiry left, unless it changed
+// meanwhile (an expired record replaced by a new lifetime's).
+func (s *Store) repair(ctx context.Context, name, b string, left time.Duration) {
+	sum := sha1.Sum([]byte(b))
+	repairScript.run(ctx, s.c, []string{name}, hex.EncodeToString(sum[:]), millis(left))
+}
 
 // discard deletes the value b at name unless it changed meanwhile.
 func (s *Store) discard(ctx context.Context, name, b string) {

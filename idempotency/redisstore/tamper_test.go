@@ -217,3 +217,26 @@ func TestClaimAtACompletedKeyIsRepaired(t *testing.T) {
 		t.Errorf("stray claim PTTL after Claim: got %v, want in (0, 1s]", pttl)
 	}
 }
+
+// TestRepairSparesANewerRecord: the expiry repair of a record read a
+// moment ago must not cut short the record of a new lifetime that
+// replaced it meanwhile (its key expired and was added again).
+func TestRepairSparesANewerRecord(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	sp := newSpace(t)
+	s := redisstore.New(sp.c, sp.prefix, secret)
+	name := redisstore.RecordName(sp.prefix, "k")
+	old := string(redisstore.Encode("k", genuine, time.Now().Add(time.Millisecond), secret))
+	newer := string(redisstore.Encode("k", genuine, time.Now().Add(time.Hour), secret))
+	sp.c.Set(ctx, name, newer, time.Hour)
+	s.Repair(ctx, name, old, time.Millisecond)
+	if pttl := sp.c.PTTL(ctx, name).Val(); pttl < 59*time.Minute {
+		t.Fatalf("PTTL of the newer record after repairing the old one: %v, want its own hour", pttl)
+	}
+	sp.c.Persist(ctx, name)
+	s.Repair(ctx, name, newer, 10*time.Second)
+	if pttl := sp.c.PTTL(ctx, name).Val(); pttl <= 0 || pttl > 10*time.Second {
+		t.Fatalf("PTTL after repairing the record itself: %v, want (0, 10s]", pttl)
+	}
+}
