@@ -28,7 +28,7 @@ var semiSyncLinks = []struct {
 // testSemiSyncThroughSumd measures additions per second through sumd end
 // to end (wrk, unique keys, one instance with Redis) against a primary
 // whose semi-synchronous replica is on the same host, 1 ms and 20 ms away,
-// with enough connections (IDEMSUM_SCALING_CONNS, 512 by default) to fill
+// with enough connections (IDEMSUM_SCALING_CONNS, 1,024 by default: a commit ~50 ms away carries that many) to fill
 // the batches a slow commit allows; each distance with group commit's
 // adaptation on (the default) and off (-batch-fixed: at most -batch-max
 // per commit), and with the flags IDEMSUM_SCALING_ARGS gives, if any. The
@@ -39,7 +39,7 @@ func testSemiSyncThroughSumd(t *testing.T) {
 		t.Skip("wrk is not installed (apt-get install -y wrk)")
 	}
 	const d = 10 * time.Second
-	conns := 512
+	conns := 1024
 	if v := os.Getenv("IDEMSUM_SCALING_CONNS"); v != "" {
 		if _, err := fmt.Sscan(v, &conns); err != nil {
 			t.Fatalf("IDEMSUM_SCALING_CONNS=%q: %v", v, err)
