@@ -28,8 +28,8 @@ var semiSyncLinks = []struct {
 // testSemiSyncThroughSumd measures additions per second through sumd end
 // to end (wrk, unique keys, one instance with Redis) against a primary
 // whose semi-synchronous replica is on the same host, 1 ms and 20 ms away,
-// with enough connections (IDEMSUM_SCALING_CONNS, 1,024 by default: a commit ~50 ms away carries that many) to fill
-// the batches a slow commit allows; each distance with group commit's
+// with enough connections (IDEMSUM_SCALING_CONNS, 1,024 by default) to
+// fill the batches a slow commit allows; each distance with group commit's
 // adaptation on (the default) and off (-batch-fixed: at most -batch-max
 // per commit), and with the flags IDEMSUM_SCALING_ARGS gives, if any. The
 // figure of docs/scaling.md is the 20 ms rate over the same-host rate.
