@@ -1,15 +1,14 @@
 package groupcommit_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
 	"github.com/idemsum/idemsum"
 	"github.com/idemsum/idemsum/groupcommit"
 	"github.com/idemsum/idemsum/idemsumtest"
-	"github.com/idemsum/idemsum/internal/testenv"
 	"github.com/idemsum/idemsum/mysql"
+	"github.com/idemsum/idemsum/mysql/mysqltest"
 )
 
 // ledgers are the Ledgers the Adders are checked over: the in-memory one
@@ -52,14 +51,5 @@ func TestAdderConforms(t *testing.T) {
 // newMySQL returns a MySQL Ledger on a database of t's own.
 func newMySQL(t *testing.T) idemsum.Ledger {
 	t.Helper()
-	ctx := context.Background()
-	db, err := mysql.Open(ctx, testenv.MySQL(t), 8)
-	if err != nil {
-		t.Fatalf("open: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := mysql.Migrate(ctx, db); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	return &mysql.Ledger{DB: db}
+	return &mysql.Ledger{DB: mysqltest.DB(t)}
 }

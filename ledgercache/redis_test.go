@@ -17,6 +17,7 @@ import (
 	"github.com/idemsum/idemsum/internal/testenv"
 	"github.com/idemsum/idemsum/ledgercache"
 	"github.com/idemsum/idemsum/mysql"
+	"github.com/idemsum/idemsum/mysql/mysqltest"
 )
 
 // These tests run ledgercache.Ledger over a real MySQL ledger and a real
@@ -52,15 +53,7 @@ const ttl = time.Hour
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	db, err := mysql.Open(ctx, testenv.MySQL(t), 8)
-	if err != nil {
-		t.Fatalf("open: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := mysql.Migrate(ctx, db); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
+	db := mysqltest.DB(t)
 	rc, prefix := testenv.Redis(t)
 	f := &fixture{mysql: &counting{Ledger: &mysql.Ledger{DB: db}}, store: redisstore.New(rc, prefix, secret), rc: rc, prefix: prefix}
 	f.cache = &ledgercache.Ledger{

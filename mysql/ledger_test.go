@@ -9,21 +9,13 @@ import (
 
 	"github.com/idemsum/idemsum"
 	"github.com/idemsum/idemsum/idemsumtest"
-	"github.com/idemsum/idemsum/internal/testenv"
 	"github.com/idemsum/idemsum/mysql"
+	"github.com/idemsum/idemsum/mysql/mysqltest"
 )
 
 func newLedger(tb testing.TB) (*mysql.Ledger, *sql.DB) {
 	tb.Helper()
-	ctx := context.Background()
-	db, err := mysql.Open(ctx, testenv.MySQL(tb), 8)
-	if err != nil {
-		tb.Fatalf("open: %v", err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	if err := mysql.Migrate(ctx, db); err != nil {
-		tb.Fatalf("migrate: %v", err)
-	}
+	db := mysqltest.DB(tb)
 	return &mysql.Ledger{DB: db}, db
 }
 
