@@ -52,7 +52,7 @@ func (l *Ledger) Add(ctx context.Context, adds []idemsum.Addition) ([]idemsum.Re
 		return l.Ledger.Add(ctx, adds)
 	}
 	res := make([]idemsum.Result, len(adds))
-	cached := l.lookUp(ctx, adds, res)
+	cached, lead := l.lookUp(ctx, adds, res)
 	rest := make([]idemsum.Addition, 0, len(adds))
 	for i, a := range adds {
 		if !cached[i] {
@@ -67,7 +67,6 @@ func (l *Ledger) Add(ctx context.Context, adds []idemsum.Addition) ([]idemsum.Re
 		return nil, err
 	}
 	items := make([]idempotency.Item, 0, len(rest))
-	seen := make(map[idemsum.KeyID]bool, len(rest))
 	now := l.now()
 	j := 0
 	for i := range adds {
@@ -77,10 +76,9 @@ func (l *Ledger) Add(ctx context.Context, adds []idemsum.Addition) ([]idemsum.Re
 		r, a := out[j], rest[j]
 		res[i] = r
 		j++
-		if a.Key == "" || seen[a.ID()] {
+		if !lead[i] { // keyless, or a key repeated in the batch: its first stores it
 			continue
 		}
-		seen[a.ID()] = true
 		if ttl := ttlOf(r.Created, now, l.ttl()); ttl > 0 && !r.Created.IsZero() {
 			items = append(items, idempotency.Item{Key: idempotency.ScopedKey(a.Client, a.Key), Record: Record(r), TTL: ttl})
 		}
@@ -90,10 +88,11 @@ func (l *Ledger) Add(ctx context.Context, adds []idemsum.Addition) ([]idemsum.Re
 }
 
 // lookUp fills res[i] for each keyed addition whose key Store holds a
-// record of, for the same number, and reports which it filled. A key that
-// appears more than once in adds is answered, or not, as a whole.
-func (l *Ledger) lookUp(ctx context.Context, adds []idemsum.Addition, res []idemsum.Result) []bool {
-	cached := make([]bool, len(adds))
+// record of, for the same number, and reports which it filled (cached),
+// and which additions are the first of their key in adds (lead). A key
+// that appears more than once in adds is answered, or not, as a whole.
+func (l *Ledger) lookUp(ctx context.Context, adds []idemsum.Addition, res []idemsum.Result) (cached, lead []bool) {
+	cached, lead = make([]bool, len(adds)), make([]bool, len(adds))
 	first := make(map[idemsum.KeyID]int, len(adds)) // key → index in keys
 	var keys []string
 	var at []int // index in adds of each key's first addition
@@ -102,13 +101,14 @@ func (l *Ledger) lookUp(ctx context.Context, adds []idemsum.Addition, res []idem
 			continue
 		}
 		if _, ok := first[a.ID()]; !ok {
+			lead[i] = true
 			first[a.ID()] = len(keys)
 			keys = append(keys, idempotency.ScopedKey(a.Client, a.Key))
 			at = append(at, i)
 		}
 	}
 	if len(keys) == 0 {
-		return cached
+		return cached, lead
 	}
 	ctx, cancel := l.bounded(ctx)
 	defer cancel()
@@ -116,7 +116,7 @@ func (l *Ledger) lookUp(ctx context.Context, adds []idemsum.Addition, res []idem
 	if err != nil {
 		l.failed(ctx, "get", err)
 		l.Metrics.looked(0, len(keys))
-		return cached
+		return cached, lead
 	}
 	hit := make([]bool, len(keys))
 	hits := 0
@@ -135,7 +135,7 @@ func (l *Ledger) lookUp(ctx context.Context, adds []idemsum.Addition, res []idem
 		}
 	}
 	l.Metrics.looked(hits, len(keys)-hits)
-	return cached
+	return cached, lead
 }
 
 // storeLater caches items in one round trip in the background, or now when
@@ -163,9 +163,6 @@ func (l *Ledger) Wait() { l.storing.Wait() }
 
 // store caches items in one round trip.
 func (l *Ledger) store(ctx context.Context, items []idempotency.Item) {
-	if len(items) == 0 || !l.Available() {
-		return
-	}
 	ctx, cancel := l.bounded(ctx)
 	defer cancel()
 	err := l.Store.PutMany(ctx, items)

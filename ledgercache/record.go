@@ -19,9 +19,13 @@ func Fingerprint(n uint64) string {
 // Record is the response to an addition whose result is r, as the toolkit
 // stores it: the fingerprint of r.Number, 200 and the body
 // idemsum.Body(r.Total).
-func Record(r idemsum.Result) idempotency.Record {
+func Record(r idemsum.Result) idempotency.Record { return RecordWith(r, Fingerprint(r.Number)) }
+
+// RecordWith is Record for a caller that has fp, Fingerprint(r.Number),
+// already: the request's path computes it once.
+func RecordWith(r idemsum.Result, fp string) idempotency.Record {
 	return idempotency.Record{
-		Fingerprint: Fingerprint(r.Number),
+		Fingerprint: fp,
 		Status:      http.StatusOK,
 		ContentType: "application/json",
 		Body:        idemsum.Body(r.Total),

@@ -63,8 +63,4 @@ func (s *Service) Total(ctx context.Context) ([]byte, error) {
 // record is the response to an addition, as the toolkit stores it; fp is
 // the fingerprint of r.Number. A batch's cache (ledgercache) stores and
 // reads the same records.
-func record(r idemsum.Result, fp string) idempotency.Record {
-	rec := ledgercache.Record(r)
-	rec.Fingerprint = fp
-	return rec
-}
+func record(r idemsum.Result, fp string) idempotency.Record { return ledgercache.RecordWith(r, fp) }
